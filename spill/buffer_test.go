@@ -1,0 +1,317 @@
+package spill
+
+import (
+	"errors"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+)
+
+// spilledSeqs returns the spilled sequence numbers, ascending.
+func spilledSeqs(b *Buffer[[]byte]) []uint64 {
+	var s []uint64
+	for seq := range b.index {
+		s = append(s, seq)
+	}
+	slices.Sort(s)
+	return s
+}
+
+func TestUnderBudgetNeverTouchesDisk(t *testing.T) {
+	ffs := newFaultFS(nil)
+	b := newBuffer(t, 64, Policy{Threshold: 1 << 20, Dir: t.TempDir(), FS: ffs})
+	insertAll(t, b, 100, 5, 3, 1, 4, 2, 0)
+	drainExpect(t, b, 100, 0, 6)
+	if n := ffs.total() - ffs.count(SiteDirCreate); n != 0 {
+		t.Fatalf("%d filesystem calls besides dir.create under budget: %v", n, ffs.calls)
+	}
+	if s := b.Stats(); s.SpillEvents != 0 || s.MemoryUsed != 0 || s.PeakMemory != 600 {
+		t.Fatalf("stats %+v, want no spills, 0 bytes now, peak 600", s)
+	}
+}
+
+func TestEvictsFurthestFromDeliveryFirst(t *testing.T) {
+	b := newBuffer(t, 64, Policy{Threshold: 1000, Granularity: PerItem})
+	// Seq 0 is late: 1..30 pile up, 100 bytes each, ten fit the budget.
+	insertAll(t, b, 100, seqRange(1, 31)...)
+	if got, want := spilledSeqs(b), seqRange(11, 31); !slices.Equal(got, want) {
+		t.Fatalf("spilled %v, want the twenty highest %v", got, want)
+	}
+	if s := b.Stats(); s.MemoryUsed != 1000 || s.SpillEvents != 20 {
+		t.Fatalf("memory %d, %d records; want 1000 bytes and 20 per-item records", s.MemoryUsed, s.SpillEvents)
+	}
+	insertAll(t, b, 100, 0)
+	drainExpect(t, b, 100, 0, 31)
+}
+
+func TestHotZoneIsNeverEvicted(t *testing.T) {
+	for _, n := range []int{1, 2, 3, 10, 31, 32, 33, 100} {
+		for _, g := range []Granularity{Batch, PerItem} {
+			b := newBuffer(t, 256, Policy{Threshold: 1 << 30, Granularity: g})
+			// Seq 0 is late; 1..n are buffered.
+			insertAll(t, b, 10, seqRange(1, uint64(n)+1)...)
+			b.threshold = 1 // squeeze everything that may go
+			if err := b.evict(false); err != nil {
+				t.Fatalf("n=%d %s: evict: %v", n, g, err)
+			}
+			hot := max(min(16, n/2), 1)
+			for seq := uint64(1); seq <= uint64(n); seq++ {
+				_, spilled := b.index[seq]
+				if inZone := seq < uint64(hot); spilled == inZone {
+					t.Fatalf("n=%d %s: seq %d spilled=%t, hot zone is seq < %d", n, g, seq, spilled, hot)
+				}
+			}
+		}
+	}
+}
+
+func TestPerItemStopsOnceUnderBudget(t *testing.T) {
+	b := newBuffer(t, 64, Policy{Threshold: 1000, Granularity: PerItem})
+	insertAll(t, b, 100, seqRange(1, 11)...) // exactly at budget
+	if s := b.Stats(); s.SpillEvents != 0 {
+		t.Fatalf("spilled at the budget, not over it: %+v", s)
+	}
+	insertAll(t, b, 100, 11)
+	if s := b.Stats(); s.SpillEvents != 1 || s.Activations != 1 || s.MemoryUsed != 1000 {
+		t.Fatalf("one item over budget: %d records, %d activations, %d bytes; want 1, 1, 1000",
+			s.SpillEvents, s.Activations, s.MemoryUsed)
+	}
+}
+
+func TestBatchEvictsEverythingButTheHotZone(t *testing.T) {
+	b := newBuffer(t, 64, Policy{Threshold: 1000, Granularity: Batch})
+	insertAll(t, b, 100, seqRange(1, 12)...) // 11 items, one over budget
+	s := b.Stats()
+	if s.SpillEvents != 1 || s.Activations != 1 {
+		t.Fatalf("%d records, %d activations; want one record for the whole batch", s.SpillEvents, s.Activations)
+	}
+	// 11 buffered: hot zone min(16, 11/2) = 5 covers seq 0..4, so 1..4 stay.
+	if got, want := spilledSeqs(b), seqRange(5, 12); !slices.Equal(got, want) {
+		t.Fatalf("spilled %v, want %v", got, want)
+	}
+	if s.MemoryUsed != 400 {
+		t.Fatalf("memory %d after the batch, want the 4 hot items (400)", s.MemoryUsed)
+	}
+	insertAll(t, b, 100, 0)
+	drainExpect(t, b, 100, 0, 12)
+	if s := b.Stats(); s.ReloadEvents != 1 {
+		t.Fatalf("%d reloads, want 1: the batch comes back as a unit", s.ReloadEvents)
+	}
+}
+
+func TestBatchPastMaxRecordSizeSplits(t *testing.T) {
+	b := newBuffer(t, 64, Policy{Threshold: 1 << 30, Dir: t.TempDir()})
+	// 1..9 buffered: the hot zone keeps 1..3, and 4..9 (96 MiB) must go
+	// out as two records under MaxRecordSize (64 MiB).
+	const size = 16 << 20
+	insertAll(t, b, size, seqRange(1, 10)...)
+	b.threshold = 1
+	if err := b.evict(false); err != nil {
+		t.Fatal(err)
+	}
+	s := b.Stats()
+	if s.Activations != 1 || s.SpillEvents != 2 {
+		t.Fatalf("%d records in %d activations; want one batch split into 2 records", s.SpillEvents, s.Activations)
+	}
+	for off, r := range b.records {
+		if r.size-headerSize > MaxRecordSize {
+			t.Fatalf("record at %d holds %d payload bytes, limit %d", off, r.size-headerSize, MaxRecordSize)
+		}
+	}
+	b.threshold = 1 << 30
+	insertAll(t, b, size, 0)
+	drainExpect(t, b, size, 0, 10)
+}
+
+// recordTags returns the codec tag of every live record, by offset.
+func recordTags(t *testing.T, b *Buffer[[]byte]) map[int64]byte {
+	t.Helper()
+	tags := map[int64]byte{}
+	for off := range b.records {
+		var h [headerSize]byte
+		if _, err := b.file.ReadAt("test", h[:], off); err != nil {
+			t.Fatalf("reading header at %d: %v", off, err)
+		}
+		tags[off] = h[4]
+	}
+	return tags
+}
+
+func TestCompression(t *testing.T) {
+	zstd := Compression{Method: Zstd, Level: 3}
+	random := func(seq uint64, n int) []byte {
+		b := make([]byte, n)
+		r := rand.New(rand.NewPCG(seq, 7))
+		for i := range b {
+			b[i] = byte(r.Uint32())
+		}
+		return b
+	}
+	for _, tc := range []struct {
+		name    string
+		comp    Compression
+		gran    Granularity
+		item    func(uint64, int) []byte
+		size    int
+		wantTag byte
+	}{
+		{"zstd shrinks repetitive records", zstd, Batch, payload, 200, tagZstd},
+		{"zstd skips records under 64 bytes", zstd, PerItem, payload, 37, tagRaw},
+		{"zstd keeps incompressible records raw", zstd, PerItem, random, 500, tagRaw},
+		{"none stores raw", Compression{}, Batch, payload, 200, tagRaw},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := newBuffer(t, 64, Policy{Threshold: 1000, Granularity: tc.gran, Compression: tc.comp})
+			for seq := uint64(1); seq < 40; seq++ {
+				if err := b.Insert(seq, tc.item(seq, tc.size)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			tags := recordTags(t, b)
+			if len(tags) == 0 {
+				t.Fatal("nothing spilled")
+			}
+			for off, tag := range tags {
+				if tag != tc.wantTag {
+					t.Fatalf("record at %d has tag %d, want %d", off, tag, tc.wantTag)
+				}
+			}
+			s := b.Stats()
+			stored := s.BytesWritten - headerSize*s.SpillEvents
+			if shrunk := stored < s.PayloadBytes; shrunk != (tc.wantTag == tagZstd) {
+				t.Fatalf("stored %d bytes for %d payload bytes", stored, s.PayloadBytes)
+			}
+			if err := b.Insert(0, tc.item(0, tc.size)); err != nil {
+				t.Fatal(err)
+			}
+			got, err := b.DrainReady(nil)
+			if err != nil || len(got) != 40 {
+				t.Fatalf("drained %d items, err %v; want 40", len(got), err)
+			}
+			for i, v := range got {
+				if string(v) != string(tc.item(uint64(i), tc.size)) {
+					t.Fatalf("item %d differs after the round trip", i)
+				}
+			}
+		})
+	}
+}
+
+func TestReclaim(t *testing.T) {
+	// Seq 0 is late. 1..11 overflow the 1000-byte budget and 5..11 go to
+	// disk in one record (1..4 are the hot zone); 12..16 arrive; then 0.
+	// Delivering 0..4 leaves 12..16 (500 bytes) in memory, and delivering 5
+	// reloads the 700-byte record on top of them.
+	run := func(r Reclaim) Stats {
+		b := newBuffer(t, 128, Policy{Threshold: 1000, Reclaim: r})
+		insertAll(t, b, 100, seqRange(1, 17)...)
+		insertAll(t, b, 100, 0)
+		for seq := uint64(0); seq <= 5; seq++ {
+			v, ok, err := b.Next()
+			if err != nil || !ok || string(v) != string(payload(seq, 100)) {
+				t.Fatalf("%s: Next at %d: ok %t, err %v", r, seq, ok, err)
+			}
+		}
+		if b.Stats().ReloadEvents != 1 {
+			t.Fatalf("%s: %d reloads delivering 0..5, want 1", r, b.Stats().ReloadEvents)
+		}
+		s := b.Stats()
+		drainExpect(t, b, 100, 6, 17)
+		return s
+	}
+	keep, respill := run(Keep), run(RespillAfterRead)
+	if keep.MemoryUsed != 1100 {
+		t.Fatalf("keep: %d bytes in memory after the reload, want all of 6..16 (1100)", keep.MemoryUsed)
+	}
+	if respill.MemoryUsed > respill.Threshold {
+		t.Fatalf("respill: %d bytes in memory after the reload, over the %d budget", respill.MemoryUsed, respill.Threshold)
+	}
+	if respill.SpillEvents != keep.SpillEvents+1 {
+		t.Fatalf("respill wrote %d records, keep %d: respill must write once more", respill.SpillEvents, keep.SpillEvents)
+	}
+}
+
+func TestRSSTriggerForcesAnItemOut(t *testing.T) {
+	rss := int64(2 << 30)
+	var probeErr error
+	b := newBuffer(t, 64, Policy{Threshold: 1 << 30, RSSLimit: 1 << 30, Granularity: PerItem})
+	b.rss = func() (int64, error) { return rss, probeErr }
+
+	insertAll(t, b, 100, 1, 2, 3)
+	// The hot zone is seq 0 alone, so each insert pushes its item out.
+	if s := b.Stats(); s.SpillEvents != 3 || s.SpilledItems != 3 || s.MemoryUsed != 0 {
+		t.Fatalf("under the byte budget with RSS over its limit: %+v; want one item out per insert", s)
+	}
+
+	rss = 1 << 20
+	insertAll(t, b, 100, 4)
+	probeErr = errors.New("no /proc")
+	rss = 2 << 30
+	insertAll(t, b, 100, 5)
+	if s := b.Stats(); s.SpillEvents != 3 {
+		t.Fatalf("RSS under the limit or unreadable still spilled: %+v", s)
+	}
+}
+
+func TestReadStatm(t *testing.T) {
+	n, err := readStatm()
+	if err != nil {
+		t.Skipf("no /proc/self/statm here: %v", err)
+	}
+	if n <= 0 {
+		t.Fatalf("RSS %d bytes, want positive", n)
+	}
+	for _, bad := range []string{"", "123", "1 x 3", "1 -4 3"} {
+		if _, err := parseStatm([]byte(bad), 4096); err == nil {
+			t.Errorf("parseStatm(%q) accepted it", bad)
+		}
+	}
+	if n, err := parseStatm([]byte("1000 25 7 1 0 20 0\n"), 4096); err != nil || n != 25*4096 {
+		t.Fatalf("parseStatm = %d, %v; want %d", n, err, 25*4096)
+	}
+}
+
+func TestRSSCacheRereadsAfterTTL(t *testing.T) {
+	now := int64(0)
+	reads := 0
+	c := &rssCache{
+		ttl:  rssTTL,
+		now:  func() time.Time { return time.Unix(0, now) },
+		read: func() (int64, error) { reads++; return int64(reads), nil },
+	}
+	c.get()
+	now += int64(rssTTL) - 1
+	if v, _ := c.get(); v != 1 || reads != 1 {
+		t.Fatalf("within the TTL: value %d after %d reads, want the cached 1", v, reads)
+	}
+	now += 1
+	if v, _ := c.get(); v != 2 {
+		t.Fatalf("at the TTL: value %d, want a fresh read", v)
+	}
+}
+
+func TestInMemoryOnlyNeverTouchesDisk(t *testing.T) {
+	ffs := newFaultFS(nil)
+	b := newBuffer(t, 64, Policy{Threshold: 500, InMemoryOnly: true, Dir: filepath.Join(t.TempDir(), "never"), FS: ffs})
+	insertAll(t, b, 100, 1, 2, 3, 4, 5)
+	err := b.Insert(6, payload(6, 100))
+	if !errors.Is(err, ErrSpillDisabled) {
+		t.Fatalf("Insert over budget: %v, want ErrSpillDisabled", err)
+	}
+	if b.Len() != 6 {
+		t.Fatalf("Len = %d, the refused spill must keep the item", b.Len())
+	}
+	if err := b.Insert(0, payload(0, 100)); !errors.Is(err, ErrSpillDisabled) {
+		t.Fatalf("Insert of seq 0 over budget: %v, want ErrSpillDisabled", err)
+	}
+	drainExpect(t, b, 100, 0, 7)
+	if n := ffs.total(); n != 0 {
+		t.Fatalf("%d filesystem calls in in-memory-only mode: %v", n, ffs.calls)
+	}
+	if _, err := os.Stat(b.policy.Dir); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("in-memory-only created its directory: %v", err)
+	}
+}

@@ -1,0 +1,133 @@
+package spill
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+
+	"golang.org/x/sys/unix"
+)
+
+// Sentinel errors. Typed errors below match them with errors.Is where noted.
+var (
+	// ErrCapacity reports an insert too far ahead of the delivery cursor.
+	// [*CapacityError] matches it.
+	ErrCapacity = errors.New("reorder buffer capacity exceeded")
+
+	// ErrAlreadyDelivered reports an insert of a sequence number the buffer
+	// has already delivered: a duplicate result.
+	ErrAlreadyDelivered = errors.New("sequence number already delivered")
+
+	// ErrSpillDisabled reports that the in-memory budget was exceeded while
+	// the policy forbids disk (in-memory-only). The item that was inserted
+	// stays buffered; raise the threshold, lower concurrency or allow spilling.
+	ErrSpillDisabled = errors.New("budget exceeded but spill to disk is disabled (in-memory-only policy)")
+
+	// ErrClosed reports use of a buffer after Close.
+	ErrClosed = errors.New("spill buffer is closed")
+
+	// ErrRecordTooLarge reports a single item whose record would exceed
+	// MaxRecordSize. The item stays in memory.
+	ErrRecordTooLarge = errors.New("item too large for one spill record")
+)
+
+// CapacityError reports an Insert whose sequence number lies Capacity or
+// more ahead of the delivery cursor. errors.Is(err, ErrCapacity) is true.
+type CapacityError struct {
+	Seq      uint64 // the sequence number inserted
+	Next     uint64 // the next sequence number due for delivery
+	Capacity int    // the ring's capacity bound
+}
+
+func (e *CapacityError) Error() string {
+	return fmt.Sprintf("reorder buffer capacity exceeded: seq %d is %d ahead of next %d, capacity %d",
+		e.Seq, e.Seq-e.Next, e.Next, e.Capacity)
+}
+
+// Is reports whether target is ErrCapacity.
+func (e *CapacityError) Is(target error) bool { return target == ErrCapacity }
+
+// IOError is a filesystem failure at one site of the buffer. Err is the
+// operating system's error, so errors.Is(err, unix.ENOSPC) works through it.
+type IOError struct {
+	Site   Site   // where in the buffer the call was made
+	Path   string // the spill directory or file the call concerned
+	Offset int64  // byte offset in the spill file, or -1 when not a read or write
+	Err    error  // the underlying error
+}
+
+func (e *IOError) Error() string {
+	if e.Offset >= 0 {
+		return fmt.Sprintf("spill %s %s at offset %d: %v", e.Site, e.Path, e.Offset, e.Err)
+	}
+	return fmt.Sprintf("spill %s %s: %v", e.Site, e.Path, e.Err)
+}
+
+func (e *IOError) Unwrap() error { return e.Err }
+
+// OutOfSpace reports whether the failure was ENOSPC or EDQUOT.
+func (e *IOError) OutOfSpace() bool { return IsOutOfSpace(e.Err) }
+
+// IsOutOfSpace reports whether err, anywhere in its chain, is ENOSPC (no
+// space left on device) or EDQUOT (disk quota exceeded).
+func IsOutOfSpace(err error) bool {
+	return errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.EDQUOT)
+}
+
+// isVanished reports whether err means a path the buffer relies on is gone.
+func isVanished(err error) bool { return errors.Is(err, fs.ErrNotExist) }
+
+// PriorSpillsLostError reports that the spill directory vanished after
+// records had been committed to it. Those records cannot be trusted any more,
+// so the buffer refuses to recover; items still in memory stay deliverable.
+type PriorSpillsLostError struct {
+	Dir     string // the spill directory that vanished
+	Records int    // committed records not yet reloaded
+	Items   int    // items those records hold
+	Err     error  // the error that revealed the loss
+}
+
+func (e *PriorSpillsLostError) Error() string {
+	return fmt.Sprintf("spill directory %s vanished: %d record(s) holding %d item(s) cannot be recovered: %v",
+		e.Dir, e.Records, e.Items, e.Err)
+}
+
+func (e *PriorSpillsLostError) Unwrap() error { return e.Err }
+
+// TempVanishedError reports that the spill directory or temp file vanished
+// before anything was committed and recovery failed (or had already been
+// used up: the buffer re-creates its directory at most once). No spilled
+// data was lost; a new buffer with a working directory can carry on.
+type TempVanishedError struct {
+	Path string // the directory or file that vanished
+	Err  error  // the error that ended recovery
+}
+
+func (e *TempVanishedError) Error() string {
+	return fmt.Sprintf("spill temp %s vanished and could not be recovered: %v", e.Path, e.Err)
+}
+
+func (e *TempVanishedError) Unwrap() error { return e.Err }
+
+// CorruptRecordError reports a spill record that does not decode: truncated,
+// damaged, or not what the index says it is.
+type CorruptRecordError struct {
+	Offset int64  // where the record starts in the spill file
+	Reason string // what is wrong with it
+}
+
+func (e *CorruptRecordError) Error() string {
+	return fmt.Sprintf("corrupt spill record at offset %d: %s", e.Offset, e.Reason)
+}
+
+// UnsupportedCompressionError reports an intact record (its checksum holds)
+// whose codec tag this build does not know, such as one written by a newer
+// version.
+type UnsupportedCompressionError struct {
+	Tag    byte
+	Offset int64
+}
+
+func (e *UnsupportedCompressionError) Error() string {
+	return fmt.Sprintf("spill record at offset %d uses compression tag 0x%02x, not supported by this build", e.Offset, e.Tag)
+}
