@@ -50,9 +50,9 @@ type Buffer[T any] struct {
 	stats Stats
 
 	// Scratch space reused between calls.
-	item    []byte       // one encoded item
-	rec     []byte       // a record being built: header space, then raw payload
-	zrec    []byte       // the same record compressed
+	item    []byte // one encoded item
+	rec     []byte // a record being built: header space, then raw payload
+	zrec    []byte // the same record compressed
 	hdr     [headerSize]byte
 	payload []byte // a record's payload being reloaded
 	inflate []byte // its decompressed form

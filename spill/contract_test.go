@@ -369,4 +369,6 @@ func TestCloseReleasesTheFileAndReportsItsError(t *testing.T) {
 
 func leU32(b []byte) uint32 { return binary.LittleEndian.Uint32(b) }
 
-func containsFold(s, sub string) bool { return strings.Contains(strings.ToLower(s), strings.ToLower(sub)) }
+func containsFold(s, sub string) bool {
+	return strings.Contains(strings.ToLower(s), strings.ToLower(sub))
+}
