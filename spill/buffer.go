@@ -142,7 +142,7 @@ func (b *Buffer[T]) Next() (v T, ok bool, err error) {
 	if b.closed {
 		return v, false, ErrClosed
 	}
-	if off, spilled := b.index[b.ring.NextExpected()]; spilled {
+	if off, spilled := b.spilled(b.ring.NextExpected()); spilled {
 		if err := b.reload(off); err != nil {
 			return v, false, err
 		}
@@ -492,9 +492,19 @@ func (b *Buffer[T]) reload(off int64) error {
 	return nil
 }
 
+// spilled returns the offset of the record holding seq, if it is on disk.
+// Below budget nothing is, and the map lookup is skipped.
+func (b *Buffer[T]) spilled(seq uint64) (int64, bool) {
+	if len(b.index) == 0 {
+		return 0, false
+	}
+	off, ok := b.index[seq]
+	return off, ok
+}
+
 // forget drops the spilled copy of seq, if any.
 func (b *Buffer[T]) forget(seq uint64) {
-	off, ok := b.index[seq]
+	off, ok := b.spilled(seq)
 	if !ok {
 		return
 	}

@@ -92,7 +92,8 @@ var (
 	decoder = sync.OnceValue(func() *zstd.Decoder {
 		d, err := zstd.NewReader(nil,
 			zstd.WithDecoderConcurrency(0),
-			zstd.WithDecoderMaxMemory(MaxRecordSize))
+			zstd.WithDecoderMaxMemory(MaxRecordSize),
+			zstd.WithDecodeAllCapLimit(true))
 		if err != nil {
 			panic(fmt.Sprintf("spill: zstd decoder with fixed options: %v", err))
 		}
@@ -116,22 +117,20 @@ func encoderFor(level int) *zstd.Encoder {
 	return e
 }
 
-// decompress appends the decompressed zstd frame p to dst, which must come
-// out exactly raw bytes long.
+// decompress decompresses the zstd data p into dst's storage (grown if
+// needed), which must come out exactly raw bytes long. The decoder writes
+// no more than raw bytes whatever p claims, and raw itself was bounded by
+// MaxRecordSize and covered by the record checksum before it got here.
 func decompress(dst, p []byte, raw int) ([]byte, error) {
-	var h zstd.Header
-	if err := h.Decode(p); err != nil {
+	if cap(dst) < raw {
+		dst = make([]byte, 0, raw)
+	}
+	out, err := decoder().DecodeAll(p, dst[:0:raw])
+	if err != nil {
 		return dst, err
 	}
-	if !h.HasFCS || h.FrameContentSize != uint64(raw) {
-		return dst, fmt.Errorf("frame content size %d (present %t), header says %d", h.FrameContentSize, h.HasFCS, raw)
-	}
-	out, err := decoder().DecodeAll(p, dst)
-	if err != nil {
-		return out, err
-	}
-	if len(out)-len(dst) != raw {
-		return out, fmt.Errorf("decompressed to %d bytes, header says %d", len(out)-len(dst), raw)
+	if len(out) != raw {
+		return dst, fmt.Errorf("decompressed to %d bytes, header says %d", len(out), raw)
 	}
 	return out, nil
 }

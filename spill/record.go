@@ -73,8 +73,13 @@ func finishRecord(rec []byte, tag byte, count, raw int) {
 	binary.LittleEndian.PutUint32(h[8:], uint32(count))
 	binary.LittleEndian.PutUint32(h[12:], uint32(len(rec)-headerSize))
 	binary.LittleEndian.PutUint32(h[16:], uint32(raw))
-	crc := crc32.Update(crc32.Checksum(h[:20], castagnoli), castagnoli, rec[headerSize:])
-	binary.LittleEndian.PutUint32(h[20:], crc)
+	binary.LittleEndian.PutUint32(h[20:], recordCRC(h, rec[headerSize:]))
+}
+
+// recordCRC is the checksum of a record: its header up to the CRC field,
+// then its stored payload.
+func recordCRC(header, payload []byte) uint32 {
+	return crc32.Update(crc32.Checksum(header[:20], castagnoli), castagnoli, payload)
 }
 
 // parseHeader decodes the header in b, which must be headerSize long, of the
@@ -118,8 +123,7 @@ func (h header) decodePayload(hb, p []byte, off int64, scratch []byte) ([]entry,
 	if len(p) != int(h.stored) {
 		return nil, scratch, corrupt(off, "payload is %d bytes, header says %d", len(p), h.stored)
 	}
-	crc := crc32.Update(crc32.Checksum(hb[:20], castagnoli), castagnoli, p)
-	if crc != h.crc {
+	if crc := recordCRC(hb, p); crc != h.crc {
 		return nil, scratch, corrupt(off, "checksum mismatch: computed %08x, header says %08x", crc, h.crc)
 	}
 	var raw []byte

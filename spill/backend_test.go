@@ -1,0 +1,147 @@
+package spill
+
+import (
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+)
+
+// dirEntries lists dir, failing the test if it cannot.
+func dirEntries(t *testing.T, dir string) []string {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	return names
+}
+
+func TestDirectoryBackendFileIsAnonymous(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		fs         osFS
+		wantUnlink int
+	}{
+		{"O_TMPFILE", osFS{}, 0},
+		{"create then unlink", osFS{noTmpfile: true}, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if tc.wantUnlink == 0 {
+				if f, err := openAnonymous(dir); err != nil {
+					t.Skipf("this filesystem has no O_TMPFILE: %v", err)
+				} else {
+					f.Close()
+				}
+			}
+			ffs := newFaultFS(tc.fs)
+			b := newBuffer(t, 64, Policy{Threshold: 500, Dir: dir, FS: ffs})
+			insertAll(t, b, 100, seqRange(1, 30)...)
+			if b.Stats().SpillEvents == 0 {
+				t.Fatal("nothing spilled")
+			}
+			if names := dirEntries(t, dir); len(names) != 0 {
+				t.Fatalf("spill directory holds %v while spilling; the file must have no name", names)
+			}
+			if got := ffs.count(SiteBackendUnlink); got != tc.wantUnlink {
+				t.Fatalf("%d unlinks, want %d", got, tc.wantUnlink)
+			}
+			insertAll(t, b, 100, 0)
+			drainExpect(t, b, 100, 0, 30)
+		})
+	}
+}
+
+func TestSpooledBackendStaysInMemoryThenRollsOver(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	ffs := newFaultFS(nil)
+	b := newBuffer(t, 8192, Policy{Threshold: 64 << 10, FS: ffs})
+
+	// Half a MiB of spill stays in the spool.
+	seq := uint64(1)
+	for ; b.Stats().BytesWritten < SpoolLimit/2; seq++ {
+		insertAll(t, b, 1000, seq)
+	}
+	if n := ffs.total(); n != 0 {
+		t.Fatalf("%d filesystem calls below SpoolLimit: %v", n, ffs.calls)
+	}
+	// Past SpoolLimit it rolls over, once, to an unnamed file in TMPDIR.
+	for ; b.Stats().BytesWritten < 2*SpoolLimit; seq++ {
+		insertAll(t, b, 1000, seq)
+	}
+	if got := ffs.count(SiteBackendRollover); got != 2 { // the create and the copy
+		t.Fatalf("%d backend.rollover calls, want the create and the copy", got)
+	}
+	if names := dirEntries(t, tmp); len(names) != 0 {
+		t.Fatalf("TMPDIR holds %v; the rolled-over file must have no name", names)
+	}
+	insertAll(t, b, 1000, 0)
+	drainExpect(t, b, 1000, 0, seq)
+}
+
+func TestEverySiteIsReached(t *testing.T) {
+	// Together these runs call the filesystem at every site in the table,
+	// and at no site outside it.
+	ffs := newFaultFS(osFS{noTmpfile: true})
+	reached := func() map[Site]int { return ffs.calls }
+
+	// Directory backend, per-item and batch, with a close.
+	for _, g := range []Granularity{PerItem, Batch} {
+		b, err := New(64, Bytes{}, Policy{Threshold: 500, Granularity: g, Dir: t.TempDir(), FS: ffs})
+		if err != nil {
+			t.Fatal(err)
+		}
+		insertAll(t, b, 100, seqRange(1, 20)...)
+		insertAll(t, b, 100, 0)
+		drainExpect(t, b, 100, 0, 20)
+		if err := b.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A vanished directory, re-created.
+	ffs.failAt(SiteBackendCreate, ffs.count(SiteBackendCreate)+1, fs.ErrNotExist)
+	b := newBuffer(t, 64, Policy{Threshold: 500, Dir: t.TempDir(), FS: ffs})
+	insertAll(t, b, 100, seqRange(1, 10)...)
+	// The spooled backend rolling over.
+	t.Setenv("TMPDIR", t.TempDir())
+	sp := newBuffer(t, 8192, Policy{Threshold: 64 << 10, FS: ffs})
+	insertAll(t, sp, 1000, seqRange(1, 2000)...)
+
+	var got []Site
+	for s := range reached() {
+		got = append(got, s)
+	}
+	slices.Sort(got)
+	want := slices.Sorted(slices.Values(Sites))
+	if !slices.Equal(got, want) {
+		t.Fatalf("sites reached %v\nsite table     %v", got, want)
+	}
+}
+
+func TestNewCreatesTheSpillDirectory(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "a", "b")
+	newBuffer(t, 8, Policy{Dir: dir})
+	st, err := os.Stat(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode().Perm() != 0o700 {
+		t.Fatalf("spill directory mode %v, want 0700", st.Mode().Perm())
+	}
+	if _, err := New(8, Bytes{}, Policy{Dir: filepath.Join(dir, "x"), FS: failingMkdir{}}); err == nil {
+		t.Fatal("New succeeded although the directory could not be created")
+	} else if ioe := mustErrAs[*IOError](t, err); ioe.Site != SiteDirCreate {
+		t.Fatalf("error %v, want one at dir.create", err)
+	}
+}
+
+type failingMkdir struct{ FS }
+
+func (failingMkdir) MkdirAll(Site, string, os.FileMode) error { return fs.ErrPermission }

@@ -1,0 +1,143 @@
+package spill
+
+import (
+	"bytes"
+	"encoding/binary"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+// buildRecord returns a finished record holding entries (which must be in
+// descending sequence order), compressed with c where that pays.
+func buildRecord(entries []entry, c Compression) []byte {
+	rec := make([]byte, headerSize)
+	for _, e := range entries {
+		rec = appendEntry(rec, e.seq, e.data)
+	}
+	raw := len(rec) - headerSize
+	tag, out := tagRaw, rec
+	if c.Method == Zstd && raw >= minCompressSize {
+		z := encoderFor(c.Level).EncodeAll(rec[headerSize:], make([]byte, headerSize))
+		if len(z)-headerSize < raw {
+			tag, out = tagZstd, z
+		}
+	}
+	finishRecord(out, tag, len(entries), raw)
+	return out
+}
+
+func sameEntries(a, b []entry) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].seq != b[i].seq || !bytes.Equal(a[i].data, b[i].data) {
+			return false
+		}
+	}
+	return true
+}
+
+func TestRecordRoundTrip(t *testing.T) {
+	long := []byte(strings.Repeat("needs redo: checksum mismatch; ", 20))
+	for _, tc := range []struct {
+		name    string
+		entries []entry
+		comp    Compression
+		wantTag byte
+	}{
+		{"one small raw item", []entry{{7, []byte("ok")}}, Compression{}, tagRaw},
+		{"empty item", []entry{{0, nil}}, Compression{}, tagRaw},
+		{"batch raw", []entry{{300, long}, {299, []byte("b")}, {5, []byte("c")}}, Compression{}, tagRaw},
+		{"batch zstd", []entry{{1 << 40, long}, {300, long}, {299, long}}, Compression{Method: Zstd, Level: 3}, tagZstd},
+		{"zstd below 64 bytes stays raw", []entry{{1, []byte("thirty-seven bytes of success record.")}}, Compression{Method: Zstd, Level: 19}, tagRaw},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := buildRecord(tc.entries, tc.comp)
+			if rec[4] != tc.wantTag {
+				t.Fatalf("tag %d, want %d", rec[4], tc.wantTag)
+			}
+			// Trailing bytes (the next record) are not part of this one.
+			got, n, err := decodeRecord(append(rec, 0xEE, 0xEE), 0)
+			if err != nil {
+				t.Fatalf("decode: %v", err)
+			}
+			if n != len(rec) || !sameEntries(got, tc.entries) {
+				t.Fatalf("decoded %d bytes %v, want %d bytes %v", n, got, len(rec), tc.entries)
+			}
+		})
+	}
+}
+
+func TestRecordDecodeRejects(t *testing.T) {
+	good := buildRecord([]entry{{9, []byte("nine")}, {3, []byte("three")}}, Compression{})
+	// mutate returns a copy of good changed by f, with the CRC recomputed
+	// when fix is set so the check under test is not the checksum.
+	mutate := func(fix bool, f func(r []byte) []byte) []byte {
+		r := f(bytes.Clone(good))
+		if fix && len(r) >= headerSize {
+			binary.LittleEndian.PutUint32(r[20:], recordCRC(r, r[headerSize:]))
+		}
+		return r
+	}
+	put32 := func(at int, v uint32) func([]byte) []byte {
+		return func(r []byte) []byte { binary.LittleEndian.PutUint32(r[at:], v); return r }
+	}
+	for _, tc := range []struct {
+		name, reason string
+		rec          []byte
+	}{
+		{"empty", "truncated header", nil},
+		{"short header", "truncated header", good[:10]},
+		{"bad magic", "magic", mutate(true, func(r []byte) []byte { r[0] = 'X'; return r })},
+		{"reserved bytes set", "reserved", mutate(true, func(r []byte) []byte { r[6] = 1; return r })},
+		{"payload cut short", "runs past", good[:len(good)-1]},
+		{"flipped payload bit", "checksum", mutate(false, func(r []byte) []byte { r[headerSize+2] ^= 1; return r })},
+		{"zero entries", "no entries", mutate(true, put32(8, 0))},
+		{"more entries than bytes", "cannot fit", mutate(true, put32(8, 1000))},
+		{"raw length past the limit", "limit", mutate(true, put32(16, MaxRecordSize+1))},
+		{"stored length past the limit", "limit", mutate(true, put32(12, 1<<31))},
+		{"raw length differs from stored", "raw record", mutate(true, put32(16, uint32(len(good)-headerSize+4)))},
+		{"count lower than the entries", "trailing", mutate(true, put32(8, 1))},
+		{"count higher than the entries", "entry 2", mutate(true, put32(8, 3))},
+		{"entries not descending", "descend", buildRecord([]entry{{3, nil}, {9, nil}}, Compression{})},
+		{"duplicate sequence", "descend", buildRecord([]entry{{3, nil}, {3, nil}}, Compression{})},
+		{"entry length past the payload", "exceeds", mutate(true, func(r []byte) []byte { r[headerSize+1] = 100; return r })},
+		{"zstd frame that is not zstd", "zstd", mutate(true, func(r []byte) []byte { r[4] = tagZstd; return r })},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, _, err := decodeRecord(tc.rec, 4096)
+			ce := mustErrAs[*CorruptRecordError](t, err)
+			if ce.Offset != 4096 || !containsFold(ce.Reason, tc.reason) {
+				t.Fatalf("%v: want offset 4096 and a reason mentioning %q", err, tc.reason)
+			}
+		})
+	}
+	unknown := mutate(true, func(r []byte) []byte { r[4] = 0x42; return r })
+	if uc := mustErrAs[*UnsupportedCompressionError](t, second(decodeRecord(unknown, 0))); uc.Tag != 0x42 {
+		t.Fatalf("tag 0x%02x, want 0x42", uc.Tag)
+	}
+}
+
+func second[A, B any](_ A, _ B, err error) error { return err }
+
+func TestRecordDecodeDoesNotTrustLengths(t *testing.T) {
+	// A header claiming the largest payload the format allows, with almost
+	// nothing behind it, must be refused without allocating for the claim.
+	rec := buildRecord([]entry{{1, []byte("x")}}, Compression{})
+	binary.LittleEndian.PutUint32(rec[12:], MaxRecordSize)
+	binary.LittleEndian.PutUint32(rec[16:], MaxRecordSize)
+	binary.LittleEndian.PutUint32(rec[8:], MaxRecordSize/2)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range 100 {
+		if _, _, err := decodeRecord(rec, 0); err == nil {
+			t.Fatal("decoded a record whose lengths run past the data")
+		}
+	}
+	runtime.ReadMemStats(&after)
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > 1<<20 {
+		t.Fatalf("100 bogus decodes allocated %d bytes", grew)
+	}
+}
