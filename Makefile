@@ -18,10 +18,16 @@ staticcheck:
 race:
 	$(GO) test -race -count=1 ./...
 
-# Fuzz the spill record decoder for a bounded time (FUZZTIME=5m make fuzz).
+# Fuzz every decoder for a bounded time each (FUZZTIME=5m make fuzz).
 fuzz:
 	$(GO) test ./spill -run '^$$' -fuzz '^FuzzDecodeRecord$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./engine -run '^$$' -fuzz '^FuzzApplyDelta$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./engine -run '^$$' -fuzz '^FuzzDeltaRoundTrip$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./engine -run '^$$' -fuzz '^FuzzDecodeResult$$' -fuzztime $(FUZZTIME)
 
-# Spill buffer micro-benchmarks, in Go benchmark format (benchstat reads it).
+# Micro-benchmarks of the spill buffer and whole-pipeline benchmarks per
+# workload, in Go benchmark format: `make bench > new.txt`, then
+# `go tool benchstat -col /spill new.txt` or compare two such files.
 bench:
-	$(GO) test ./spill -run '^$$' -bench . -benchmem -count 5
+	$(GO) test ./spill -run '^$$' -bench . -benchmem -count 6
+	$(GO) test ./engine -run '^$$' -bench . -benchtime 3x -count 6

@@ -1,0 +1,144 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"math/rand/v2"
+	"testing"
+)
+
+func TestWeakSumRollsLikeAFreshSum(t *testing.T) {
+	data := noise(1, 2, 5000)
+	const n = 700
+	w := newWeak(data[:n])
+	for i := 0; i+n < len(data); i++ {
+		w.roll(data[i], data[i+n], n)
+		if fresh := newWeak(data[i+1 : i+1+n]); w.digest() != fresh.digest() {
+			t.Fatalf("at %d: rolled %08x, fresh %08x", i+1, w.digest(), fresh.digest())
+		}
+	}
+}
+
+func TestBlockSize(t *testing.T) {
+	for n, want := range map[int]int{0: 700, 1000: 700, 1 << 20: 1024, 1 << 30: 32768, 1 << 40: 1 << 17} {
+		if got := BlockSize(n); got != want {
+			t.Errorf("BlockSize(%d) = %d, want %d", n, got, want)
+		}
+	}
+}
+
+func TestDeltaReproducesTheTarget(t *testing.T) {
+	ctx := context.Background()
+	for seed := range uint64(200) {
+		r := rand.New(rand.NewPCG(seed, 9))
+		var basis, target []byte
+		switch seed % 5 {
+		case 0: // an edited copy
+			basis = textBytes(r, r.IntN(200<<10))
+			target = mutate(r, basis)
+		case 1: // unrelated files
+			basis, target = noise(seed, 1, r.IntN(20000)), noise(seed, 2, r.IntN(20000))
+		case 2: // identical
+			basis = noise(seed, 1, r.IntN(100000))
+			target = bytes.Clone(basis)
+		case 3: // shorter than a block, or empty
+			basis, target = textBytes(r, r.IntN(700)), textBytes(r, r.IntN(700))
+		case 4: // blocks moved around
+			basis = noise(seed, 1, 50000)
+			target = append(append([]byte{}, basis[30000:]...), basis[:30000]...)
+		}
+		delta, st, err := ComputeDelta(ctx, basis, target)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := ApplyDelta(basis, delta)
+		if err != nil {
+			t.Fatalf("seed %d: ApplyDelta: %v", seed, err)
+		}
+		if !bytes.Equal(got, target) {
+			t.Fatalf("seed %d: delta of %d bytes rebuilt %d bytes, want the %d-byte target", seed, len(delta), len(got), len(target))
+		}
+		if st.Matched+st.Literal != len(target) {
+			t.Fatalf("seed %d: matched %d + literal %d != %d", seed, st.Matched, st.Literal, len(target))
+		}
+		if seed%5 == 2 && st.Literal >= BlockSize(len(basis)) {
+			t.Fatalf("seed %d: identical files sent %d literal bytes", seed, st.Literal)
+		}
+		if seed%5 == 0 && len(basis) > 100<<10 && len(delta) > len(target)/4 {
+			t.Fatalf("seed %d: an edited %d-byte file needed a %d-byte delta", seed, len(target), len(delta))
+		}
+	}
+}
+
+func TestComputeDeltaStopsWhenCancelled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	basis := noise(1, 1, 1<<20)
+	if _, _, err := ComputeDelta(ctx, basis, basis); !errors.Is(err, context.Canceled) {
+		t.Fatalf("ComputeDelta on a cancelled context: %v", err)
+	}
+}
+
+func TestApplyDeltaRejects(t *testing.T) {
+	basis := noise(1, 1, 7000) // ten 700-byte blocks
+	for name, delta := range map[string][]byte{
+		"empty":                nil,
+		"block size too small": {0x10},
+		"unknown op":           {0xbc, 0x05, 0x07},
+		"literal past the end": {0xbc, 0x05, opLiteral, 0x05, 'a'},
+		"copy past the basis":  {0xbc, 0x05, opCopy, 0x09, 0x02},
+		"copy of zero blocks":  {0xbc, 0x05, opCopy, 0x01, 0x00},
+		"truncated copy":       {0xbc, 0x05, opCopy, 0x01},
+	} {
+		if _, err := ApplyDelta(basis, delta); !errors.Is(err, ErrBadDelta) {
+			t.Errorf("%s: %v, want ErrBadDelta", name, err)
+		}
+	}
+}
+
+// FuzzApplyDelta feeds arbitrary deltas to ApplyDelta against a fixed
+// basis: it must never panic, and what it accepts it must rebuild within
+// its output bound.
+func FuzzApplyDelta(f *testing.F) {
+	basis := noise(7, 7, 5000)
+	target := mutate(rand.New(rand.NewPCG(7, 7)), basis)
+	d, _, _ := ComputeDelta(context.Background(), basis, target)
+	f.Add(d)
+	f.Add([]byte{0xbc, 0x05, opCopy, 0x00, 0x07})
+	f.Add([]byte{0xbc, 0x05, opLiteral, 0x03, 'a', 'b', 'c'})
+	f.Fuzz(func(t *testing.T, delta []byte) {
+		out, err := ApplyDelta(basis, delta)
+		if err != nil {
+			if !errors.Is(err, ErrBadDelta) {
+				t.Fatalf("untyped error %v", err)
+			}
+			return
+		}
+		if len(out) > len(delta)*maxBlockSize {
+			t.Fatalf("%d-byte delta built %d bytes", len(delta), len(out))
+		}
+	})
+}
+
+// FuzzDeltaRoundTrip checks ComputeDelta against ApplyDelta on arbitrary
+// pairs of files.
+func FuzzDeltaRoundTrip(f *testing.F) {
+	f.Add([]byte("hello world"), []byte("hello there world"))
+	f.Add(bytes.Repeat([]byte("abcdefgh"), 300), bytes.Repeat([]byte("abcdefgh"), 301))
+	f.Fuzz(func(t *testing.T, basis, target []byte) {
+		delta, _, err := ComputeDelta(context.Background(), basis, target)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := ApplyDelta(basis, delta)
+		if err != nil || !bytes.Equal(got, target) {
+			t.Fatalf("round trip failed: %v", err)
+		}
+	})
+}
+
+// noise returns n incompressible bytes from the stream (seed, stream).
+func noise(seed, stream uint64, n int) []byte {
+	return randomBytes(rand.New(rand.NewPCG(seed, stream)), n)
+}

@@ -1,0 +1,62 @@
+package engine
+
+import (
+	"context"
+	"errors"
+
+	"github.com/spillbench/spillbench/spill"
+)
+
+// Exit codes, after rsync's errcode.h, so a run's outcome reads like an
+// rsync transfer's.
+const (
+	ExitOK = 0
+	// ExitFileIO (rsync RERR_FILEIO): the spill file failed: I/O error,
+	// out of space, directory or temp file vanished, prior spills lost, a
+	// corrupt or unreadable record.
+	ExitFileIO = 11
+	// ExitIPC (rsync RERR_IPC): the reorder window overflowed, which the
+	// pipeline's back-pressure should make impossible.
+	ExitIPC = 14
+	// ExitCrashed (rsync RERR_CRASHED): a worker panicked.
+	ExitCrashed = 15
+	// ExitSignal (rsync RERR_SIGNAL): the run was cancelled.
+	ExitSignal = 20
+	// ExitMemory (rsync RERR_MALLOC): the memory budget ran out while
+	// spilling to disk was forbidden (in-memory-only policy).
+	ExitMemory = 22
+	// ExitPartial (rsync RERR_PARTIAL): the run finished, but verification
+	// found items lost, duplicated, corrupted or out of order.
+	ExitPartial = 23
+	// ExitOther: any other error.
+	ExitOther = 1
+)
+
+// ExitCode maps a run's error and report to its exit code.
+func ExitCode(err error, rep Report) int {
+	var (
+		ioe  *spill.IOError
+		lost *spill.PriorSpillsLostError
+		gone *spill.TempVanishedError
+		bad  *spill.CorruptRecordError
+		tag  *spill.UnsupportedCompressionError
+	)
+	switch {
+	case err == nil && rep.Clean():
+		return ExitOK
+	case err == nil:
+		return ExitPartial
+	case errors.As(err, &lost), errors.As(err, &gone), errors.As(err, &ioe),
+		errors.As(err, &bad), errors.As(err, &tag):
+		return ExitFileIO
+	case errors.Is(err, spill.ErrSpillDisabled):
+		return ExitMemory
+	case errors.Is(err, spill.ErrCapacity):
+		return ExitIPC
+	case errors.Is(err, ErrWorkerPanic):
+		return ExitCrashed
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return ExitSignal
+	}
+	return ExitOther
+}

@@ -1,0 +1,321 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+	"golang.org/x/sys/unix"
+
+	"github.com/spillbench/spillbench/spill"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// small returns a workload sized for tests.
+func small(t testing.TB, name string) Workload {
+	t.Helper()
+	spec := map[string]WorkloadSpec{
+		"mix":  {Name: "mix", Items: 3000},
+		"tree": {Name: "tree", Items: 200, Scale: 0.1},
+		"hol":  {Name: "hol", Items: 1500, Scale: 0.2},
+		"bulk": {Name: "bulk", Items: 100, Scale: 0.05},
+	}[name]
+	spec.Seed = 42
+	wl, err := NewWorkload(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return wl
+}
+
+func run(t *testing.T, cfg Config) Outcome {
+	t.Helper()
+	out, err := Run(t.Context(), cfg)
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	return out
+}
+
+// tight is a threshold that makes the test workloads spill; mix's results
+// are small and its reorder window short, so it gets a tighter one.
+const tight = 16 << 10
+
+func tightFor(name string) int64 {
+	if name == "mix" {
+		return 512
+	}
+	return tight
+}
+
+func TestEveryWorkloadDeliversEverythingInOrder(t *testing.T) {
+	type mode struct {
+		name   string
+		policy func(t *testing.T, threshold int64, g spill.Granularity) *spill.Policy
+	}
+	modes := []mode{
+		{"off", func(*testing.T, int64, spill.Granularity) *spill.Policy { return nil }},
+		{"tight", func(t *testing.T, threshold int64, g spill.Granularity) *spill.Policy {
+			return &spill.Policy{Threshold: threshold, Granularity: g, Dir: t.TempDir()}
+		}},
+		{"tight-zstd", func(t *testing.T, threshold int64, g spill.Granularity) *spill.Policy {
+			return &spill.Policy{Threshold: threshold, Granularity: g, Compression: spill.Compression{Method: spill.Zstd, Level: 3}, Reclaim: spill.RespillAfterRead}
+		}},
+		{"in-memory-only", func(t *testing.T, _ int64, g spill.Granularity) *spill.Policy {
+			return &spill.Policy{Threshold: 1 << 30, Granularity: g, InMemoryOnly: true}
+		}},
+	}
+	for _, name := range Workloads {
+		for _, m := range modes {
+			for _, g := range []spill.Granularity{spill.Batch, spill.PerItem} {
+				if m.name == "off" && g == spill.PerItem {
+					continue // granularity means nothing without spilling
+				}
+				t.Run(fmt.Sprintf("%s/%s/%s", name, m.name, g), func(t *testing.T) {
+					wl := small(t, name)
+					out := run(t, Config{Workload: wl, Workers: 3, RingCapacity: 256, Spill: m.policy(t, tightFor(name), g)})
+					if out.Err != nil || out.ExitCode != ExitOK {
+						t.Fatalf("run failed: %v (exit %d), %v", out.Err, out.ExitCode, out.Report)
+					}
+					r := out.Report
+					if !r.Clean() || r.Sent != int64(wl.Len()) || r.Delivered != r.Sent || r.Undelivered != 0 {
+						t.Fatalf("report %v, want all %d items delivered cleanly", r, wl.Len())
+					}
+					if spilled := out.Spill.SpillEvents > 0; spilled != (m.name == "tight" || m.name == "tight-zstd") {
+						t.Fatalf("%d spill events in mode %s", out.Spill.SpillEvents, m.name)
+					}
+					if out.Bytes <= 0 || out.ItemsPerSec() <= 0 || out.PeakHeap == 0 || out.PeakRSS <= 0 {
+						t.Fatalf("measurements missing: %+v", out)
+					}
+				})
+			}
+		}
+	}
+}
+
+func TestHOLSpillingBoundsMemory(t *testing.T) {
+	wl := small(t, "hol")
+	// The budget: threshold + hot zone (16 items) + one item. The fast
+	// results carry at most 8 KiB; the largest item is the stalled one.
+	slow, err := process(t.Context(), wl.Item(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fast := int64(resultOverhead + 8<<10)
+	bound := tight + 16*fast + max(fast, int64(ResultCodec{}.Size(slow)))
+
+	off := run(t, Config{Workload: wl, Workers: 2})
+	for _, g := range []spill.Granularity{spill.Batch, spill.PerItem} {
+		for _, rc := range []spill.Reclaim{spill.Keep, spill.RespillAfterRead} {
+			out := run(t, Config{Workload: wl, Workers: 2, Spill: &spill.Policy{Threshold: tight, Granularity: g, Reclaim: rc}})
+			if out.Err != nil || !out.Report.Clean() {
+				t.Fatalf("%s/%s: %v %v", g, rc, out.Err, out.Report)
+			}
+			if out.PeakBuffered > bound {
+				t.Fatalf("%s/%s: peak buffered %d bytes, bound %d", g, rc, out.PeakBuffered, bound)
+			}
+		}
+	}
+	if off.PeakBuffered < 2*bound {
+		t.Fatalf("without spilling the buffer peaked at %d bytes, under twice the spilling bound %d: the stall did not pile up", off.PeakBuffered, bound)
+	}
+}
+
+// errFS fails every call at one site, from its nth call on, with err.
+type errFS struct {
+	spill.FS
+	site spill.Site
+	nth  int
+	err  error
+
+	mu    sync.Mutex
+	calls int
+}
+
+func (f *errFS) fire(site spill.Site) error {
+	if site != f.site {
+		return nil
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls++
+	if f.calls >= f.nth {
+		return f.err
+	}
+	return nil
+}
+
+func (f *errFS) CreateTemp(site spill.Site, dir string) (spill.File, string, error) {
+	if err := f.fire(site); err != nil {
+		return nil, "", err
+	}
+	file, name, err := f.FS.CreateTemp(site, dir)
+	if err != nil {
+		return nil, "", err
+	}
+	return errFile{file, f}, name, nil
+}
+
+type errFile struct {
+	spill.File
+	fs *errFS
+}
+
+func (f errFile) WriteAt(site spill.Site, p []byte, off int64) (int, error) {
+	if err := f.fs.fire(site); err != nil {
+		return 0, err
+	}
+	return f.File.WriteAt(site, p, off)
+}
+
+func TestFaultsStopTheRunCleanly(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		fs       *errFS
+		gran     spill.Granularity
+		wantExit int
+		check    func(t *testing.T, err error)
+	}{
+		{"ENOSPC on a batch write", &errFS{site: spill.SiteBatchWrite, nth: 3, err: unix.ENOSPC}, spill.Batch, ExitFileIO,
+			func(t *testing.T, err error) {
+				var ioe *spill.IOError
+				if !errors.As(err, &ioe) || !spill.IsOutOfSpace(err) || ioe.Site != spill.SiteBatchWrite {
+					t.Fatalf("error %v, want out of space at batch.write", err)
+				}
+			}},
+		{"EIO on a record write", &errFS{site: spill.SiteRecordWrite, nth: 10, err: unix.EIO}, spill.PerItem, ExitFileIO,
+			func(t *testing.T, err error) {
+				if !errors.Is(err, unix.EIO) {
+					t.Fatalf("error %v, want EIO", err)
+				}
+			}},
+		{"directory gone after commits", &errFS{site: spill.SiteBatchWrite, nth: 3, err: fs.ErrNotExist}, spill.Batch, ExitFileIO,
+			func(t *testing.T, err error) {
+				var lost *spill.PriorSpillsLostError
+				if !errors.As(err, &lost) || lost.Records == 0 {
+					t.Fatalf("error %v, want PriorSpillsLost with records", err)
+				}
+			}},
+		{"directory gone for good", &errFS{site: spill.SiteBackendCreate, nth: 1, err: fs.ErrNotExist}, spill.Batch, ExitFileIO,
+			func(t *testing.T, err error) {
+				var gone *spill.TempVanishedError
+				if !errors.As(err, &gone) {
+					t.Fatalf("error %v, want TempVanished", err)
+				}
+			}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.fs.FS = spill.OS
+			wl := small(t, "hol")
+			out := run(t, Config{Workload: wl, Workers: 2,
+				Spill: &spill.Policy{Threshold: tight, Granularity: tc.gran, Dir: t.TempDir(), FS: tc.fs}})
+			tc.check(t, out.Err)
+			if out.ExitCode != tc.wantExit {
+				t.Fatalf("exit %d, want %d", out.ExitCode, tc.wantExit)
+			}
+			r := out.Report
+			if !r.Clean() {
+				t.Fatalf("report %v: a failed run must still deliver only correct items in order", r)
+			}
+			if r.Undelivered == 0 || r.Delivered+r.Undelivered != r.Sent {
+				t.Fatalf("report %v: every sent item is delivered or counted undelivered", r)
+			}
+		})
+	}
+}
+
+func TestInMemoryOnlyOverBudgetFailsWithItsOwnCode(t *testing.T) {
+	out := run(t, Config{Workload: small(t, "hol"), Workers: 2, Spill: &spill.Policy{Threshold: tight, InMemoryOnly: true}})
+	if !errors.Is(out.Err, spill.ErrSpillDisabled) || out.ExitCode != ExitMemory {
+		t.Fatalf("error %v exit %d, want ErrSpillDisabled and %d", out.Err, out.ExitCode, ExitMemory)
+	}
+	if !out.Report.Clean() || out.Report.Undelivered == 0 {
+		t.Fatalf("report %v", out.Report)
+	}
+}
+
+func TestCancelStopsEveryGoroutine(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	wl, _ := NewWorkload(WorkloadSpec{Name: "bulk", Items: 100000, Scale: 0.05, Seed: 1})
+	time.AfterFunc(50*time.Millisecond, cancel)
+	out, err := Run(ctx, Config{Workload: wl, Workers: 2, Spill: &spill.Policy{Threshold: tight, Dir: t.TempDir()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !errors.Is(out.Err, context.Canceled) || out.ExitCode != ExitSignal {
+		t.Fatalf("error %v exit %d, want context.Canceled and %d", out.Err, out.ExitCode, ExitSignal)
+	}
+	if !out.Report.Clean() || out.Report.Undelivered == 0 {
+		t.Fatalf("report %v", out.Report)
+	}
+	// goleak in TestMain proves the goroutines are gone; the spill file
+	// must be closed too.
+	if ents, err := os.ReadDir("/proc/self/fd"); err == nil && len(ents) > 64 {
+		t.Fatalf("%d open files after a cancelled run", len(ents))
+	}
+}
+
+// panicky is a workload whose item 7 has no strategy the workers know.
+type panicky struct{ Workload }
+
+func (p panicky) Item(seq uint64) Item {
+	it := p.Workload.Item(seq)
+	if seq == 7 {
+		it.Strategy = 99
+	}
+	return it
+}
+
+func TestWorkerPanicStopsTheRun(t *testing.T) {
+	out := run(t, Config{Workload: panicky{small(t, "mix")}, Workers: 2})
+	if !errors.Is(out.Err, ErrWorkerPanic) || out.ExitCode != ExitCrashed || out.Panics != 1 {
+		t.Fatalf("error %v exit %d panics %d, want a worker panic, exit %d", out.Err, out.ExitCode, out.Panics, ExitCrashed)
+	}
+	if !out.Report.Clean() {
+		t.Fatalf("report %v", out.Report)
+	}
+}
+
+func TestRunRejectsBadConfig(t *testing.T) {
+	for _, cfg := range []Config{
+		{},
+		{Workload: small(t, "mix"), Workers: -1},
+		{Workload: small(t, "mix"), Spill: &spill.Policy{Threshold: -5}},
+	} {
+		if _, err := Run(t.Context(), cfg); err == nil {
+			t.Errorf("Run(%+v) accepted it", cfg)
+		}
+	}
+}
+
+func TestExitCodes(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		rep  Report
+		want int
+	}{
+		{nil, Report{Sent: 3, Delivered: 3}, ExitOK},
+		{nil, Report{Sent: 3, Delivered: 2, Lost: 1}, ExitPartial},
+		{&spill.IOError{Err: unix.ENOSPC}, Report{}, ExitFileIO},
+		{&spill.PriorSpillsLostError{}, Report{}, ExitFileIO},
+		{&spill.TempVanishedError{}, Report{}, ExitFileIO},
+		{&spill.CorruptRecordError{}, Report{}, ExitFileIO},
+		{&spill.UnsupportedCompressionError{}, Report{}, ExitFileIO},
+		{fmt.Errorf("x: %w", spill.ErrSpillDisabled), Report{}, ExitMemory},
+		{&spill.CapacityError{}, Report{}, ExitIPC},
+		{ErrWorkerPanic, Report{}, ExitCrashed},
+		{context.Canceled, Report{}, ExitSignal},
+		{errors.New("other"), Report{}, ExitOther},
+	} {
+		if got := ExitCode(tc.err, tc.rep); got != tc.want {
+			t.Errorf("ExitCode(%v, %v) = %d, want %d", tc.err, tc.rep, got, tc.want)
+		}
+	}
+}
