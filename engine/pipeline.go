@@ -156,6 +156,10 @@ func Run(ctx context.Context, cfg Config) (Outcome, error) {
 		// Wait for the closer goroutine: results is closed once the
 		// workers are done, and nothing is left to read after a cancel.
 	}
+	var stats spill.Stats
+	if spillBuf != nil {
+		stats = spillBuf.Stats() // before Close, which drops the index
+	}
 	closeErr := buf.Close()
 
 	wall := time.Since(start)
@@ -173,8 +177,8 @@ func Run(ctx context.Context, cfg Config) (Outcome, error) {
 		Panics:       int(p.panics.Load()),
 	}
 	if spillBuf != nil {
-		out.Spill = spillBuf.Stats()
-		out.PeakBuffered = out.Spill.PeakMemory
+		out.Spill = stats
+		out.PeakBuffered = stats.PeakMemory
 	}
 	if out.Err == nil && closeErr != nil {
 		out.Err = closeErr

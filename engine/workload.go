@@ -256,10 +256,12 @@ func (w *treeWorkload) Item(seq uint64) Item {
 }
 
 // holWorkload is a head-of-line stall: item 2 is a 24 MiB file (times the
-// scale) whose delta takes one worker a long time (the worker applies it
-// itself and reports a status record), while the others race ahead through
-// 1-8 KiB files sent whole. Everything behind item 2 waits in the reorder
-// buffer: the worst case, where only spilling bounds memory.
+// scale) rewritten since the last sync, so its delta rolls the checksum
+// over every byte and finds nothing to copy, keeping one worker busy for
+// a long time (the worker applies it itself and reports a status record),
+// while the others race ahead through 1-8 KiB files sent whole. Everything
+// behind item 2 waits in the reorder buffer: the worst case, where only
+// spilling bounds memory.
 type holWorkload struct{ gen }
 
 func (w *holWorkload) Name() string { return "hol" }
@@ -280,7 +282,7 @@ func (w *holWorkload) Item(seq uint64) Item {
 	if seq == w.slowSeq() {
 		basis := w.Basis(seq)
 		it.Strategy, it.Emit, it.Basis = Delta, PayloadNone, basis
-		it.Target = mutate(w.rng(seq, purposeEdit), basis)
+		it.Target = textBytes(w.rng(seq, purposeEdit), len(basis))
 		return it
 	}
 	r := w.rng(seq, purposeShape)

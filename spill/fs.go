@@ -65,6 +65,10 @@ func (o osFS) CreateTemp(_ Site, dir string) (File, string, error) {
 
 func (osFS) Remove(_ Site, name string) error { return os.Remove(name) }
 
+// OSFile adapts an open *os.File to File, for FS wrappers that open real
+// files of their own.
+func OSFile(f *os.File) File { return osFile{f} }
+
 type osFile struct{ f *os.File }
 
 func (o osFile) WriteAt(_ Site, p []byte, off int64) (int, error) { return o.f.WriteAt(p, off) }

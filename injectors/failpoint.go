@@ -1,0 +1,187 @@
+package injectors
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/spillbench/spillbench/spill"
+)
+
+// FailpointPrefix starts the failpoint name of every spill site:
+// FailpointPrefix + "batch.write" and so on.
+const FailpointPrefix = "spillbench/spill/"
+
+// Failpoint is the failpoint mechanism: github.com/pingcap/failpoint at
+// every site of the spill site table, armed with its term syntax:
+// `return("ENOSPC")`, `1*return("EIO")`, `25%return("ENOSPC")`,
+// `sleep(10)`, `2*off->1*return("EDQUOT")`. A returned string names the
+// errno the seam call fails with.
+//
+// The failpoint library is compiled in only with -tags failpoint; default
+// builds do not link it, and this mechanism then reports itself
+// unavailable. Test with it: go test -tags failpoint ./injectors
+type Failpoint struct {
+	owned
+	log     Log
+	enabled []string
+}
+
+// NewFailpoint returns the failpoint mechanism.
+func NewFailpoint() *Failpoint { return &Failpoint{} }
+
+func (*Failpoint) Name() string            { return "failpoint" }
+func (*Failpoint) Family() Family          { return Userspace }
+func (*Failpoint) Requires() []Requirement { return []Requirement{NeedTagged} }
+func (f *Failpoint) Probe() error          { return probeRequirements(f.Requires()) }
+func (*Failpoint) Modes() []Mode {
+	return []Mode{ModeENOSPC, ModeEDQUOT, ModeEIO, ModeEFBIG, ModeENOENT, ModeLatency}
+}
+
+func (f *Failpoint) Setup(context.Context) (Setup, error) {
+	if err := f.Probe(); err != nil {
+		return Setup{}, err
+	}
+	dir, err := newWorkDir(&f.owned, "failpoint")
+	if err != nil {
+		return Setup{}, err
+	}
+	f.log = Log{}
+	return Setup{Dir: dir + "/spill", Wrap: func(fs spill.FS) spill.FS {
+		return &failpointFS{log: &f.log, inner: fs}
+	}}, nil
+}
+
+// Terms returns the failpoint term a fault stands for: Terms itself if
+// set, else return(errno) once on the Nth evaluation, or on every one if
+// Persistent; sleep for latency.
+func (fault Fault) terms() (string, error) {
+	if fault.Terms != "" {
+		return fault.Terms, nil
+	}
+	var act string
+	switch {
+	case fault.Mode == ModeLatency:
+		act = fmt.Sprintf("sleep(%d)", max(1, fault.Latency.Milliseconds()))
+	case modeErrno[fault.Mode] != 0:
+		act = fmt.Sprintf("return(%q)", unix.ErrnoName(modeErrno[fault.Mode]))
+	default:
+		return "", fmt.Errorf("failpoint: %w: %s", ErrUnsupportedMode, fault.Mode)
+	}
+	if !fault.Persistent {
+		act = "1*" + act
+	}
+	if fault.Nth > 1 {
+		act = fmt.Sprintf("%d*off->%s", fault.Nth-1, act)
+	}
+	return act, nil
+}
+
+// Arm enables the fault's term at its site, or at both record and batch
+// writes when the fault names no site.
+func (f *Failpoint) Arm(fault Fault) error {
+	if !slices.Contains(f.Modes(), fault.Mode) && fault.Terms == "" {
+		return fmt.Errorf("failpoint: %w: %s", ErrUnsupportedMode, fault.Mode)
+	}
+	terms, err := fault.terms()
+	if err != nil {
+		return err
+	}
+	sites := []spill.Site{fault.Site}
+	if fault.Site == "" {
+		sites = []spill.Site{spill.SiteRecordWrite, spill.SiteBatchWrite}
+	}
+	for _, s := range sites {
+		name := FailpointPrefix + string(s)
+		if err := enableFailpoint(name, terms); err != nil {
+			return fmt.Errorf("failpoint %s: %w", name, err)
+		}
+		f.enabled = append(f.enabled, name)
+		f.add("failpoint", name, func() error { return disableFailpoint(name) })
+	}
+	return nil
+}
+
+func (f *Failpoint) Observations() []Observation { return f.log.All() }
+func (f *Failpoint) Teardown() error             { return f.releaseAll() }
+
+// failpointFS evaluates the site's failpoint before every seam call.
+type failpointFS struct {
+	log   *Log
+	inner spill.FS
+}
+
+// eval returns the error the site's failpoint injects, if any.
+func (f *failpointFS) eval(kind OpKind, site spill.Site, path string, off int64) error {
+	v, ok := evalFailpoint(FailpointPrefix + string(site))
+	if !ok {
+		return nil
+	}
+	s, isString := v.(string)
+	if !isString {
+		return nil // sleep, pause or a non-error value: no failure
+	}
+	errno := errnoByName(strings.ToUpper(s))
+	if errno == 0 {
+		errno = unix.EIO
+	}
+	f.log.Add(Observation{Mode: "failpoint", Errno: unix.ErrnoName(errno), Site: site, Op: string(kind), Path: path, Offset: off})
+	return errno
+}
+
+func (f *failpointFS) MkdirAll(site spill.Site, dir string, perm os.FileMode) error {
+	if err := f.eval(OpMkdir, site, dir, -1); err != nil {
+		return err
+	}
+	return f.inner.MkdirAll(site, dir, perm)
+}
+
+func (f *failpointFS) CreateTemp(site spill.Site, dir string) (spill.File, string, error) {
+	if err := f.eval(OpCreate, site, dir, -1); err != nil {
+		return nil, "", err
+	}
+	file, name, err := f.inner.CreateTemp(site, dir)
+	if err != nil {
+		return nil, "", err
+	}
+	return &failpointFile{fs: f, inner: file, path: dir}, name, nil
+}
+
+func (f *failpointFS) Remove(site spill.Site, name string) error {
+	if err := f.eval(OpRemove, site, name, -1); err != nil {
+		return err
+	}
+	return f.inner.Remove(site, name)
+}
+
+type failpointFile struct {
+	fs    *failpointFS
+	inner spill.File
+	path  string
+}
+
+func (f *failpointFile) WriteAt(site spill.Site, p []byte, off int64) (int, error) {
+	if err := f.fs.eval(OpWrite, site, f.path, off); err != nil {
+		return 0, err
+	}
+	return f.inner.WriteAt(site, p, off)
+}
+
+func (f *failpointFile) ReadAt(site spill.Site, p []byte, off int64) (int, error) {
+	if err := f.fs.eval(OpRead, site, f.path, off); err != nil {
+		return 0, err
+	}
+	return f.inner.ReadAt(site, p, off)
+}
+
+func (f *failpointFile) Close(site spill.Site) error {
+	err := f.inner.Close(site)
+	if ferr := f.fs.eval(OpClose, site, f.path, -1); ferr != nil {
+		return ferr
+	}
+	return err
+}

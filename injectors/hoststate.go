@@ -1,0 +1,59 @@
+package injectors
+
+import (
+	"os"
+	"slices"
+	"strings"
+)
+
+// HostState is what a run must leave as it found: mount points, attached
+// loop devices and this process's open file descriptors.
+type HostState struct {
+	Mounts []string
+	Loops  []string // "device backing-file"
+	FDs    []string // what each open descriptor refers to
+}
+
+// CurrentHostState reads the host state from /proc and /sys.
+func CurrentHostState() HostState {
+	var s HostState
+	s.Mounts, _ = mountPoints()
+	for _, b := range loopBackings() {
+		s.Loops = append(s.Loops, b.dev+" "+b.file)
+	}
+	if ents, err := os.ReadDir("/proc/self/fd"); err == nil {
+		for _, e := range ents {
+			if target, err := os.Readlink("/proc/self/fd/" + e.Name()); err == nil {
+				s.FDs = append(s.FDs, target)
+			}
+		}
+	}
+	return s
+}
+
+// Leaks lists what after has that s had not: mounts, loop devices, and
+// file descriptors (by count).
+func (s HostState) Leaks(after HostState) []string {
+	var leaks []string
+	for _, m := range after.Mounts {
+		if !slices.Contains(s.Mounts, m) {
+			leaks = append(leaks, "mount "+m)
+		}
+	}
+	for _, l := range after.Loops {
+		if !slices.Contains(s.Loops, l) {
+			leaks = append(leaks, "loop "+l)
+		}
+	}
+	before := slices.Clone(s.FDs)
+	for _, fd := range after.FDs {
+		if i := slices.Index(before, fd); i >= 0 {
+			before = slices.Delete(before, i, i+1)
+			continue
+		}
+		if !strings.HasPrefix(fd, "/proc/") { // ReadDir's own descriptor
+			leaks = append(leaks, "open file "+fd)
+		}
+	}
+	return leaks
+}

@@ -1,0 +1,217 @@
+package injectors_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/spillbench/spillbench/injectors"
+	"github.com/spillbench/spillbench/spill"
+)
+
+func TestMockErrnoModes(t *testing.T) {
+	for _, tc := range []struct {
+		mode  injectors.Mode
+		errno error
+		gran  spill.Granularity
+	}{
+		{injectors.ModeENOSPC, unix.ENOSPC, spill.Batch},
+		{injectors.ModeEDQUOT, unix.EDQUOT, spill.PerItem},
+		{injectors.ModeEIO, unix.EIO, spill.Batch},
+		{injectors.ModeEFBIG, unix.EFBIG, spill.PerItem},
+	} {
+		t.Run(string(tc.mode), func(t *testing.T) {
+			r := runUnder(t, injectors.NewMock(), injectors.Fault{Mode: tc.mode, Nth: 3}, tc.gran)
+			wantCleanFailure(t, r, tc.errno)
+			o, ok := r.firstFailure()
+			if !ok || o.Call != 3 || o.Errno != unix.ErrnoName(tc.errno.(unix.Errno)) {
+				t.Fatalf("observations %+v, want the 3rd write to fail with %v", r.obs, tc.errno)
+			}
+			var ioe *spill.IOError
+			if !errors.As(r.out.Err, &ioe) || ioe.Site != o.Site || ioe.Offset != o.Offset {
+				t.Fatalf("engine error %v; injector saw site %s offset %d", r.out.Err, o.Site, o.Offset)
+			}
+		})
+	}
+}
+
+func TestMockAfterBytesWritesWhatFits(t *testing.T) {
+	const cap = 200 << 10
+	r := runUnder(t, injectors.NewMock(), injectors.Fault{Mode: injectors.ModeENOSPC, AfterBytes: cap}, spill.Batch)
+	wantCleanFailure(t, r, unix.ENOSPC)
+	if got := r.out.Spill.BytesWritten; got > cap {
+		t.Fatalf("%d bytes committed past a %d-byte cap", got, cap)
+	}
+	o, _ := r.firstFailure()
+	if !strings.Contains(o.Note, "bytes let through") || o.Offset < 0 {
+		t.Fatalf("observation %+v", o)
+	}
+}
+
+func TestMockShortWrite(t *testing.T) {
+	r := runUnder(t, injectors.NewMock(), injectors.Fault{Mode: injectors.ModeShortWrite, Nth: 2}, spill.PerItem)
+	wantCleanFailure(t, r, nil)
+	var ioe *spill.IOError
+	if !errors.As(r.out.Err, &ioe) {
+		t.Fatalf("error %v, want an IOError", r.out.Err)
+	}
+}
+
+func TestMockVanishAfterCommitReportsTheLoss(t *testing.T) {
+	r := runUnder(t, injectors.NewMock(), injectors.Fault{Mode: injectors.ModeENOENT, Nth: 4}, spill.Batch)
+	wantCleanFailure(t, r, nil)
+	var lost *spill.PriorSpillsLostError
+	if !errors.As(r.out.Err, &lost) {
+		t.Fatalf("error %v, want PriorSpillsLost", r.out.Err)
+	}
+	// The count it reports is what was on disk when it failed.
+	if lost.Records != r.out.Spill.SpilledRecords || lost.Items != r.out.Spill.SpilledItems || lost.Records == 0 {
+		t.Fatalf("reported %d records / %d items; the buffer held %d / %d", lost.Records, lost.Items, r.out.Spill.SpilledRecords, r.out.Spill.SpilledItems)
+	}
+	if r.out.Report.Undelivered < int64(lost.Items) {
+		t.Fatalf("report %v: the %d lost items must be among the undelivered", r.out.Report, lost.Items)
+	}
+}
+
+func TestMockVanishBeforeCommitRecovers(t *testing.T) {
+	r := runUnder(t, injectors.NewMock(), injectors.Fault{Mode: injectors.ModeENOENT, Site: spill.SiteBackendCreate}, spill.Batch)
+	wantUnaffected(t, r)
+	if r.out.Spill.DirRecreations != 1 {
+		t.Fatalf("%d directory re-creations, want 1", r.out.Spill.DirRecreations)
+	}
+	r = runUnder(t, injectors.NewMock(), injectors.Fault{Mode: injectors.ModeENOENT, Site: spill.SiteBackendCreate, Persistent: true}, spill.Batch)
+	wantCleanFailure(t, r, nil)
+	var gone *spill.TempVanishedError
+	if !errors.As(r.out.Err, &gone) {
+		t.Fatalf("error %v, want TempVanished", r.out.Err)
+	}
+}
+
+func TestMockRuleNarrowsTheFault(t *testing.T) {
+	// Only per-item record writes at an even call index may fail; the
+	// fault fires on the first of those.
+	rule := `(and (op write) (site record.write) (not (randomly 0.5 3)))`
+	r := runUnder(t, injectors.NewMock(), injectors.Fault{Mode: injectors.ModeEIO, Rule: rule}, spill.PerItem)
+	wantCleanFailure(t, r, unix.EIO)
+	if o, _ := r.firstFailure(); o.Site != spill.SiteRecordWrite {
+		t.Fatalf("fired at %s", o.Site)
+	}
+	if err := injectors.NewMock().Arm(injectors.Fault{Mode: injectors.ModeEIO, Rule: "(op seek)"}); err == nil {
+		t.Fatal("a rule on seek, which the seam never does, was accepted")
+	}
+}
+
+func TestTmpfsSizeCap(t *testing.T) {
+	inj := injectors.NewTmpfs()
+	available(t, inj)
+	const cap = 256 << 10
+	r := runUnder(t, inj, injectors.Fault{Mode: injectors.ModeENOSPC, AfterBytes: cap}, spill.Batch)
+	wantCleanFailure(t, r, unix.ENOSPC)
+	o, ok := r.firstFailure()
+	if !ok || o.Op != "write" || o.Offset > cap {
+		t.Fatalf("first failure %+v: want ENOSPC from write at or before %d bytes", o, cap)
+	}
+}
+
+func TestTmpfsInodeCap(t *testing.T) {
+	inj := injectors.NewTmpfs()
+	available(t, inj)
+	r := runUnder(t, inj, injectors.Fault{Mode: injectors.ModeInodes}, spill.Batch)
+	wantCleanFailure(t, r, unix.ENOSPC)
+	if o, _ := r.firstFailure(); o.Site != spill.SiteBackendCreate {
+		t.Fatalf("first failure %+v, want ENOSPC at backend.create", o)
+	}
+}
+
+func TestFallocateFiller(t *testing.T) {
+	inj := injectors.NewFallocate()
+	available(t, inj)
+	const free = 256 << 10
+	r := runUnder(t, inj, injectors.Fault{Mode: injectors.ModeENOSPC, AfterBytes: free}, spill.Batch)
+	wantCleanFailure(t, r, unix.ENOSPC)
+	o, ok := r.firstFailure()
+	if !ok || o.Offset > free {
+		t.Fatalf("first failure %+v: want ENOSPC at or before %d bytes", o, free)
+	}
+	t.Logf("ENOSPC after %d of %d free bytes", o.Offset, free)
+}
+
+func TestFuseErrnoModes(t *testing.T) {
+	inj := injectors.NewFuse()
+	available(t, inj)
+	for _, tc := range []struct {
+		mode  injectors.Mode
+		errno error
+	}{
+		{injectors.ModeENOSPC, unix.ENOSPC},
+		{injectors.ModeEDQUOT, unix.EDQUOT},
+		{injectors.ModeEIO, unix.EIO},
+		{injectors.ModeEFBIG, unix.EFBIG},
+	} {
+		t.Run(string(tc.mode), func(t *testing.T) {
+			r := runUnder(t, injectors.NewFuse(), injectors.Fault{Mode: tc.mode, Nth: 3, Persistent: true}, spill.Batch)
+			wantCleanFailure(t, r, tc.errno)
+		})
+	}
+}
+
+func TestFuseAfterBytesAndProbability(t *testing.T) {
+	available(t, injectors.NewFuse())
+	r := runUnder(t, injectors.NewFuse(), injectors.Fault{Mode: injectors.ModeENOSPC, AfterBytes: 128 << 10}, spill.Batch)
+	wantCleanFailure(t, r, unix.ENOSPC)
+	r = runUnder(t, injectors.NewFuse(), injectors.Fault{Mode: injectors.ModeEIO, Probability: 0.2, Seed: 9}, spill.PerItem)
+	wantCleanFailure(t, r, unix.EIO)
+}
+
+func TestFuseCreateENOENT(t *testing.T) {
+	available(t, injectors.NewFuse())
+	r := runUnder(t, injectors.NewFuse(), injectors.Fault{Mode: injectors.ModeENOENT, Persistent: true}, spill.Batch)
+	wantCleanFailure(t, r, nil)
+	var gone *spill.TempVanishedError
+	if !errors.As(r.out.Err, &gone) {
+		t.Fatalf("error %v, want TempVanished", r.out.Err)
+	}
+}
+
+func TestFuseLatency(t *testing.T) {
+	available(t, injectors.NewFuse())
+	r := runUnder(t, injectors.NewFuse(), injectors.Fault{Mode: injectors.ModeLatency, Latency: 2 * time.Millisecond, Persistent: true}, spill.Batch)
+	wantUnaffected(t, r)
+	if len(r.obs) == 0 || !strings.HasPrefix(r.obs[0].Note, "delayed") {
+		t.Fatalf("observations %+v", r.obs)
+	}
+}
+
+func TestFuseServerAbort(t *testing.T) {
+	available(t, injectors.NewFuse())
+	r := runUnder(t, injectors.NewFuse(), injectors.Fault{Mode: injectors.ModeUnmount, Nth: 3}, spill.Batch)
+	wantCleanFailure(t, r, unix.ENOTCONN)
+}
+
+func TestVanishModes(t *testing.T) {
+	for _, mode := range []injectors.Mode{injectors.ModeUnlinkOpen, injectors.ModeReplace, injectors.ModeRmdirBurst, injectors.ModeRmdirBetween, injectors.ModeUnmount} {
+		t.Run(string(mode), func(t *testing.T) {
+			inj := injectors.NewVanish()
+			available(t, inj)
+			if mode == injectors.ModeUnmount {
+				available(t, injectors.NewTmpfs()) // needs mount(2) too
+			}
+			r := runUnder(t, inj, injectors.Fault{Mode: mode}, spill.Batch)
+			fired := false
+			for _, o := range r.obs {
+				if o.Op != "" && o.Call > 0 && o.Mode == mode && strings.HasPrefix(o.Note, "vanished") {
+					fired = true
+				}
+			}
+			if !fired {
+				t.Fatalf("the vanish never happened: %+v", r.obs)
+			}
+			// An open descriptor outlives its name, directory and a lazy
+			// unmount: the engine must carry on unharmed.
+			wantUnaffected(t, r)
+		})
+	}
+}

@@ -1,0 +1,192 @@
+package injectors
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"sync"
+
+	"github.com/spillbench/spillbench/spill"
+)
+
+// Mock is the mock-writer mechanism: it wraps the spill FS seam and fails
+// the calls its fault selects, without touching the kernel. The fault
+// picks calls by site (record and batch writes unless Fault.Site says
+// otherwise) and an optional Rule; it then fails every write past
+// AfterBytes (writing what fits first, as a full disk does), or the Nth
+// such call (the first if Nth is 0), once or, if Persistent, from then on.
+type Mock struct {
+	owned
+	log Log
+
+	mu      sync.Mutex
+	fault   Fault
+	rule    Rule
+	calls   int   // every call through the FS
+	matched int   // calls the fault selects
+	written int64 // bytes written by selected writes
+	fired   int
+}
+
+// NewMock returns the mock-writer mechanism.
+func NewMock() *Mock { return &Mock{} }
+
+func (*Mock) Name() string            { return "mock" }
+func (*Mock) Family() Family          { return Userspace }
+func (*Mock) Requires() []Requirement { return nil }
+func (*Mock) Probe() error            { return nil }
+func (*Mock) Modes() []Mode {
+	return []Mode{ModeENOSPC, ModeEDQUOT, ModeEIO, ModeEFBIG, ModeENOENT, ModeShortWrite}
+}
+
+// Setup gives the run a fresh spill directory and wraps its FS.
+func (m *Mock) Setup(context.Context) (Setup, error) {
+	dir, err := newWorkDir(&m.owned, "mock")
+	if err != nil {
+		return Setup{}, err
+	}
+	m.mu.Lock()
+	m.calls, m.matched, m.written, m.fired = 0, 0, 0, 0
+	m.mu.Unlock()
+	m.log = Log{}
+	return Setup{Dir: dir + "/spill", Wrap: m.Wrap}, nil
+}
+
+// Arm sets the fault.
+func (m *Mock) Arm(f Fault) error {
+	if !slices.Contains(m.Modes(), f.Mode) {
+		return fmt.Errorf("mock: %w: %s", ErrUnsupportedMode, f.Mode)
+	}
+	var rule Rule
+	if f.Rule != "" {
+		r, err := ParseRule(f.Rule)
+		if err != nil {
+			return err
+		}
+		rule = r
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.fault, m.rule = f, rule
+	return nil
+}
+
+func (m *Mock) Observations() []Observation { return m.log.All() }
+func (m *Mock) Teardown() error             { return m.releaseAll() }
+
+// Wrap returns fs with the mock's faults around it.
+func (m *Mock) Wrap(fs spill.FS) spill.FS { return &mockFS{m: m, inner: fs} }
+
+// selects reports whether the armed fault applies to op.
+func (m *Mock) selects(op Op) bool {
+	site := m.fault.Site
+	if site == "" && op.Site != spill.SiteRecordWrite && op.Site != spill.SiteBatchWrite {
+		return false
+	}
+	if site != "" && op.Site != site {
+		return false
+	}
+	return m.rule == nil || m.rule.Match(op)
+}
+
+// check decides the fate of one call. For a write of n bytes it returns
+// how many to let through before failing (n means all: no failure).
+func (m *Mock) check(kind OpKind, site spill.Site, path string, off int64, n int) (allow int, err error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.calls++
+	op := Op{Kind: kind, Site: site, Path: path, Index: m.calls}
+	if m.fault.Mode == "" || !m.selects(op) {
+		return n, nil
+	}
+	m.matched++
+	f := m.fault
+	switch {
+	case f.AfterBytes > 0: // a full disk stays full
+		if m.written+int64(n) <= f.AfterBytes {
+			m.written += int64(n)
+			return n, nil
+		}
+		allow = int(max(0, f.AfterBytes-m.written))
+		m.written += int64(allow)
+	case m.matched < max(f.Nth, 1), m.fired > 0 && !f.Persistent:
+		return n, nil
+	}
+	if f.Mode == ModeShortWrite {
+		allow = n / 2
+		err = io.ErrShortWrite
+	} else {
+		err = modeErrno[f.Mode]
+	}
+	m.fired++
+	m.log.Add(Observation{Mode: f.Mode, Errno: errnoName(err), Site: site, Op: string(kind), Path: path,
+		Offset: off, Call: m.matched, Note: fmt.Sprintf("%d of %d bytes let through", allow, n)})
+	return allow, err
+}
+
+type mockFS struct {
+	m     *Mock
+	inner spill.FS
+}
+
+func (f *mockFS) MkdirAll(site spill.Site, dir string, perm os.FileMode) error {
+	if _, err := f.m.check(OpMkdir, site, dir, -1, 0); err != nil {
+		return err
+	}
+	return f.inner.MkdirAll(site, dir, perm)
+}
+
+func (f *mockFS) CreateTemp(site spill.Site, dir string) (spill.File, string, error) {
+	if _, err := f.m.check(OpCreate, site, dir, -1, 0); err != nil {
+		return nil, "", err
+	}
+	file, name, err := f.inner.CreateTemp(site, dir)
+	if err != nil {
+		return nil, "", err
+	}
+	return &mockFile{m: f.m, inner: file, path: dir}, name, nil
+}
+
+func (f *mockFS) Remove(site spill.Site, name string) error {
+	if _, err := f.m.check(OpRemove, site, name, -1, 0); err != nil {
+		return err
+	}
+	return f.inner.Remove(site, name)
+}
+
+type mockFile struct {
+	m     *Mock
+	inner spill.File
+	path  string
+}
+
+func (f *mockFile) WriteAt(site spill.Site, p []byte, off int64) (int, error) {
+	allow, err := f.m.check(OpWrite, site, f.path, off, len(p))
+	if err == nil {
+		return f.inner.WriteAt(site, p, off)
+	}
+	n := 0
+	if allow > 0 {
+		n, _ = f.inner.WriteAt(site, p[:allow], off)
+	}
+	return n, err
+}
+
+func (f *mockFile) ReadAt(site spill.Site, p []byte, off int64) (int, error) {
+	if _, err := f.m.check(OpRead, site, f.path, off, 0); err != nil {
+		return 0, err
+	}
+	return f.inner.ReadAt(site, p, off)
+}
+
+// Close always closes the file, then reports an injected error if any:
+// the descriptor must not leak because a fault was armed.
+func (f *mockFile) Close(site spill.Site) error {
+	err := f.inner.Close(site)
+	if _, ferr := f.m.check(OpClose, site, f.path, -1, 0); ferr != nil {
+		return ferr
+	}
+	return err
+}
