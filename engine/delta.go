@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
@@ -29,9 +28,10 @@ const (
 	minBlockSize = 700     // rsync's floor for the block size
 	maxBlockSize = 1 << 17 // rsync's ceiling
 
-	// maxDeltaOutput bounds what ApplyDelta will build, so a hostile delta
-	// cannot make it allocate without limit.
-	maxDeltaOutput = 1 << 30
+	// MaxDeltaOutput is the most ApplyDelta builds when its caller gives
+	// no tighter limit, so a hostile delta cannot make it allocate
+	// without bound.
+	MaxDeltaOutput = 1 << 30
 )
 
 // BlockSize returns the block size for a basis of n bytes: the square root
@@ -187,17 +187,28 @@ func (e *deltaEncoder) finish() []byte {
 // ErrBadDelta reports a delta that does not decode against its basis.
 var ErrBadDelta = errors.New("bad delta")
 
-// ApplyDelta rebuilds the target from basis and delta. A delta that is
-// malformed, or refers to blocks the basis does not have, returns an error
-// wrapping ErrBadDelta.
-func ApplyDelta(basis, delta []byte) ([]byte, error) {
+// ApplyDelta rebuilds the target from basis and delta, refusing to build
+// more than limit bytes (MaxDeltaOutput if limit is 0 or more than that):
+// a caller that knows the target's size passes it. A delta that is
+// malformed, refers to blocks the basis does not have, or builds too much
+// returns an error wrapping ErrBadDelta.
+func ApplyDelta(basis, delta []byte, limit int) ([]byte, error) {
+	if limit <= 0 || limit > MaxDeltaOutput {
+		limit = MaxDeltaOutput
+	}
 	bs, n := binary.Uvarint(delta)
 	if n <= 0 || bs < minBlockSize || bs > maxBlockSize {
 		return nil, fmt.Errorf("%w: block size header", ErrBadDelta)
 	}
 	rest := delta[n:]
 	nblocks := uint64(len(basis)) / bs
-	var out bytes.Buffer
+	var out []byte
+	grow := func(add uint64) error {
+		if uint64(len(out))+add > uint64(limit) {
+			return fmt.Errorf("%w: output past the %d-byte limit", ErrBadDelta, limit)
+		}
+		return nil
+	}
 	for len(rest) > 0 {
 		op := rest[0]
 		rest = rest[1:]
@@ -207,11 +218,11 @@ func ApplyDelta(basis, delta []byte) ([]byte, error) {
 			if n <= 0 || size > uint64(len(rest)-n) {
 				return nil, fmt.Errorf("%w: literal length", ErrBadDelta)
 			}
-			rest = rest[n:]
-			if uint64(out.Len())+size > maxDeltaOutput {
-				return nil, fmt.Errorf("%w: output past %d bytes", ErrBadDelta, maxDeltaOutput)
+			if err := grow(size); err != nil {
+				return nil, err
 			}
-			out.Write(rest[:size])
+			rest = rest[n:]
+			out = append(out, rest[:size]...)
 			rest = rest[size:]
 		case opCopy:
 			first, n1 := binary.Uvarint(rest)
@@ -222,14 +233,14 @@ func ApplyDelta(basis, delta []byte) ([]byte, error) {
 			if n2 <= 0 || count == 0 || first >= nblocks || count > nblocks-first {
 				return nil, fmt.Errorf("%w: copy of blocks outside the basis", ErrBadDelta)
 			}
-			rest = rest[n1+n2:]
-			if uint64(out.Len())+count*bs > maxDeltaOutput {
-				return nil, fmt.Errorf("%w: output past %d bytes", ErrBadDelta, maxDeltaOutput)
+			if err := grow(count * bs); err != nil {
+				return nil, err
 			}
-			out.Write(basis[first*bs : (first+count)*bs])
+			rest = rest[n1+n2:]
+			out = append(out, basis[first*bs:(first+count)*bs]...)
 		default:
 			return nil, fmt.Errorf("%w: unknown op 0x%02x", ErrBadDelta, op)
 		}
 	}
-	return out.Bytes(), nil
+	return out, nil
 }

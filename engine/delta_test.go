@@ -52,7 +52,7 @@ func TestDeltaReproducesTheTarget(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := ApplyDelta(basis, delta)
+		got, err := ApplyDelta(basis, delta, 0)
 		if err != nil {
 			t.Fatalf("seed %d: ApplyDelta: %v", seed, err)
 		}
@@ -82,6 +82,8 @@ func TestComputeDeltaStopsWhenCancelled(t *testing.T) {
 
 func TestApplyDeltaRejects(t *testing.T) {
 	basis := noise(1, 1, 7000) // ten 700-byte blocks
+	// Ten 700-byte blocks; the limit is 10000 bytes, so copying all ten
+	// twice is refused.
 	for name, delta := range map[string][]byte{
 		"empty":                nil,
 		"block size too small": {0x10},
@@ -89,9 +91,10 @@ func TestApplyDeltaRejects(t *testing.T) {
 		"literal past the end": {0xbc, 0x05, opLiteral, 0x05, 'a'},
 		"copy past the basis":  {0xbc, 0x05, opCopy, 0x09, 0x02},
 		"copy of zero blocks":  {0xbc, 0x05, opCopy, 0x01, 0x00},
+		"past the limit":       {0xbc, 0x05, opCopy, 0x00, 0x0a, opCopy, 0x00, 0x0a},
 		"truncated copy":       {0xbc, 0x05, opCopy, 0x01},
 	} {
-		if _, err := ApplyDelta(basis, delta); !errors.Is(err, ErrBadDelta) {
+		if _, err := ApplyDelta(basis, delta, 10000); !errors.Is(err, ErrBadDelta) {
 			t.Errorf("%s: %v, want ErrBadDelta", name, err)
 		}
 	}
@@ -108,14 +111,14 @@ func FuzzApplyDelta(f *testing.F) {
 	f.Add([]byte{0xbc, 0x05, opCopy, 0x00, 0x07})
 	f.Add([]byte{0xbc, 0x05, opLiteral, 0x03, 'a', 'b', 'c'})
 	f.Fuzz(func(t *testing.T, delta []byte) {
-		out, err := ApplyDelta(basis, delta)
+		out, err := ApplyDelta(basis, delta, 64<<10)
 		if err != nil {
 			if !errors.Is(err, ErrBadDelta) {
 				t.Fatalf("untyped error %v", err)
 			}
 			return
 		}
-		if len(out) > len(delta)*maxBlockSize {
+		if len(out) > 64<<10 {
 			t.Fatalf("%d-byte delta built %d bytes", len(delta), len(out))
 		}
 	})
@@ -131,7 +134,7 @@ func FuzzDeltaRoundTrip(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := ApplyDelta(basis, delta)
+		got, err := ApplyDelta(basis, delta, len(target))
 		if err != nil || !bytes.Equal(got, target) {
 			t.Fatalf("round trip failed: %v", err)
 		}

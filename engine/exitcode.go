@@ -22,8 +22,9 @@ const (
 	ExitCrashed = 15
 	// ExitSignal (rsync RERR_SIGNAL): the run was cancelled.
 	ExitSignal = 20
-	// ExitMemory (rsync RERR_MALLOC): the memory budget ran out while
-	// spilling to disk was forbidden (in-memory-only policy).
+	// ExitMemory (rsync RERR_MALLOC): the memory budget could not be held:
+	// spilling to disk was forbidden (in-memory-only policy), or an item
+	// was too large to spill.
 	ExitMemory = 22
 	// ExitPartial (rsync RERR_PARTIAL): the run finished, but verification
 	// found items lost, duplicated, corrupted or out of order.
@@ -49,7 +50,7 @@ func ExitCode(err error, rep Report) int {
 	case errors.As(err, &lost), errors.As(err, &gone), errors.As(err, &ioe),
 		errors.As(err, &bad), errors.As(err, &tag):
 		return ExitFileIO
-	case errors.Is(err, spill.ErrSpillDisabled):
+	case errors.Is(err, spill.ErrSpillDisabled), errors.Is(err, spill.ErrRecordTooLarge):
 		return ExitMemory
 	case errors.Is(err, spill.ErrCapacity):
 		return ExitIPC

@@ -260,7 +260,10 @@ func (p *pipeline) consume(ctx context.Context, results <-chan Result) error {
 		select {
 		case r, ok := <-results:
 			if !ok {
-				return nil
+				// The workers are done: because the work is, or because
+				// the run was cancelled (a panic, a parent cancel), which
+				// the select may not have noticed first.
+				return context.Cause(ctx)
 			}
 			if err := p.insert(r); err != nil {
 				return err

@@ -88,7 +88,10 @@ func TestEveryWorkloadDeliversEverythingInOrder(t *testing.T) {
 					if !r.Clean() || r.Sent != int64(wl.Len()) || r.Delivered != r.Sent || r.Undelivered != 0 {
 						t.Fatalf("report %v, want all %d items delivered cleanly", r, wl.Len())
 					}
-					if spilled := out.Spill.SpillEvents > 0; spilled != (m.name == "tight" || m.name == "tight-zstd") {
+					// Only hol's stall forces a spill whatever the scheduling;
+					// elsewhere it depends on how the workers race.
+					tightMode := m.name == "tight" || m.name == "tight-zstd"
+					if spilled := out.Spill.SpillEvents > 0; (name == "hol" && tightMode && !spilled) || (!tightMode && spilled) {
 						t.Fatalf("%d spill events in mode %s", out.Spill.SpillEvents, m.name)
 					}
 					if out.Bytes <= 0 || out.ItemsPerSec() <= 0 || out.PeakHeap == 0 || out.PeakRSS <= 0 {
@@ -252,7 +255,8 @@ func TestCancelStopsEveryGoroutine(t *testing.T) {
 	if !errors.Is(out.Err, context.Canceled) || out.ExitCode != ExitSignal {
 		t.Fatalf("error %v exit %d, want context.Canceled and %d", out.Err, out.ExitCode, ExitSignal)
 	}
-	if !out.Report.Clean() || out.Report.Undelivered == 0 {
+	// The consumer may or may not have caught up when the cancel came.
+	if r := out.Report; !r.Clean() || r.Delivered+r.Undelivered != r.Sent {
 		t.Fatalf("report %v", out.Report)
 	}
 	// goleak in TestMain proves the goroutines are gone; the spill file

@@ -119,7 +119,7 @@ func (v *verifier) intact(r Result) bool {
 	case PayloadLiteral:
 		return len(r.Data) == e.dataN && maphash.Bytes(hashSeed, r.Data) == e.hash
 	case PayloadDelta:
-		file, err := ApplyDelta(v.wl.Basis(r.Seq), r.Data)
+		file, err := ApplyDelta(v.wl.Basis(r.Seq), r.Data, e.dataN)
 		return err == nil && len(file) == e.dataN && maphash.Bytes(hashSeed, file) == e.hash
 	}
 	return false

@@ -12,6 +12,9 @@ import (
 // few are buffered, and never below one, so a tight budget can always evict.
 const hotZoneMax = 16
 
+// noCeiling is a scan bound above every sequence number.
+const noCeiling = ^uint64(0)
+
 // keepScratch is the largest scratch buffer a Buffer keeps between calls.
 // Larger ones (a big batch) are dropped after use, so a buffer's own
 // overhead does not stay at the size of its largest record.
@@ -44,6 +47,7 @@ type Buffer[T any] struct {
 	writePos  int64
 	index     map[uint64]int64  // spilled sequence number -> its record's offset
 	records   map[int64]*record // records that still hold live items, by offset
+	order     []int64           // offsets of records in write order: ascending
 	recreated bool              // the one directory re-creation is spent
 	closed    bool
 
@@ -199,7 +203,7 @@ func (b *Buffer[T]) Close() error {
 		return nil
 	}
 	b.closed = true
-	b.index, b.records = nil, nil
+	b.index, b.records, b.order = nil, nil, nil
 	if b.file == nil {
 		return nil
 	}
@@ -257,8 +261,9 @@ func (b *Buffer[T]) evict(forced bool) error {
 
 // evictPerItem writes one record per item until memory is under budget.
 func (b *Buffer[T]) evictPerItem(floor uint64, forced bool) (wrote bool, err error) {
+	ceiling, skipped := noCeiling, false
 	for b.mem > b.threshold || (forced && !wrote) {
-		seq, ok := b.ring.highest(floor)
+		seq, ok := b.ring.highest(floor, ceiling)
 		if !ok {
 			break
 		}
@@ -266,8 +271,9 @@ func (b *Buffer[T]) evictPerItem(floor uint64, forced bool) (wrote bool, err err
 		b.taken = append(b.taken[:0], taken[T]{seq, v})
 		b.rec = b.appendItem(grow(b.rec, headerSize), seq, v)
 		if len(b.rec)-headerSize > MaxRecordSize {
-			b.restore(b.taken)
-			return wrote, fmt.Errorf("seq %d: %w", seq, ErrRecordTooLarge)
+			b.restore(b.taken) // too big to spill: leave it, evict below it
+			ceiling, skipped = seq, true
+			continue
 		}
 		if err := b.commit(SiteRecordWrite, b.rec, b.taken); err != nil {
 			b.restore(b.taken)
@@ -275,7 +281,16 @@ func (b *Buffer[T]) evictPerItem(floor uint64, forced bool) (wrote bool, err err
 		}
 		wrote = true
 	}
-	return wrote, nil
+	return wrote, b.tooLarge(skipped)
+}
+
+// tooLarge reports an eviction that left memory over budget because items
+// too large for a record could not go.
+func (b *Buffer[T]) tooLarge(skipped bool) error {
+	if skipped && b.mem > b.threshold {
+		return fmt.Errorf("%w (over %d bytes): %d bytes stay in memory, threshold %d", ErrRecordTooLarge, MaxRecordSize, b.mem, b.threshold)
+	}
+	return nil
 }
 
 // evictBatch writes every item above floor in one record, or in several
@@ -283,15 +298,23 @@ func (b *Buffer[T]) evictPerItem(floor uint64, forced bool) (wrote bool, err err
 func (b *Buffer[T]) evictBatch(floor uint64) (wrote bool, err error) {
 	b.taken = b.taken[:0]
 	b.rec = grow(b.rec, headerSize)
+	ceiling, skipped := noCeiling, false
 	for {
-		seq, ok := b.ring.highest(floor)
+		seq, ok := b.ring.highest(floor, ceiling)
 		if !ok {
 			break
 		}
+		ceiling = seq
 		v, _ := b.ring.take(seq)
 		start := len(b.rec)
 		b.rec = b.appendItem(b.rec, seq, v)
-		if len(b.rec)-headerSize > MaxRecordSize && len(b.taken) > 0 {
+		if len(b.rec)-start > MaxRecordSize {
+			b.rec = b.rec[:start] // too big to spill: leave it
+			b.restore([]taken[T]{{seq, v}})
+			skipped = true
+			continue
+		}
+		if len(b.rec)-headerSize > MaxRecordSize {
 			// v does not fit with the others: commit them, start afresh.
 			if err := b.commit(SiteBatchWrite, b.rec[:start], b.taken); err != nil {
 				b.restore(append(b.taken, taken[T]{seq, v}))
@@ -303,19 +326,15 @@ func (b *Buffer[T]) evictBatch(floor uint64) (wrote bool, err error) {
 			b.taken = b.taken[:0]
 		}
 		b.taken = append(b.taken, taken[T]{seq, v})
-		if len(b.rec)-headerSize > MaxRecordSize {
+	}
+	if len(b.taken) > 0 {
+		if err := b.commit(SiteBatchWrite, b.rec, b.taken); err != nil {
 			b.restore(b.taken)
-			return wrote, fmt.Errorf("seq %d: %w", seq, ErrRecordTooLarge)
+			return wrote, err
 		}
+		wrote = true
 	}
-	if len(b.taken) == 0 {
-		return wrote, nil
-	}
-	if err := b.commit(SiteBatchWrite, b.rec, b.taken); err != nil {
-		b.restore(b.taken)
-		return wrote, err
-	}
-	return true, nil
+	return wrote, b.tooLarge(skipped)
 }
 
 // appendItem appends seq and the encoding of v to a record's raw payload.
@@ -353,6 +372,7 @@ func (b *Buffer[T]) commit(site Site, rec []byte, items []taken[T]) error {
 		b.mem -= int64(b.codec.Size(t.v))
 	}
 	b.records[off] = &record{size: int64(len(out)), live: len(items)}
+	b.order = append(b.order, off)
 	b.stats.SpillEvents++
 	b.stats.ItemsSpilled += int64(len(items))
 	b.stats.BytesWritten += int64(len(out))
@@ -424,7 +444,7 @@ func (b *Buffer[T]) recoverVanished(site Site, rec []byte, cause error) error {
 		return &TempVanishedError{Path: b.path, Err: &IOError{Site: SiteDirRecreate, Path: b.path, Offset: -1, Err: err}}
 	}
 	b.stats.DirRecreations++
-	b.writePos = 0
+	b.writePos, b.order = 0, nil
 	if err := b.writeAt(site, rec, 0); err != nil {
 		if isVanished(err) {
 			return &TempVanishedError{Path: b.path, Err: err}
@@ -442,8 +462,8 @@ func (b *Buffer[T]) reload(off int64) error {
 		return corrupt(off, "index points at a record the buffer never committed")
 	}
 	hb := b.hdr[:]
-	if _, err := b.file.ReadAt(SiteReloadHeader, hb, off); err != nil {
-		return b.readErr(SiteReloadHeader, off, off, err)
+	if err := b.readAt(SiteReloadHeader, hb, off, off); err != nil {
+		return err
 	}
 	h, err := parseHeader(hb, off)
 	if err != nil {
@@ -457,8 +477,8 @@ func (b *Buffer[T]) reload(off int64) error {
 		return corrupt(off, "record is %d bytes, %d were written there", size, meta.size)
 	}
 	b.payload = grow(b.payload, int(h.stored))
-	if _, err := b.file.ReadAt(SiteReloadPayload, b.payload, off+headerSize); err != nil {
-		return b.readErr(SiteReloadPayload, off, off+headerSize, err)
+	if err := b.readAt(SiteReloadPayload, b.payload, off, off+headerSize); err != nil {
+		return err
 	}
 	entries, inflate, err := h.decodePayload(hb, b.payload, off, b.inflate)
 	b.inflate = inflate
@@ -516,14 +536,22 @@ func (b *Buffer[T]) forget(seq uint64) {
 	}
 }
 
-// dropRecord forgets a record with no live items. When none are left the
-// write cursor goes back to 0, so the file never grows past the most that
-// was on disk at once.
+// dropRecord forgets a record with no live items. The write cursor comes
+// back to the end of the last record still live, so space freed at the end
+// of the file is written again and the file does not grow with the total
+// spilled; space freed before a live record stays unused until that record
+// goes too.
 func (b *Buffer[T]) dropRecord(off int64) {
 	delete(b.records, off)
-	if len(b.records) == 0 {
-		b.writePos = 0
+	for len(b.order) > 0 {
+		last := b.order[len(b.order)-1]
+		if r := b.records[last]; r != nil {
+			b.writePos = last + r.size
+			return
+		}
+		b.order = b.order[:len(b.order)-1]
 	}
+	b.writePos = 0
 }
 
 func (b *Buffer[T]) ioErr(site Site, off int64, err error) error {
@@ -533,10 +561,15 @@ func (b *Buffer[T]) ioErr(site Site, off int64, err error) error {
 	return &IOError{Site: site, Path: b.path, Offset: off, Err: err}
 }
 
-// readErr reports a failed read at off of the record at recOff; reading
-// past the end means the record the index promised is not all there.
-func (b *Buffer[T]) readErr(site Site, recOff, off int64, err error) error {
-	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+// readAt fills p from off, part of the record at recOff. As io.ReaderAt
+// allows, a full read may come with io.EOF; a short one means the record
+// the index promised is not all there.
+func (b *Buffer[T]) readAt(site Site, p []byte, recOff, off int64) error {
+	n, err := b.file.ReadAt(site, p, off)
+	switch {
+	case err == nil || (n == len(p) && errors.Is(err, io.EOF)):
+		return nil
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
 		return corrupt(recOff, "spill file ends early (%s at offset %d)", site, off)
 	}
 	return b.ioErr(site, off, err)

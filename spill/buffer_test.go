@@ -315,3 +315,63 @@ func TestInMemoryOnlyNeverTouchesDisk(t *testing.T) {
 		t.Fatalf("in-memory-only created its directory: %v", err)
 	}
 }
+
+func TestFileDoesNotGrowWithTheTotalSpilled(t *testing.T) {
+	b := newBuffer(t, 8192, Policy{Threshold: 250, Granularity: PerItem})
+	// A straggler far ahead is spilled first and stays on disk all along.
+	insertAll(t, b, 100, 5000, 1, 2)
+	if _, ok := b.index[5000]; !ok {
+		t.Fatal("the straggler was not spilled")
+	}
+	// Then blocks of four arrive last-but-one first: each block spills one
+	// record and reloads it.
+	maxPos := int64(0)
+	for base := uint64(4); base < 4000; base += 4 {
+		insertAll(t, b, 100, base, base+1, base+2)
+		if base == 4 {
+			insertAll(t, b, 100, 0, 3)
+		} else {
+			insertAll(t, b, 100, base-1)
+		}
+		if _, err := b.DrainReady(nil); err != nil {
+			t.Fatal(err)
+		}
+		maxPos = max(maxPos, b.writePos)
+	}
+	if s := b.Stats(); s.SpillEvents < 500 {
+		t.Fatalf("only %d records written; the test needs churn", s.SpillEvents)
+	}
+	if maxPos > 1000 {
+		t.Fatalf("write cursor reached %d bytes with at most a few records live", maxPos)
+	}
+}
+
+func TestItemTooLargeForARecordStaysAndTheRestGoes(t *testing.T) {
+	for _, g := range []Granularity{Batch, PerItem} {
+		t.Run(g.String(), func(t *testing.T) {
+			b := newBuffer(t, 64, Policy{Threshold: 1 << 30, Granularity: g})
+			insertAll(t, b, 1000, seqRange(1, 30)...)
+			huge := payload(40, MaxRecordSize+1)
+			if err := b.Insert(40, huge); err != nil {
+				t.Fatal(err)
+			}
+			b.threshold = 1000
+			err := b.evict(false)
+			if !errors.Is(err, ErrRecordTooLarge) {
+				t.Fatalf("evict: %v, want ErrRecordTooLarge (memory stays over budget)", err)
+			}
+			if _, spilled := b.index[40]; spilled {
+				t.Fatal("the oversized item was spilled")
+			}
+			if _, spilled := b.index[29]; !spilled {
+				t.Fatal("the items below the oversized one were not spilled")
+			}
+			b.threshold = 1 << 30
+			insertAll(t, b, 1000, 0)
+			got, err := b.DrainReady(nil)
+			if err != nil || len(got) != 30 {
+				t.Fatalf("drained %d, %v; want 0..29", len(got), err)
+			}
+		})
+	}
+}

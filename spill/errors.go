@@ -26,8 +26,9 @@ var (
 	// ErrClosed reports use of a buffer after Close.
 	ErrClosed = errors.New("spill buffer is closed")
 
-	// ErrRecordTooLarge reports a single item whose record would exceed
-	// MaxRecordSize. The item stays in memory.
+	// ErrRecordTooLarge reports an eviction that left memory over budget
+	// because items too large for one record (MaxRecordSize) could not be
+	// spilled. They stay in memory; everything else that could go went.
 	ErrRecordTooLarge = errors.New("item too large for one spill record")
 )
 

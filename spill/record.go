@@ -152,7 +152,9 @@ func (h header) decodePayload(hb, p []byte, off int64, scratch []byte) ([]entry,
 
 // parseEntries splits a raw payload into exactly count entries.
 func parseEntries(raw []byte, count int) ([]entry, error) {
-	entries := make([]entry, 0, count)
+	// count is checked against the payload only entry by entry: start
+	// small rather than trust it with an allocation.
+	entries := make([]entry, 0, min(count, 1024))
 	rest := raw
 	for i := range count {
 		seq, n := binary.Uvarint(rest)

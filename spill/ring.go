@@ -24,6 +24,11 @@ type slot[T any] struct {
 	ok bool
 }
 
+// MaxRingSlots bounds how far ahead of the cursor even ForceInsert goes:
+// the ring's storage is a slot per sequence number in the window, and it
+// is not part of the byte budget.
+const MaxRingSlots = 1 << 24
+
 // NewRing returns a ring that accepts sequence numbers up to capacity-1
 // ahead of the delivery cursor, which starts at 0. It panics if capacity
 // is less than 1.
@@ -42,9 +47,9 @@ func (r *Ring[T]) Insert(seq uint64, v T) error {
 	return err
 }
 
-// ForceInsert buffers v under seq however far ahead it is, growing the
-// storage if needed. It returns [ErrAlreadyDelivered] if seq was delivered
-// already.
+// ForceInsert buffers v under seq however far ahead it is (up to
+// MaxRingSlots), growing the storage if needed. It returns
+// [ErrAlreadyDelivered] if seq was delivered already.
 func (r *Ring[T]) ForceInsert(seq uint64, v T) error {
 	_, _, err := r.put(seq, v, true)
 	return err
@@ -82,6 +87,10 @@ func (r *Ring[T]) put(seq uint64, v T, force bool) (old T, replaced bool, err er
 	if !force && off >= uint64(r.limit) {
 		return old, false, &CapacityError{Seq: seq, Next: r.next, Capacity: r.limit}
 	}
+	if off >= MaxRingSlots {
+		return old, false, fmt.Errorf("force insert of seq %d, %d ahead of next %d, past the %d-slot limit: %w",
+			seq, off, r.next, MaxRingSlots, ErrCapacity)
+	}
 	if off >= uint64(len(r.slots)) {
 		r.grow(int(off) + 1)
 	}
@@ -116,19 +125,22 @@ func (r *Ring[T]) take(seq uint64) (v T, ok bool) {
 	return v, true
 }
 
-// highest returns the highest occupied sequence number at or above floor.
-// It lowers the top hint past the empty slots it scans, so eviction that
-// keeps taking the highest item costs O(1) per item.
-func (r *Ring[T]) highest(floor uint64) (uint64, bool) {
-	if r.n == 0 {
+// highest returns the highest occupied sequence number in [floor, below).
+// Scanning from the top, it lowers the top hint past the empty slots it
+// crosses, so eviction that keeps taking the highest item costs O(1) per
+// item.
+func (r *Ring[T]) highest(floor, below uint64) (uint64, bool) {
+	if r.n == 0 || below == 0 {
 		return 0, false
 	}
-	if floor < r.next {
-		floor = r.next
-	}
-	for seq := r.top; seq >= floor; seq-- {
+	floor = max(floor, r.next)
+	fromTop := below > r.top
+	start := min(r.top, below-1)
+	for seq := start; seq >= floor; seq-- {
 		if r.slots[r.index(seq-r.next)].ok {
-			r.top = seq
+			if fromTop {
+				r.top = seq
+			}
 			return seq, true
 		}
 		if seq == 0 {

@@ -120,16 +120,30 @@ func TestRingHighestScansDownFromTop(t *testing.T) {
 		_ = r.Insert(s, 0)
 	}
 	for _, want := range []uint64{20, 7} {
-		seq, ok := r.highest(5)
+		seq, ok := r.highest(5, noCeiling)
 		if !ok || seq != want {
 			t.Fatalf("highest(5) = %d, %t; want %d", seq, ok, want)
 		}
 		r.take(seq)
 	}
-	if seq, ok := r.highest(5); ok {
+	if seq, ok := r.highest(5, noCeiling); ok {
 		t.Fatalf("highest(5) = %d with only seq 2 left", seq)
 	}
-	if seq, ok := r.highest(0); !ok || seq != 2 {
+	if seq, ok := r.highest(0, noCeiling); !ok || seq != 2 {
 		t.Fatalf("highest(0) = %d, %t; want 2", seq, ok)
+	}
+	_ = r.Insert(9, 0)
+	if seq, ok := r.highest(0, 9); !ok || seq != 2 {
+		t.Fatalf("highest(0, below 9) = %d, %t; want 2", seq, ok)
+	}
+}
+
+func TestRingForceInsertHasAHardLimit(t *testing.T) {
+	r := NewRing[int](4)
+	if err := r.ForceInsert(MaxRingSlots, 1); !errors.Is(err, ErrCapacity) {
+		t.Fatalf("ForceInsert %d ahead: %v, want ErrCapacity", MaxRingSlots, err)
+	}
+	if err := r.ForceInsert(1<<62, 1); !errors.Is(err, ErrCapacity) {
+		t.Fatalf("ForceInsert far ahead: %v, want ErrCapacity", err)
 	}
 }
