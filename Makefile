@@ -11,12 +11,15 @@ fmt-check:
 
 vet:
 	$(GO) vet ./...
+	$(GO) vet -tags failpoint ./injectors
 
 staticcheck:
 	$(GO) tool staticcheck ./...
+	$(GO) tool staticcheck -tags failpoint ./injectors
 
 race:
 	$(GO) test -race -count=1 ./...
+	$(GO) test -race -count=1 -tags failpoint ./injectors
 
 # Fuzz every decoder for a bounded time each (FUZZTIME=5m make fuzz).
 fuzz:
@@ -24,6 +27,7 @@ fuzz:
 	$(GO) test ./engine -run '^$$' -fuzz '^FuzzApplyDelta$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./engine -run '^$$' -fuzz '^FuzzDeltaRoundTrip$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./engine -run '^$$' -fuzz '^FuzzDecodeResult$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./injectors -run '^$$' -fuzz '^FuzzParseRule$$' -fuzztime $(FUZZTIME)
 
 # Micro-benchmarks of the spill buffer and whole-pipeline benchmarks per
 # workload, in Go benchmark format: `make bench > new.txt`, then

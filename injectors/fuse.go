@@ -2,6 +2,7 @@ package injectors
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -36,8 +37,8 @@ type Fuse struct {
 	owned
 	log Log
 
-	mnt, backing, ctl string
-	server            *fuse.Server
+	mnt, backing string
+	server       *fuse.Server
 
 	mu      sync.Mutex
 	fault   Fault
@@ -89,16 +90,7 @@ func (f *Fuse) Setup(context.Context) (Setup, error) {
 	if err != nil {
 		return Setup{}, fmt.Errorf("mount FUSE on %s: %w", f.mnt, err)
 	}
-	server, mnt := f.server, f.mnt
-	f.add("fuse", mnt, func() error {
-		err := server.Unmount()
-		if err != nil {
-			err = unmount(mnt) // busy or aborted: detach lazily
-		}
-		server.Wait()
-		f.releaseOpen()
-		return err
-	})
+	f.add("fuse", f.mnt, f.stop)
 	f.mu.Lock()
 	f.fault, f.calls, f.written, f.fired = Fault{}, 0, 0, 0
 	f.open = map[*faultFile]bool{}
@@ -114,40 +106,45 @@ func (f *Fuse) Arm(fault Fault) error {
 	if !slices.Contains(f.Modes(), fault.Mode) {
 		return fmt.Errorf("fuse: %w: %s", ErrUnsupportedMode, fault.Mode)
 	}
-	if fault.Mode == ModeUnmount {
-		if err := f.mountControl(); err != nil {
-			return err
-		}
-	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.fault = fault
 	return nil
 }
 
-// mountControl mounts the fusectl filesystem in the work dir (never over
-// /sys/fs/fuse/connections), to abort the connection through it later.
-func (f *Fuse) mountControl() error {
-	ctl := filepath.Join(filepath.Dir(f.mnt), "fusectl")
-	if err := os.Mkdir(ctl, 0o700); err != nil {
-		return err
+// stop unmounts the filesystem and waits for the server to finish. If
+// something still holds a file open on it (a run torn down by a signal),
+// the unmount is refused and the server would wait for that file forever:
+// the connection is aborted first, then the mount detached.
+func (f *Fuse) stop() error {
+	err := f.server.Unmount()
+	if err != nil {
+		err = errors.Join(f.abort(), unmount(f.mnt))
 	}
-	if err := unix.Mount("fusectl", ctl, "fusectl", 0, ""); err != nil {
-		return fmt.Errorf("fuse: mount fusectl: %w", err)
-	}
-	f.add("mount", ctl, func() error { return unmount(ctl) })
-	f.ctl = ctl
-	return nil
+	f.server.Wait()
+	f.releaseOpen()
+	return err
 }
 
-// abort aborts the FUSE connection, as a crashed server would.
+// abort aborts the FUSE connection, as a crashed server would, through a
+// fusectl mount made for the purpose in the work dir (never over
+// /sys/fs/fuse/connections) and removed at once. The connection's id is
+// the minor number of the mount's device.
 func (f *Fuse) abort() error {
 	var st unix.Stat_t
 	if err := unix.Stat(f.mnt, &st); err != nil {
 		return err
 	}
-	id := fmt.Sprint(unix.Minor(st.Dev))
-	return os.WriteFile(filepath.Join(f.ctl, id, "abort"), []byte("1"), 0)
+	ctl, err := os.MkdirTemp(filepath.Dir(f.mnt), "fusectl-")
+	if err != nil {
+		return err
+	}
+	if err := unix.Mount("fusectl", ctl, "fusectl", 0, ""); err != nil {
+		return fmt.Errorf("fuse: mount fusectl: %w", err)
+	}
+	h := f.add("mount", ctl, func() error { return unmount(ctl) })
+	err = os.WriteFile(filepath.Join(ctl, fmt.Sprint(unix.Minor(st.Dev)), "abort"), []byte("1"), 0)
+	return errors.Join(err, h.Release())
 }
 
 func (f *Fuse) Observations() []Observation { return f.log.All() }
