@@ -6,6 +6,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 
 	"golang.org/x/sys/unix"
 
@@ -113,23 +114,35 @@ func (f *Failpoint) Teardown() error             { return f.releaseAll() }
 type failpointFS struct {
 	log   *Log
 	inner spill.FS
+
+	mu    sync.Mutex
+	calls int
 }
 
 // eval returns the error the site's failpoint injects, if any.
 func (f *failpointFS) eval(kind OpKind, site spill.Site, path string, off int64) error {
+	f.mu.Lock()
+	f.calls++
+	call := f.calls
+	f.mu.Unlock()
 	v, ok := evalFailpoint(FailpointPrefix + string(site))
 	if !ok {
 		return nil
 	}
+	o := Observation{Mode: "failpoint", Site: site, Op: string(kind), Path: path, Offset: off, Call: call}
 	s, isString := v.(string)
 	if !isString {
-		return nil // sleep, pause or a non-error value: no failure
+		// sleep or pause ran inside Eval; any other value is no failure.
+		o.Note = fmt.Sprintf("fired with value %v, no failure", v)
+		f.log.Add(o)
+		return nil
 	}
 	errno := errnoByName(strings.ToUpper(s))
 	if errno == 0 {
 		errno = unix.EIO
 	}
-	f.log.Add(Observation{Mode: "failpoint", Errno: unix.ErrnoName(errno), Site: site, Op: string(kind), Path: path, Offset: off})
+	o.Errno = unix.ErrnoName(errno)
+	f.log.Add(o)
 	return errno
 }
 

@@ -99,17 +99,46 @@ func (f Fault) String() string {
 	return s
 }
 
-// Observation is one fault an injector caused, or one effect it saw.
+// Observation is one fault an injector caused or one effect it saw (Call
+// > 0), or a note about its setup (Call 0).
 type Observation struct {
-	Time   time.Time
-	Mode   Mode
-	Errno  string     // "ENOSPC"; empty for a vanish that returns no error
-	Site   spill.Site // the seam site, for userspace mechanisms
-	Op     string     // the syscall or operation: "write", "rmdir", "umount2"
-	Path   string
-	Offset int64 // byte offset of the failing write, -1 if none
-	Call   int   // index of the call that failed, counting from 1
-	Note   string
+	Time   time.Time  `json:"time"`
+	Mode   Mode       `json:"mode,omitempty"`
+	Errno  string     `json:"errno,omitempty"` // "ENOSPC"; empty for a vanish that returns no error
+	Site   spill.Site `json:"site,omitempty"`  // the seam site the call was made at
+	Op     string     `json:"op,omitempty"`    // the syscall or operation: "write", "rmdir", "umount2"
+	Path   string     `json:"path,omitempty"`
+	Offset int64      `json:"offset"` // byte offset of the failing read or write, -1 if none
+	Call   int        `json:"call"`   // index of the call, counting from 1; 0 for setup notes
+	Note   string     `json:"note,omitempty"`
+}
+
+// Summary is what a run's observations say about its fault, in the shape
+// outcomes.jsonl stores: whether it fired and where it first struck.
+type Summary struct {
+	Fired  bool       `json:"fired"`
+	Errno  string     `json:"errno,omitempty"`
+	Site   spill.Site `json:"site,omitempty"`
+	Op     string     `json:"op,omitempty"`
+	Offset int64      `json:"offset"`
+	Call   int        `json:"call"`
+	Events int        `json:"events"` // injections and failures seen
+}
+
+// Summarize summarizes observations: the first injection or failure, and
+// how many there were.
+func Summarize(obs []Observation) Summary {
+	s := Summary{Offset: -1}
+	for _, o := range obs {
+		if o.Call == 0 {
+			continue // a setup note
+		}
+		s.Events++
+		if !s.Fired || (s.Errno == "" && o.Errno != "") {
+			s.Fired, s.Errno, s.Site, s.Op, s.Offset, s.Call = true, o.Errno, o.Site, o.Op, o.Offset, o.Call
+		}
+	}
+	return s
 }
 
 // Log is a concurrency-safe observation log.

@@ -126,3 +126,20 @@ func FuzzParseRule(f *testing.F) {
 		}
 	})
 }
+
+func TestSummarize(t *testing.T) {
+	obs := []injectors.Observation{
+		{Op: "mount", Note: "remounted", Offset: -1},         // setup note
+		{Op: "rmdir", Call: 2, Offset: -1, Note: "vanished"}, // fired, no errno
+		{Op: "write", Call: 5, Errno: "ENOSPC", Site: spill.SiteBatchWrite, Offset: 4096},
+		{Op: "close", Call: 6, Errno: "EIO", Site: spill.SiteBackendClose, Offset: -1},
+	}
+	got := injectors.Summarize(obs)
+	want := injectors.Summary{Fired: true, Errno: "ENOSPC", Site: spill.SiteBatchWrite, Op: "write", Offset: 4096, Call: 5, Events: 3}
+	if got != want {
+		t.Fatalf("Summarize = %+v\nwant        %+v", got, want)
+	}
+	if s := injectors.Summarize(obs[:1]); s.Fired || s.Events != 0 {
+		t.Fatalf("setup notes alone: %+v", s)
+	}
+}

@@ -15,17 +15,29 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/spillbench/spillbench/engine"
 	"github.com/spillbench/spillbench/injectors"
+	"github.com/spillbench/spillbench/spill"
 )
 
 const helperEnv = "SPILLBENCH_INJECTOR_HELPER"
 
 // TestHelperHoldsResources is not a test: the SIGINT test runs the test
 // binary with helperEnv set, and this sets up every kernel mechanism it
-// can, prints their spill directories, and waits to be killed.
+// can, arms a fault, starts an engine run on each, prints their spill
+// directories once the runs are spilling, and waits to be killed.
 func TestHelperHoldsResources(t *testing.T) {
 	if os.Getenv(helperEnv) == "" {
 		t.Skip("runs only as the helper process of TestSIGINTReleasesEverything")
+	}
+	faults := map[string]injectors.Fault{
+		"tmpfs":     {Mode: injectors.ModeENOSPC, AfterBytes: 8 << 20},
+		"fallocate": {Mode: injectors.ModeENOSPC, AfterBytes: 8 << 20},
+		"fuse":      {Mode: injectors.ModeLatency, Latency: time.Millisecond, Persistent: true},
+	}
+	wl, err := engine.NewWorkload(engine.WorkloadSpec{Name: "bulk", Items: 1 << 20, Scale: 0.1, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
 	}
 	for _, inj := range []injectors.Injector{injectors.NewTmpfs(), injectors.NewFallocate(), injectors.NewFuse()} {
 		if inj.Probe() != nil {
@@ -35,14 +47,14 @@ func TestHelperHoldsResources(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		// A file held open keeps the mount busy, as a running engine would.
-		f, err := os.CreateTemp(s.Dir, "busy-")
-		if err != nil {
+		if err := inj.Arm(faults[inj.Name()]); err != nil {
 			t.Fatal(err)
 		}
-		defer f.Close()
+		p := s.Apply(spill.Policy{Threshold: 64 << 10, Granularity: spill.PerItem})
+		go engine.Run(context.Background(), engine.Config{Workload: wl, Workers: 2, RingCapacity: 1 << 16, Spill: &p})
 		println("dir", s.Dir)
 	}
+	time.Sleep(300 * time.Millisecond) // let the runs get going
 	println("ready")
 	time.Sleep(time.Minute)
 	t.Fatal("not killed")
