@@ -208,6 +208,19 @@ type Injector interface {
 	Teardown() error
 }
 
+// ProbeMode says whether inj can produce mode on this host: its Probe,
+// and, for mechanisms where some modes need more than others, that mode's
+// own requirements.
+func ProbeMode(inj Injector, mode Mode) error {
+	if err := inj.Probe(); err != nil {
+		return err
+	}
+	if mp, ok := inj.(interface{ probeMode(Mode) error }); ok {
+		return mp.probeMode(mode)
+	}
+	return nil
+}
+
 // ErrUnsupportedMode is returned by Arm for a mode the mechanism lacks.
 var ErrUnsupportedMode = errors.New("fault mode not supported by this mechanism")
 

@@ -40,9 +40,15 @@ var onCI = os.Getenv("CI") != ""
 
 // available skips (or on CI fails) a test whose mechanism cannot run here,
 // with the probe's reason.
-func available(t *testing.T, inj injectors.Injector) {
+func available(t *testing.T, inj injectors.Injector, modes ...injectors.Mode) {
 	t.Helper()
-	if err := inj.Probe(); err != nil {
+	err := inj.Probe()
+	for _, m := range modes {
+		if err == nil {
+			err = injectors.ProbeMode(inj, m)
+		}
+	}
+	if err != nil {
 		if onCI && inj.Name() != "failpoint" {
 			t.Fatalf("%s must run on CI: %v", inj.Name(), err)
 		}

@@ -195,10 +195,7 @@ func TestVanishModes(t *testing.T) {
 	for _, mode := range []injectors.Mode{injectors.ModeUnlinkOpen, injectors.ModeReplace, injectors.ModeRmdirBurst, injectors.ModeRmdirBetween, injectors.ModeUnmount} {
 		t.Run(string(mode), func(t *testing.T) {
 			inj := injectors.NewVanish()
-			available(t, inj)
-			if mode == injectors.ModeUnmount {
-				available(t, injectors.NewTmpfs()) // needs mount(2) too
-			}
+			available(t, inj, mode)
 			r := runUnder(t, inj, injectors.Fault{Mode: mode}, spill.Batch)
 			fired := false
 			for _, o := range r.obs {

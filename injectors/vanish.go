@@ -51,6 +51,14 @@ func (*Vanish) Modes() []Mode {
 	return []Mode{ModeUnlinkOpen, ModeReplace, ModeRmdirBurst, ModeRmdirBetween, ModeUnmount}
 }
 
+// probeMode: unmount mode mounts a tmpfs, which needs root.
+func (v *Vanish) probeMode(m Mode) error {
+	if m == ModeUnmount {
+		return probeRequirements([]Requirement{NeedRoot, NeedMount})
+	}
+	return nil
+}
+
 func (v *Vanish) Setup(context.Context) (Setup, error) {
 	dir, err := newWorkDir(&v.owned, "vanish")
 	if err != nil {
@@ -79,7 +87,7 @@ func (v *Vanish) Arm(f Fault) error {
 		}
 	}
 	if f.Mode == ModeUnmount {
-		if err := probeRequirements([]Requirement{NeedRoot, NeedMount}); err != nil {
+		if err := v.probeMode(f.Mode); err != nil {
 			return fmt.Errorf("vanish: unmount mode: %w", err)
 		}
 		if err := os.MkdirAll(v.dir, 0o700); err != nil {
