@@ -27,6 +27,7 @@ const ImageSize = 32 << 20
 type Fallocate struct {
 	owned
 	log   Log
+	dev   string // the loop device the image is attached to
 	mnt   string
 	spill string
 	obs   *observer
@@ -68,6 +69,7 @@ func (f *Fallocate) Setup(ctx context.Context) (Setup, error) {
 	if err != nil {
 		return Setup{}, err
 	}
+	f.dev = dev
 	f.add("loop", dev, func() error { return detachLoopIfBacked(dev, image) })
 	f.mnt, err = mountOn(&f.owned, dir, dev, "ext4", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "")
 	devFile.Close() // the mount holds the device now; autoclear frees it at unmount
@@ -96,8 +98,8 @@ func (f *Fallocate) Arm(fault Fault) error {
 	if err := unix.Statfs(f.mnt, &st); err != nil {
 		return err
 	}
-	if st.Type != unix.EXT4_SUPER_MAGIC {
-		return fmt.Errorf("fallocate: %s is not the ext4 this injector made (type %#x); refusing to fill it", f.mnt, st.Type)
+	if src, err := mountSource(f.mnt); err != nil || src != f.dev || st.Type != unix.EXT4_SUPER_MAGIC {
+		return fmt.Errorf("fallocate: %s is not the ext4 on %s this injector made (source %q, type %#x, %v); refusing to fill it", f.mnt, f.dev, src, st.Type, err)
 	}
 	free := int64(st.Bavail) * st.Bsize
 	if fault.AfterBytes > free {

@@ -212,3 +212,16 @@ func TestVanishModes(t *testing.T) {
 		})
 	}
 }
+
+func TestMockCloseErrorIsReported(t *testing.T) {
+	// Out of space can first show at close: everything was delivered, but
+	// the run still ends on the typed error.
+	r := runUnder(t, injectors.NewMock(), injectors.Fault{Mode: injectors.ModeENOSPC, Site: spill.SiteBackendClose}, spill.Batch)
+	var ioe *spill.IOError
+	if !errors.As(r.out.Err, &ioe) || ioe.Site != spill.SiteBackendClose || !spill.IsOutOfSpace(r.out.Err) {
+		t.Fatalf("error %v, want out of space at backend.close", r.out.Err)
+	}
+	if r.out.ExitCode != 11 || !r.out.Report.Clean() || r.out.Report.Delivered != r.out.Report.Sent {
+		t.Fatalf("exit %d, report %v: want exit 11 with everything delivered", r.out.ExitCode, r.out.Report)
+	}
+}

@@ -217,6 +217,33 @@ func mountPoints() ([]string, error) {
 	return points, sc.Err()
 }
 
+// mountSource returns the source (the device) mounted at target.
+func mountSource(target string) (string, error) {
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	source := ""
+	for sc.Scan() {
+		// ... mount-point ... - fstype source options
+		fields := strings.Fields(sc.Text())
+		if len(fields) < 5 || unescapeMountinfo(fields[4]) != target {
+			continue
+		}
+		for i, fld := range fields {
+			if fld == "-" && i+2 < len(fields) {
+				source = unescapeMountinfo(fields[i+2]) // the last mount at target wins
+			}
+		}
+	}
+	if source == "" {
+		return "", fmt.Errorf("%s is not a mount point", target)
+	}
+	return source, sc.Err()
+}
+
 // unescapeMountinfo undoes mountinfo's octal escapes (\040 for a space).
 func unescapeMountinfo(s string) string {
 	if !strings.Contains(s, `\`) {
