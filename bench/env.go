@@ -1,0 +1,127 @@
+package bench
+
+import (
+	"bufio"
+	"os"
+	"os/exec"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Env describes where and how a run happened; env.json holds it.
+type Env struct {
+	Host          string    `json:"host"`
+	Kernel        string    `json:"kernel"`
+	CPU           string    `json:"cpu"`
+	NumCPU        int       `json:"num_cpu"`
+	GOMAXPROCS    int       `json:"gomaxprocs"`
+	GOOS          string    `json:"goos"`
+	GOARCH        string    `json:"goarch"`
+	GoVersion     string    `json:"go_version"`
+	Module        string    `json:"module"`
+	ModuleVersion string    `json:"module_version"`
+	Commit        string    `json:"commit"`
+	SpillFS       string    `json:"spill_fs"` // filesystem type of the temp dir spill directories go in
+	Spec          string    `json:"spec"`
+	Shard         string    `json:"shard"`
+	Start         time.Time `json:"start"`
+	End           time.Time `json:"end"`
+	// Complete is false until the last run is recorded: an interrupted
+	// or failed sweep leaves a valid but partial directory.
+	Complete    bool `json:"complete"`
+	Interrupted bool `json:"interrupted"`
+	// Cells in this shard; runs recorded, skipped (injector unavailable)
+	// and ending in a failure status.
+	Cells    int `json:"cells"`
+	Recorded int `json:"recorded"`
+	Skipped  int `json:"skipped"`
+	Failed   int `json:"failed"`
+	// Overhead is the share of the sweep's wall time spent outside
+	// measured regions: setup, teardown, profiles, writing results.
+	MeasuredSeconds float64 `json:"measured_seconds"`
+	TotalSeconds    float64 `json:"total_seconds"`
+	Overhead        float64 `json:"harness_overhead"`
+}
+
+func collectEnv(spec *Spec, shard Shard) Env {
+	e := Env{
+		NumCPU: runtime.NumCPU(), GOMAXPROCS: runtime.GOMAXPROCS(0),
+		GOOS: runtime.GOOS, GOARCH: runtime.GOARCH, GoVersion: runtime.Version(),
+		Spec: spec.Name, Shard: shard.String(), Start: time.Now(),
+		Module: "github.com/spillbench/spillbench", ModuleVersion: "(devel)",
+	}
+	e.Host, _ = os.Hostname()
+	var u unix.Utsname
+	if unix.Uname(&u) == nil {
+		e.Kernel = unix.ByteSliceToString(u.Release[:])
+	}
+	e.CPU = cpuModel()
+	e.SpillFS = fsType(os.TempDir())
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		if bi.Main.Path != "" {
+			e.Module = bi.Main.Path
+		}
+		if bi.Main.Version != "" {
+			e.ModuleVersion = bi.Main.Version
+		}
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" {
+				e.Commit = s.Value
+			}
+		}
+	}
+	if e.Commit == "" {
+		if out, err := exec.Command("git", "rev-parse", "HEAD").Output(); err == nil {
+			e.Commit = strings.TrimSpace(string(out))
+		}
+	}
+	if e.Commit == "" {
+		e.Commit = "unknown"
+	}
+	return e
+}
+
+func cpuModel() string {
+	f, err := os.Open("/proc/cpuinfo")
+	if err != nil {
+		return runtime.GOARCH
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return runtime.GOARCH
+}
+
+// fsType names the filesystem dir is on.
+func fsType(dir string) string {
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err != nil {
+		return "unknown"
+	}
+	switch st.Type {
+	case unix.EXT4_SUPER_MAGIC:
+		return "ext4"
+	case unix.TMPFS_MAGIC:
+		return "tmpfs"
+	case unix.XFS_SUPER_MAGIC:
+		return "xfs"
+	case unix.BTRFS_SUPER_MAGIC:
+		return "btrfs"
+	case unix.OVERLAYFS_SUPER_MAGIC:
+		return "overlayfs"
+	case unix.FUSE_SUPER_MAGIC:
+		return "fuse"
+	case unix.NFS_SUPER_MAGIC:
+		return "nfs"
+	}
+	return "0x" + strconv.FormatUint(uint64(st.Type), 16)
+}

@@ -1,0 +1,481 @@
+package bench
+
+import (
+	"bytes"
+	"embed"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/spillbench/spillbench/engine"
+	"github.com/spillbench/spillbench/injectors"
+	"github.com/spillbench/spillbench/spill"
+)
+
+// Spec is a declarative sweep: the values of every axis, whose cross
+// product is the set of cells, and how to run them.
+//
+//	name: quick
+//	count: 3                  # recorded repetitions of every cell
+//	warmup: 1                 # unrecorded runs of every cell first
+//	seed: 1
+//	timeout: 30s              # one run's limit; past it the run is cancelled
+//	profiles: cell            # cell (first recorded rep), rep, or none
+//	threshold: [4KiB, 64KiB]  # or a range: 4KiB..64MiB x4
+//	granularity: [batch, item]
+//	compression: [none, zstd:3]
+//	reclaim: [keep]
+//	backend: [dir]            # dir, spooled, memory (in-memory-only)
+//	workers: [2]
+//	ring: [1024]
+//	workload:
+//	  - {name: hol, items: 2000, scale: 0.25}
+//	fault:
+//	  - {injector: none}
+//	  - {injector: tmpfs, mode: enospc, after: 256KiB}
+type Spec struct {
+	Name     string
+	Count    int
+	Warmup   int
+	Seed     uint64
+	Timeout  time.Duration
+	Profiles string
+
+	Thresholds  []int64
+	Granularity []spill.Granularity
+	Compression []spill.Compression
+	Reclaim     []spill.Reclaim
+	Backends    []Backend
+	Workers     []int
+	Rings       []int
+	Workloads   []engine.WorkloadSpec
+	Faults      []FaultSpec
+	Source      []byte // the YAML it was parsed from
+	SourceName  string
+}
+
+// Backend is where a cell's buffer spills.
+type Backend string
+
+const (
+	BackendDir     Backend = "dir"     // a spill directory (the injector's, or one of the run's)
+	BackendSpooled Backend = "spooled" // in memory up to 1 MiB, then a temp file
+	BackendMemory  Backend = "memory"  // in-memory-only: never touches disk
+)
+
+// FaultSpec is one value of the fault axis.
+type FaultSpec struct {
+	Injector string // "none" or an injector name
+	Fault    injectors.Fault
+	// Workloads, if set, limits the fault to cells of these workloads: a
+	// fault needs a workload that spills enough to meet it.
+	Workloads []string
+	Line      int // where it was written, for errors found later
+}
+
+// String is the fault's value in cell names: none, or injector:mode.
+func (f FaultSpec) String() string {
+	if f.Injector == "none" {
+		return "none"
+	}
+	return f.Injector + ":" + string(f.Fault.Mode)
+}
+
+// Builtin specs, embedded.
+//
+//go:embed specs/*.yaml
+var builtin embed.FS
+
+// Builtins lists the names of the embedded specs.
+func Builtins() []string { return []string{"quick", "default", "full"} }
+
+// LoadSpec reads a built-in spec by name, or a YAML file by path.
+func LoadSpec(nameOrPath string) (*Spec, error) {
+	if slices.Contains(Builtins(), nameOrPath) {
+		b, err := builtin.ReadFile("specs/" + nameOrPath + ".yaml")
+		if err != nil {
+			return nil, err
+		}
+		return ParseSpec(nameOrPath+".yaml", b)
+	}
+	b, err := os.ReadFile(nameOrPath)
+	if err != nil {
+		return nil, fmt.Errorf("spec %s: %w; give a file or one of %s", nameOrPath, errors.Unwrap(err), strings.Join(Builtins(), ", "))
+	}
+	return ParseSpec(filepath.Base(nameOrPath), b)
+}
+
+// SpecError is a spec problem at a line, with what to do about it.
+type SpecError struct {
+	File string
+	Line int
+	Msg  string
+}
+
+func (e *SpecError) Error() string { return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg) }
+
+// axes and their parsers. Order is the order of cell-name keys.
+var axisNames = []string{"workload", "threshold", "granularity", "compression", "reclaim", "backend", "workers", "ring", "fault"}
+var settingNames = []string{"name", "count", "warmup", "seed", "timeout", "profiles"}
+
+// ParseSpec parses a spec and checks it, reporting the first problem with
+// its file and line. Nothing runs until a spec parses.
+func ParseSpec(file string, src []byte) (*Spec, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(src, &doc); err != nil {
+		var te *yaml.TypeError
+		line := 1
+		if errors.As(err, &te) {
+			return nil, &SpecError{file, line, strings.Join(te.Errors, "; ")}
+		}
+		msg := err.Error()
+		if _, rest, ok := strings.Cut(msg, "line "); ok {
+			if n, err := strconv.Atoi(strings.SplitN(rest, ":", 2)[0]); err == nil {
+				line = n
+			}
+		}
+		return nil, &SpecError{file, line, "not valid YAML: " + msg}
+	}
+	if len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
+		return nil, &SpecError{file, 1, "a spec is a YAML mapping of axes and settings, such as threshold: [64KiB]"}
+	}
+	p := &specParser{file: file, s: &Spec{
+		Name: strings.TrimSuffix(file, filepath.Ext(file)), Count: 1, Seed: 1, Timeout: 2 * time.Minute, Profiles: "cell",
+		Source: bytes.Clone(src), SourceName: file,
+	}}
+	root := doc.Content[0]
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		k, v := root.Content[i], root.Content[i+1]
+		if seen[k.Value] {
+			return nil, p.errorf(k, "%s is given twice", k.Value)
+		}
+		seen[k.Value] = true
+		if err := p.field(k, v); err != nil {
+			return nil, err
+		}
+	}
+	if err := p.defaults(root); err != nil {
+		return nil, err
+	}
+	return p.s, nil
+}
+
+type specParser struct {
+	file string
+	s    *Spec
+}
+
+func (p *specParser) errorf(n *yaml.Node, format string, args ...any) error {
+	return &SpecError{p.file, n.Line, fmt.Sprintf(format, args...)}
+}
+
+// list returns the items of a sequence node, or the node itself as a list
+// of one for a scalar; an empty list is an error.
+func (p *specParser) list(k, v *yaml.Node) ([]*yaml.Node, error) {
+	switch v.Kind {
+	case yaml.SequenceNode:
+		if len(v.Content) == 0 {
+			return nil, p.errorf(k, "%s is an empty list; give at least one value or leave the axis out for its default", k.Value)
+		}
+		return v.Content, nil
+	case yaml.ScalarNode, yaml.MappingNode:
+		return []*yaml.Node{v}, nil
+	}
+	return nil, p.errorf(v, "%s: expected a value or a list of values", k.Value)
+}
+
+func (p *specParser) field(k, v *yaml.Node) error {
+	s := p.s
+	switch k.Value {
+	case "name":
+		s.Name = v.Value
+	case "count", "warmup":
+		n, err := strconv.Atoi(v.Value)
+		if err != nil || n < 0 || (k.Value == "count" && n == 0) {
+			return p.errorf(v, "%s %q: give a whole number (count at least 1)", k.Value, v.Value)
+		}
+		if k.Value == "count" {
+			s.Count = n
+		} else {
+			s.Warmup = n
+		}
+	case "seed":
+		n, err := strconv.ParseUint(v.Value, 10, 64)
+		if err != nil {
+			return p.errorf(v, "seed %q: give a whole number", v.Value)
+		}
+		s.Seed = n
+	case "timeout":
+		d, err := time.ParseDuration(v.Value)
+		if err != nil || d <= 0 {
+			return p.errorf(v, "timeout %q: give a duration such as 30s or 2m", v.Value)
+		}
+		s.Timeout = d
+	case "profiles":
+		if !slices.Contains([]string{"cell", "rep", "none"}, v.Value) {
+			return p.errorf(v, "profiles %q: use cell (one per cell), rep (one per repetition) or none", v.Value)
+		}
+		s.Profiles = v.Value
+	case "threshold":
+		return p.thresholds(k, v)
+	case "granularity", "compression", "reclaim", "backend", "workers", "ring":
+		items, err := p.list(k, v)
+		if err != nil {
+			return err
+		}
+		for _, it := range items {
+			if err := p.scalarAxis(k.Value, it); err != nil {
+				return err
+			}
+		}
+	case "workload":
+		return p.workloads(k, v)
+	case "fault":
+		return p.faults(k, v)
+	default:
+		return p.errorf(k, "unknown axis or setting %q; the axes are %s and the settings %s",
+			k.Value, strings.Join(axisNames, ", "), strings.Join(settingNames, ", "))
+	}
+	return nil
+}
+
+func (p *specParser) scalarAxis(axis string, it *yaml.Node) error {
+	s := p.s
+	if it.Kind != yaml.ScalarNode {
+		return p.errorf(it, "%s: expected a plain value", axis)
+	}
+	var err error
+	switch axis {
+	case "granularity":
+		var g spill.Granularity
+		if g, err = spill.ParseGranularity(it.Value); err == nil {
+			s.Granularity = append(s.Granularity, g)
+		}
+	case "compression":
+		var c spill.Compression
+		if c, err = spill.ParseCompression(it.Value); err == nil {
+			s.Compression = append(s.Compression, c)
+		}
+	case "reclaim":
+		var r spill.Reclaim
+		if r, err = spill.ParseReclaim(it.Value); err == nil {
+			s.Reclaim = append(s.Reclaim, r)
+		}
+	case "backend":
+		b := Backend(it.Value)
+		if !slices.Contains([]Backend{BackendDir, BackendSpooled, BackendMemory}, b) {
+			err = fmt.Errorf("backend %q not recognised; use dir, spooled or memory", it.Value)
+		}
+		s.Backends = append(s.Backends, b)
+	case "workers", "ring":
+		n, perr := strconv.Atoi(it.Value)
+		if perr != nil || n < 1 {
+			err = fmt.Errorf("%s %q: give a whole number from 1", axis, it.Value)
+		} else if axis == "workers" {
+			s.Workers = append(s.Workers, n)
+		} else {
+			s.Rings = append(s.Rings, n)
+		}
+	}
+	if err != nil {
+		return p.errorf(it, "%v", err)
+	}
+	return nil
+}
+
+// thresholds reads a list of sizes, or a range "LO..HI xF" stepping by
+// the factor F.
+func (p *specParser) thresholds(k, v *yaml.Node) error {
+	items, err := p.list(k, v)
+	if err != nil {
+		return err
+	}
+	for _, it := range items {
+		lo, rest, isRange := strings.Cut(it.Value, "..")
+		if !isRange {
+			n, err := spill.ParseSize(it.Value)
+			if err != nil || n <= 0 {
+				return p.errorf(it, "threshold %q: give a positive size such as 64KiB, or a range such as 4KiB..64MiB x4", it.Value)
+			}
+			p.s.Thresholds = append(p.s.Thresholds, n)
+			continue
+		}
+		hi, factor, _ := strings.Cut(rest, "x")
+		from, err1 := spill.ParseSize(lo)
+		to, err2 := spill.ParseSize(strings.TrimSpace(hi))
+		f, err3 := strconv.ParseFloat(strings.TrimSpace(factor), 64)
+		if err1 != nil || err2 != nil || err3 != nil || from <= 0 || to < from || f <= 1 || math.IsInf(f, 0) {
+			return p.errorf(it, "threshold range %q: write LO..HI xF with 0 < LO <= HI and F > 1, such as 4KiB..64MiB x4", it.Value)
+		}
+		for t := float64(from); t <= float64(to)*1.0000001; t *= f {
+			p.s.Thresholds = append(p.s.Thresholds, int64(math.Round(t)))
+		}
+	}
+	return nil
+}
+
+func (p *specParser) workloads(k, v *yaml.Node) error {
+	items, err := p.list(k, v)
+	if err != nil {
+		return err
+	}
+	for _, it := range items {
+		var w engine.WorkloadSpec
+		if it.Kind == yaml.ScalarNode {
+			w.Name = it.Value
+		} else {
+			var raw struct {
+				Name  string  `yaml:"name"`
+				Items int     `yaml:"items"`
+				Scale float64 `yaml:"scale"`
+			}
+			if err := strictDecode(it, &raw); err != nil {
+				return p.errorf(it, "workload: %v; give name, items and scale", err)
+			}
+			w.Name, w.Items, w.Scale = raw.Name, raw.Items, raw.Scale
+		}
+		if _, err := engine.NewWorkload(w); err != nil {
+			return p.errorf(it, "%v", err)
+		}
+		p.s.Workloads = append(p.s.Workloads, w)
+	}
+	return nil
+}
+
+func (p *specParser) faults(k, v *yaml.Node) error {
+	items, err := p.list(k, v)
+	if err != nil {
+		return err
+	}
+	for _, it := range items {
+		var raw struct {
+			Injector    string   `yaml:"injector"`
+			Mode        string   `yaml:"mode"`
+			Site        string   `yaml:"site"`
+			After       string   `yaml:"after"`
+			Nth         int      `yaml:"nth"`
+			Persistent  bool     `yaml:"persistent"`
+			Rule        string   `yaml:"rule"`
+			Terms       string   `yaml:"terms"`
+			Probability float64  `yaml:"probability"`
+			Latency     string   `yaml:"latency"`
+			Workloads   []string `yaml:"workloads"`
+		}
+		if it.Kind == yaml.ScalarNode {
+			raw.Injector = it.Value
+		} else if err := strictDecode(it, &raw); err != nil {
+			return p.errorf(it, "fault: %v; give injector, mode and its knobs (site, after, nth, persistent, rule, terms, probability, latency, workloads)", err)
+		}
+		f := FaultSpec{Injector: raw.Injector, Workloads: raw.Workloads, Line: it.Line}
+		for _, w := range raw.Workloads {
+			if !slices.Contains(engine.Workloads, w) {
+				return p.errorf(it, "fault workloads: unknown workload %q; use %s", w, strings.Join(engine.Workloads, ", "))
+			}
+		}
+		if f.Injector == "none" || f.Injector == "" {
+			p.s.Faults = append(p.s.Faults, FaultSpec{Injector: "none", Workloads: raw.Workloads, Line: it.Line})
+			continue
+		}
+		inj, err := injectors.ByName(raw.Injector)
+		if err != nil {
+			return p.errorf(it, "%v", err)
+		}
+		f.Fault = injectors.Fault{Mode: injectors.Mode(raw.Mode), Site: spill.Site(raw.Site), Nth: raw.Nth,
+			Persistent: raw.Persistent, Rule: raw.Rule, Terms: raw.Terms, Probability: raw.Probability}
+		if !slices.Contains(inj.Modes(), f.Fault.Mode) && raw.Terms == "" {
+			return p.errorf(it, "injector %s has no mode %q; its modes are %v", raw.Injector, raw.Mode, inj.Modes())
+		}
+		if raw.Site != "" && !slices.Contains(spill.Sites, f.Fault.Site) {
+			return p.errorf(it, "unknown site %q; the sites are %v", raw.Site, spill.Sites)
+		}
+		if raw.After != "" {
+			if f.Fault.AfterBytes, err = spill.ParseSize(raw.After); err != nil {
+				return p.errorf(it, "after %q: %v", raw.After, err)
+			}
+		}
+		if raw.Latency != "" {
+			if f.Fault.Latency, err = time.ParseDuration(raw.Latency); err != nil {
+				return p.errorf(it, "latency %q: give a duration such as 1ms", raw.Latency)
+			}
+		}
+		if raw.Rule != "" {
+			if _, err := injectors.ParseRule(raw.Rule); err != nil {
+				return p.errorf(it, "%v", err)
+			}
+		}
+		p.s.Faults = append(p.s.Faults, f)
+	}
+	return nil
+}
+
+// strictDecode decodes a mapping node, refusing keys the struct lacks.
+func strictDecode(n *yaml.Node, v any) error {
+	b, err := yaml.Marshal(n)
+	if err != nil {
+		return err
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	return dec.Decode(v)
+}
+
+// defaults fills axes the spec left out and checks combinations.
+func (p *specParser) defaults(root *yaml.Node) error {
+	s := p.s
+	if len(s.Thresholds) == 0 {
+		s.Thresholds = []int64{64 << 10}
+	}
+	if len(s.Granularity) == 0 {
+		s.Granularity = []spill.Granularity{spill.Batch}
+	}
+	if len(s.Compression) == 0 {
+		s.Compression = []spill.Compression{{}}
+	}
+	if len(s.Reclaim) == 0 {
+		s.Reclaim = []spill.Reclaim{spill.Keep}
+	}
+	if len(s.Backends) == 0 {
+		s.Backends = []Backend{BackendDir}
+	}
+	if len(s.Workers) == 0 {
+		s.Workers = []int{2}
+	}
+	if len(s.Rings) == 0 {
+		s.Rings = []int{engine.DefaultRingCapacity}
+	}
+	if len(s.Workloads) == 0 {
+		return p.errorf(root, "the spec runs no workload; add workload: [mix] (or tree, hol, bulk)")
+	}
+	if len(s.Faults) == 0 {
+		s.Faults = []FaultSpec{{Injector: "none", Line: root.Line}}
+	}
+	// The seed may come after the axes in the file.
+	for i := range s.Workloads {
+		s.Workloads[i].Seed = s.Seed
+	}
+	for i := range s.Faults {
+		s.Faults[i].Fault.Seed = s.Seed
+	}
+	for _, f := range s.Faults {
+		if f.Injector == "none" {
+			continue
+		}
+		inj, _ := injectors.ByName(f.Injector)
+		for _, b := range s.Backends {
+			if b == BackendMemory || (b == BackendSpooled && inj.Family() == injectors.Kernel) {
+				return &SpecError{p.file, f.Line, fmt.Sprintf(
+					"fault %s cannot run with backend %s: it needs the buffer to spill into the directory it prepares; use backend: [dir]", f, b)}
+			}
+		}
+	}
+	return nil
+}

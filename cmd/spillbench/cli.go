@@ -1,0 +1,244 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime/debug"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/term"
+
+	"github.com/spillbench/spillbench/bench"
+	"github.com/spillbench/spillbench/injectors"
+)
+
+// usageError is bad input: one line, exit status 2.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
+
+const help = `spillbench measures spill-to-disk reorder buffers and their failures.
+
+Usage:
+  spillbench run [flags]     run a sweep and write a result directory
+  spillbench cleanup         remove mounts, loop devices and temp dirs left by interrupted runs
+  spillbench version         print the version
+
+Run "spillbench <command> -h" for a command's flags and examples.
+`
+
+// spillbench runs the command line args and returns the exit status.
+func spillbench(stdout, stderr io.Writer, args []string) (code int) {
+	defer func() {
+		// Whatever happens, nothing mounted stays mounted.
+		if v := recover(); v != nil {
+			injectors.Resources.ReleaseAll()
+			fmt.Fprintf(stderr, "spillbench: internal error: %v\n", v)
+			code = 70
+		}
+	}()
+	err := dispatch(stdout, stderr, args)
+	var ue usageError
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.As(err, &ue):
+		fmt.Fprintf(stderr, "spillbench: %v\n", err)
+		return 2
+	case errors.Is(err, context.Canceled):
+		fmt.Fprintf(stderr, "spillbench: interrupted\n")
+		return 130
+	}
+	fmt.Fprintf(stderr, "spillbench: %v\n", err)
+	return 1
+}
+
+func dispatch(stdout, stderr io.Writer, args []string) error {
+	if len(args) == 0 {
+		fmt.Fprint(stdout, help)
+		return nil
+	}
+	switch args[0] {
+	case "run":
+		return runCmd(stdout, stderr, args[1:])
+	case "cleanup":
+		return cleanupCmd(stdout, args[1:])
+	case "version":
+		return versionCmd(stdout, args[1:])
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, help)
+		return nil
+	}
+	return usagef("unknown command %q; run spillbench with no arguments for the list", args[0])
+}
+
+// newFlags returns a FlagSet that reports its errors as usage errors and
+// prints its help (with examples) on -h.
+func newFlags(stderr io.Writer, name, examples string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage of spillbench %s:\n", name)
+		fs.SetOutput(stderr)
+		fs.PrintDefaults()
+		fs.SetOutput(io.Discard)
+		fmt.Fprintf(stderr, "\nExamples:\n%s", examples)
+	}
+	return fs
+}
+
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.Usage()
+			return err
+		}
+		return usagef("%s: %v; see spillbench %s -h", fs.Name(), err, fs.Name())
+	}
+	if fs.NArg() > 0 {
+		return usagef("%s: unexpected argument %q; see spillbench %s -h", fs.Name(), fs.Arg(0), fs.Name())
+	}
+	return nil
+}
+
+func runCmd(stdout, stderr io.Writer, args []string) error {
+	fs := newFlags(stderr, "run", `  spillbench run                          the quick sweep into ./out/quick-<time>
+  spillbench run --spec default --count 10
+  spillbench run --spec my.yaml --shard 0/4 --out out/shard0
+`)
+	specName := fs.String("spec", "quick", "sweep spec: quick, default, full, or a YAML file")
+	out := fs.String("out", "", "result directory to create (default ./out/<spec>-<time>)")
+	count := fs.Int("count", 0, "repetitions per cell, overriding the spec's")
+	shardFlag := fs.String("shard", "0/1", "run part i of n of the cells, as i/n")
+	profiles := fs.String("profiles", "", "pprof profiles: cell, rep or none (default: the spec's)")
+	quiet := fs.Bool("q", false, "no progress output")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *count < 0 {
+		return usagef("run: --count %d; give a positive number of repetitions", *count)
+	}
+	if *profiles != "" && *profiles != "cell" && *profiles != "rep" && *profiles != "none" {
+		return usagef("run: --profiles %q; use cell, rep or none", *profiles)
+	}
+	shard, err := bench.ParseShard(*shardFlag)
+	if err != nil {
+		return usagef("run: %v", err)
+	}
+	spec, err := bench.LoadSpec(*specName)
+	if err != nil {
+		return usagef("run: %v", err)
+	}
+	dir := *out
+	if dir == "" {
+		dir = filepath.Join("out", spec.Name+"-"+time.Now().Format("20060102-150405"))
+	}
+	if ents, err := os.ReadDir(dir); err == nil && len(ents) > 0 {
+		return usagef("run: --out %s is not empty; give a new directory", dir)
+	}
+
+	// The first Ctrl-C stops the sweep cleanly: nothing new starts, the
+	// current run is torn down, and the directory is left marked
+	// incomplete. A second one releases what is registered and exits.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		stop()
+		injectors.HandleSignals()
+	}()
+	defer injectors.Resources.ReleaseAll()
+
+	var progress io.Writer
+	terminal := false
+	if !*quiet {
+		progress = stderr
+		if f, ok := stderr.(*os.File); ok {
+			terminal = term.IsTerminal(int(f.Fd()))
+		}
+	}
+	sum, err := bench.Run(ctx, spec, bench.Options{Out: dir, Count: *count, Shard: shard, Profiles: *profiles, Progress: progress, Terminal: terminal})
+	printSummary(stdout, sum)
+	return err
+}
+
+func printSummary(w io.Writer, s bench.Summary) {
+	if s.Dir == "" {
+		return
+	}
+	e := s.Env
+	state := "complete"
+	if !e.Complete {
+		state = "INCOMPLETE"
+	}
+	fmt.Fprintf(w, "spillbench: %s (%s): %d cells, %d runs recorded, %d skipped, %d failed, %.0fs (harness overhead %.0f%%)\n",
+		s.Dir, state, e.Cells, e.Recorded, e.Skipped, e.Failed, e.TotalSeconds, 100*e.Overhead)
+	reasons := map[string]int{}
+	for _, r := range s.Skipped {
+		reasons[r]++
+	}
+	for r, n := range reasons {
+		fmt.Fprintf(w, "  skipped %d cell(s): %s\n", n, r)
+	}
+	for i, f := range s.Failures {
+		if i == 10 {
+			fmt.Fprintf(w, "  ... and %d more failures in outcomes.jsonl\n", len(s.Failures)-10)
+			break
+		}
+		fmt.Fprintf(w, "  failed: %s\n", f)
+	}
+}
+
+func cleanupCmd(stdout io.Writer, args []string) error {
+	fs := newFlags(io.Discard, "cleanup", "  spillbench cleanup\n")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	removed, err := injectors.Cleanup("")
+	for _, r := range removed {
+		fmt.Fprintf(stdout, "removed %s\n", r)
+	}
+	if len(removed) == 0 && err == nil {
+		fmt.Fprintln(stdout, "nothing to clean up")
+	}
+	return err
+}
+
+func versionCmd(stdout io.Writer, args []string) error {
+	fs := newFlags(io.Discard, "version", "  spillbench version\n")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	v, commit := "(devel)", ""
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		if bi.Main.Version != "" {
+			v = bi.Main.Version
+		}
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" {
+				commit = " " + s.Value
+			}
+		}
+	}
+	fmt.Fprintf(stdout, "spillbench %s%s %s\n", v, commit, strings.TrimSpace(runtimeVersion()))
+	return nil
+}
+
+func runtimeVersion() string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		return bi.GoVersion
+	}
+	return ""
+}
