@@ -2,7 +2,11 @@
 GO ?= go
 FUZZTIME ?= 30s
 
-.PHONY: test fmt-check vet staticcheck race fuzz bench
+.PHONY: run test fmt-check vet staticcheck race fuzz bench clean
+
+# The quick sweep on the embedded spec, into ./out/quick-<time>.
+run:
+	$(GO) run ./cmd/spillbench run --spec quick
 
 test: fmt-check vet staticcheck race
 
@@ -35,3 +39,6 @@ fuzz:
 bench:
 	$(GO) test ./spill -run '^$$' -bench . -benchmem -count 6
 	$(GO) test ./engine -run '^$$' -bench . -benchtime 3x -count 6
+
+clean:
+	rm -rf out

@@ -3,6 +3,7 @@ module github.com/spillbench/spillbench
 go 1.26.8
 
 require (
+	github.com/google/pprof v0.0.0-20261105003125-4bf881d7fb0b
 	github.com/hanwen/go-fuse/v2 v2.12.1
 	github.com/klauspost/compress v1.20.4
 	github.com/pingcap/failpoint v0.0.0-20240528011301-b51a646c7c86

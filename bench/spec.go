@@ -417,7 +417,8 @@ func (p *specParser) faults(k, v *yaml.Node) error {
 	return nil
 }
 
-// strictDecode decodes a mapping node, refusing keys the struct lacks.
+// strictDecode decodes a mapping node, refusing keys the struct lacks,
+// with an error of one line.
 func strictDecode(n *yaml.Node, v any) error {
 	b, err := yaml.Marshal(n)
 	if err != nil {
@@ -425,7 +426,23 @@ func strictDecode(n *yaml.Node, v any) error {
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
-	return dec.Decode(v)
+	err = dec.Decode(v)
+	var te *yaml.TypeError
+	if !errors.As(err, &te) {
+		return err
+	}
+	var msgs []string
+	for _, e := range te.Errors {
+		if _, rest, ok := strings.Cut(e, "field "); ok && strings.Contains(rest, " not found") {
+			msgs = append(msgs, fmt.Sprintf("unknown key %q", strings.SplitN(rest, " ", 2)[0]))
+			continue
+		}
+		if _, rest, ok := strings.Cut(e, ": "); ok {
+			e = rest // drop yaml's "line N" of the re-marshalled fragment
+		}
+		msgs = append(msgs, e)
+	}
+	return errors.New(strings.Join(msgs, "; "))
 }
 
 // defaults fills axes the spec left out and checks combinations.

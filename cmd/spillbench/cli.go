@@ -84,31 +84,36 @@ func dispatch(stdout, stderr io.Writer, args []string) error {
 	return usagef("unknown command %q; run spillbench with no arguments for the list", args[0])
 }
 
-// newFlags returns a FlagSet that reports its errors as usage errors and
-// prints its help (with examples) on -h.
-func newFlags(stderr io.Writer, name, examples string) *flag.FlagSet {
+// flags is a command's FlagSet and the help it prints on -h: the flags
+// and examples. A parse error is a usage error of one line.
+type flags struct {
+	*flag.FlagSet
+	help func()
+}
+
+func newFlags(stderr io.Writer, name, examples string) *flags {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	fs.Usage = func() {
+	fs.Usage = func() {} // parse prints help itself, on -h only
+	return &flags{FlagSet: fs, help: func() {
 		fmt.Fprintf(stderr, "Usage of spillbench %s:\n", name)
 		fs.SetOutput(stderr)
 		fs.PrintDefaults()
 		fs.SetOutput(io.Discard)
 		fmt.Fprintf(stderr, "\nExamples:\n%s", examples)
-	}
-	return fs
+	}}
 }
 
-func parseFlags(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
+func (f *flags) parse(args []string) error {
+	if err := f.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fs.Usage()
+			f.help()
 			return err
 		}
-		return usagef("%s: %v; see spillbench %s -h", fs.Name(), err, fs.Name())
+		return usagef("%s: %v; see spillbench %s -h", f.Name(), err, f.Name())
 	}
-	if fs.NArg() > 0 {
-		return usagef("%s: unexpected argument %q; see spillbench %s -h", fs.Name(), fs.Arg(0), fs.Name())
+	if f.NArg() > 0 {
+		return usagef("%s: unexpected argument %q; see spillbench %s -h", f.Name(), f.Arg(0), f.Name())
 	}
 	return nil
 }
@@ -124,7 +129,7 @@ func runCmd(stdout, stderr io.Writer, args []string) error {
 	shardFlag := fs.String("shard", "0/1", "run part i of n of the cells, as i/n")
 	profiles := fs.String("profiles", "", "pprof profiles: cell, rep or none (default: the spec's)")
 	quiet := fs.Bool("q", false, "no progress output")
-	if err := parseFlags(fs, args); err != nil {
+	if err := fs.parse(args); err != nil {
 		return err
 	}
 	if *count < 0 {
@@ -203,7 +208,7 @@ func printSummary(w io.Writer, s bench.Summary) {
 
 func cleanupCmd(stdout io.Writer, args []string) error {
 	fs := newFlags(io.Discard, "cleanup", "  spillbench cleanup\n")
-	if err := parseFlags(fs, args); err != nil {
+	if err := fs.parse(args); err != nil {
 		return err
 	}
 	removed, err := injectors.Cleanup("")
@@ -218,7 +223,7 @@ func cleanupCmd(stdout io.Writer, args []string) error {
 
 func versionCmd(stdout io.Writer, args []string) error {
 	fs := newFlags(io.Discard, "version", "  spillbench version\n")
-	if err := parseFlags(fs, args); err != nil {
+	if err := fs.parse(args); err != nil {
 		return err
 	}
 	v, commit := "(devel)", ""

@@ -1,0 +1,199 @@
+package bench
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"golang.org/x/perf/benchfmt"
+	"golang.org/x/perf/benchproc"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+// golden compares got with testdata/name, writing testdata/name.got-test
+// on a mismatch (and the golden file itself with -update).
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v; run go test ./bench -update to create it", err)
+	}
+	if !bytes.Equal(got, want) {
+		os.WriteFile(path+".got-test", got, 0o644)
+		t.Fatalf("%s differs from the golden file; see %s.got-test (go test ./bench -update accepts it)", name, path)
+	}
+}
+
+func TestBuiltinSpecsExpandToTheirGoldenCells(t *testing.T) {
+	for _, name := range Builtins() {
+		s, err := LoadSpec(name)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		var b bytes.Buffer
+		for _, c := range s.Cells() {
+			b.WriteString(c.Name() + "\n")
+		}
+		if name == "full" {
+			// Too big for a golden file: check its size and spot cells.
+			if n := len(s.Cells()); n != 7500 {
+				t.Errorf("full spec: %d cells, want 7500", n)
+			}
+			if !strings.Contains(b.String(), "Engine/workload=hol/threshold=64MiB/gran=item/comp=zstd:3/reclaim=respill/backend=dir/workers=4/ring=1024/fault=vanish:unmount\n") {
+				t.Error("full spec lacks its last fault cell")
+			}
+			continue
+		}
+		golden(t, "specs/"+name+".cells", b.Bytes())
+	}
+}
+
+func TestSpecDefaultsAndRange(t *testing.T) {
+	s, err := ParseSpec("t.yaml", []byte("workload: [mix]\nthreshold: 4KiB..64KiB x4\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []int64{4 << 10, 16 << 10, 64 << 10}
+	if !slices.Equal(s.Thresholds, want) {
+		t.Fatalf("thresholds %v, want %v", s.Thresholds, want)
+	}
+	if s.Count != 1 || s.Backends[0] != BackendDir || s.Faults[0].Injector != "none" || len(s.Cells()) != 4 {
+		t.Fatalf("defaults: %+v, %d cells", s, len(s.Cells()))
+	}
+}
+
+func TestSpecErrorsNameTheLine(t *testing.T) {
+	for _, tc := range []struct {
+		name, yaml string
+		line       int
+		want       string
+	}{
+		{"unknown axis", "workload: [mix]\ntreshold: [4KiB]\n", 2, `unknown axis or setting "treshold"`},
+		{"bad size", "workload: [mix]\nthreshold: [4KiBB]\n", 2, "give a positive size"},
+		{"zero size", "workload: [mix]\nthreshold: [0]\n", 2, "positive size"},
+		{"bad range", "workload: [mix]\nthreshold: 64KiB..4KiB x4\n", 2, "LO..HI xF"},
+		{"empty list", "workload: [mix]\ngranularity: []\n", 2, "empty list"},
+		{"bad granularity", "workload: [mix]\ngranularity: [record]\n", 2, "use batch or item"},
+		{"bad compression", "workload: [mix]\ncompression: [lz4]\n", 2, "use none, zstd or zstd:N"},
+		{"bad workload", "workload: [nope]\n", 1, "unknown workload"},
+		{"workload key", "workload:\n  - {name: mix, itemz: 3}\n", 2, `unknown key "itemz"`},
+		{"no workload", "threshold: [4KiB]\n", 1, "runs no workload"},
+		{"bad count", "workload: [mix]\ncount: 0\n", 2, "count at least 1"},
+		{"bad injector", "workload: [mix]\nfault:\n  - {injector: magic, mode: eio}\n", 3, "unknown injector"},
+		{"bad mode", "workload: [mix]\nfault:\n  - {injector: tmpfs, mode: eio}\n", 3, "has no mode"},
+		{"bad rule", "workload: [mix]\nfault:\n  - {injector: mock, mode: eio, rule: \"(op seek)\"}\n", 3, "never happens"},
+		{"kernel fault in memory", "workload: [mix]\nbackend: [memory]\nfault:\n  - {injector: tmpfs, mode: enospc}\n", 4, "use backend: [dir]"},
+		{"twice", "workload: [mix]\nworkload: [hol]\n", 2, "given twice"},
+		{"not yaml", "workload: [mix\n", 1, "not valid YAML"},
+		{"not a mapping", "- mix\n", 1, "YAML mapping"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ParseSpec("t.yaml", []byte(tc.yaml))
+			var se *SpecError
+			if !errors.As(err, &se) {
+				t.Fatalf("error %v, want a SpecError", err)
+			}
+			if se.Line != tc.line || !strings.Contains(se.Msg, tc.want) || se.File != "t.yaml" {
+				t.Fatalf("error %q: want t.yaml:%d and %q", err, tc.line, tc.want)
+			}
+			if strings.Contains(err.Error(), "\n") {
+				t.Fatalf("error %q is not one line", err)
+			}
+		})
+	}
+}
+
+func TestLoadSpecMissingFile(t *testing.T) {
+	_, err := LoadSpec(filepath.Join(t.TempDir(), "none.yaml"))
+	if err == nil || !strings.Contains(err.Error(), "quick, default, full") {
+		t.Fatalf("error %v should say which specs exist", err)
+	}
+}
+
+func TestShardsPartitionTheCells(t *testing.T) {
+	s, err := LoadSpec("default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := s.Cells()
+	for n := 1; n <= 7; n++ {
+		seen := map[string]int{}
+		for i := range n {
+			for _, c := range all {
+				if (Shard{i, n}).Has(c) {
+					seen[c.Name()]++
+				}
+			}
+		}
+		if len(seen) != len(all) {
+			t.Fatalf("%d shards cover %d of %d cells", n, len(seen), len(all))
+		}
+		for name, k := range seen {
+			if k != 1 {
+				t.Fatalf("%d shards: %s runs in %d of them", n, name, k)
+			}
+		}
+	}
+	for _, bad := range []string{"", "1", "2/2", "-1/3", "a/b", "0/0"} {
+		if _, err := ParseShard(bad); err == nil {
+			t.Errorf("ParseShard(%q) accepted it", bad)
+		}
+	}
+}
+
+// TestCellNamesProjectThroughBenchproc writes every cell's name with
+// benchfmt, reads it back, and projects each key with benchproc, as
+// benchstat -col /gran does.
+func TestCellNamesProjectThroughBenchproc(t *testing.T) {
+	s, err := LoadSpec("quick")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	w := benchfmt.NewWriter(&buf)
+	for _, c := range s.Cells() {
+		w.Write(&benchfmt.Result{Name: benchfmt.Name(c.Name()), Iters: 1, Values: []benchfmt.Value{{Value: 1, Unit: "ns/op"}}})
+	}
+	cells := s.Cells()
+	for _, key := range []string{"workload", "threshold", "gran", "comp", "reclaim", "backend", "workers", "ring", "fault"} {
+		proj, err := (&benchproc.ProjectionParser{}).Parse("/"+key, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := benchfmt.NewReader(bytes.NewReader(buf.Bytes()), "results.txt")
+		i := 0
+		for r.Scan() {
+			res, ok := r.Result().(*benchfmt.Result)
+			if !ok {
+				t.Fatalf("%v", r.Result())
+			}
+			c := cells[i]
+			want := ""
+			for _, kv := range c.Keys() {
+				if kv[0] == key {
+					want = kv[1]
+				}
+			}
+			if got := proj.Project(res).Get(proj.Fields()[0]); got != want {
+				t.Fatalf("%s: /%s projects to %q, want %q", c.Name(), key, got, want)
+			}
+			i++
+		}
+		if i != len(cells) {
+			t.Fatalf("read back %d of %d results", i, len(cells))
+		}
+	}
+}
