@@ -28,6 +28,7 @@ type Env struct {
 	Commit        string    `json:"commit"`
 	SpillFS       string    `json:"spill_fs"` // filesystem type of the temp dir spill directories go in
 	Spec          string    `json:"spec"`
+	PinnedCPUs    []int     `json:"pinned_cpus,omitempty"`
 	Shard         string    `json:"shard"`
 	Start         time.Time `json:"start"`
 	End           time.Time `json:"end"`

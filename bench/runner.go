@@ -31,6 +31,9 @@ type Options struct {
 	// instead of printing lines.
 	Progress io.Writer
 	Terminal bool
+	// CPUs, if set, pins the process to these CPUs for the sweep, where
+	// the host allows (sched_setaffinity).
+	CPUs []int
 }
 
 // Summary is what a sweep did.
@@ -63,12 +66,17 @@ func Run(ctx context.Context, spec *Spec, opt Options) (Summary, error) {
 			cells = append(cells, c)
 		}
 	}
+	if len(opt.CPUs) > 0 {
+		if err := pinCPUs(opt.CPUs); err != nil {
+			return Summary{}, err
+		}
+	}
 	d, err := createResultDir(opt.Out, spec)
 	if err != nil {
 		return Summary{}, err
 	}
 	env := collectEnv(spec, opt.Shard)
-	env.Cells = len(cells)
+	env.Cells, env.PinnedCPUs = len(cells), opt.CPUs
 	sum := Summary{Dir: opt.Out, Skipped: map[string]string{}}
 	if err := errors.Join(d.header(env), d.writeEnv(env)); err != nil {
 		d.close()

@@ -197,3 +197,16 @@ func TestCellNamesProjectThroughBenchproc(t *testing.T) {
 		}
 	}
 }
+
+func TestParseCPUs(t *testing.T) {
+	for in, want := range map[string][]int{"0": {0}, "0-1": {0, 1}, "0,2": {0, 2}, "1-3,5": {1, 2, 3, 5}} {
+		if got, err := ParseCPUs(in); err != nil || !slices.Equal(got, want) {
+			t.Errorf("ParseCPUs(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "a", "2-1", "-1", "1-"} {
+		if _, err := ParseCPUs(bad); err == nil {
+			t.Errorf("ParseCPUs(%q) accepted it", bad)
+		}
+	}
+}

@@ -129,6 +129,7 @@ func runCmd(stdout, stderr io.Writer, args []string) error {
 	shardFlag := fs.String("shard", "0/1", "run part i of n of the cells, as i/n")
 	profiles := fs.String("profiles", "", "pprof profiles: cell, rep or none (default: the spec's)")
 	quiet := fs.Bool("q", false, "no progress output")
+	cpuList := fs.String("cpus", "", "pin the sweep to these CPUs, such as 0-1 (where allowed)")
 	if err := fs.parse(args); err != nil {
 		return err
 	}
@@ -141,6 +142,12 @@ func runCmd(stdout, stderr io.Writer, args []string) error {
 	shard, err := bench.ParseShard(*shardFlag)
 	if err != nil {
 		return usagef("run: %v", err)
+	}
+	var cpus []int
+	if *cpuList != "" {
+		if cpus, err = bench.ParseCPUs(*cpuList); err != nil {
+			return usagef("run: --cpus: %v", err)
+		}
 	}
 	spec, err := bench.LoadSpec(*specName)
 	if err != nil {
@@ -174,7 +181,7 @@ func runCmd(stdout, stderr io.Writer, args []string) error {
 			terminal = term.IsTerminal(int(f.Fd()))
 		}
 	}
-	sum, err := bench.Run(ctx, spec, bench.Options{Out: dir, Count: *count, Shard: shard, Profiles: *profiles, Progress: progress, Terminal: terminal})
+	sum, err := bench.Run(ctx, spec, bench.Options{Out: dir, Count: *count, Shard: shard, Profiles: *profiles, Progress: progress, Terminal: terminal, CPUs: cpus})
 	printSummary(stdout, sum)
 	return err
 }
