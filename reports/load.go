@@ -1,0 +1,236 @@
+// Package reports turns result directories into statistics, plots and
+// design documents. It reads only files (results.txt, outcomes.jsonl,
+// env.json, profiles/*.pb.gz, the contract in docs/design/architecture.md)
+// and imports nothing of the engine or the bench, so it works on result
+// directories from any machine, commit or shard.
+//
+// Statistics are golang.org/x/perf's: benchfmt reads, benchproc groups by
+// projections such as /gran, and benchmath summarizes (median and
+// confidence interval) and compares (Mann-Whitney U), so a "~" here is a
+// "~" in benchstat. Beyond benchstat, Holm-Bonferroni control over a whole
+// grid and a warning when a sample is too small to ever be significant.
+package reports
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"golang.org/x/perf/benchfmt"
+)
+
+// Dir is one result directory as read.
+type Dir struct {
+	Path     string
+	Env      Env
+	Results  []*benchfmt.Result
+	Outcomes []Outcome
+	Profiles []string          // paths of profiles/*.pb.gz, sorted
+	Better   map[string]string // unit -> "higher" or "lower", from results.txt's unit metadata
+}
+
+// Env is env.json: the fields reports use.
+type Env struct {
+	Host            string    `json:"host"`
+	Kernel          string    `json:"kernel"`
+	CPU             string    `json:"cpu"`
+	NumCPU          int       `json:"num_cpu"`
+	GoVersion       string    `json:"go_version"`
+	Module          string    `json:"module"`
+	ModuleVersion   string    `json:"module_version"`
+	Commit          string    `json:"commit"`
+	SpillFS         string    `json:"spill_fs"`
+	Spec            string    `json:"spec"`
+	Shard           string    `json:"shard"`
+	Start           time.Time `json:"start"`
+	End             time.Time `json:"end"`
+	Complete        bool      `json:"complete"`
+	Interrupted     bool      `json:"interrupted"`
+	Cells           int       `json:"cells"`
+	Recorded        int       `json:"recorded"`
+	Skipped         int       `json:"skipped"`
+	Failed          int       `json:"failed"`
+	TotalSeconds    float64   `json:"total_seconds"`
+	MeasuredSeconds float64   `json:"measured_seconds"`
+	Overhead        float64   `json:"harness_overhead"`
+}
+
+// Outcome is a line of outcomes.jsonl: the fields reports use.
+type Outcome struct {
+	Cell         string            `json:"cell"`
+	Kind         string            `json:"kind"`
+	Keys         map[string]string `json:"keys"`
+	Rep          int               `json:"rep"`
+	Status       string            `json:"status"`
+	Reason       string            `json:"reason"`
+	Fault        *FaultOutcome     `json:"fault"`
+	ErrorType    string            `json:"error_type"`
+	ExitCode     int               `json:"exit_code"`
+	Sent         int64             `json:"sent"`
+	Delivered    int64             `json:"delivered"`
+	Lost         int64             `json:"lost"`
+	Duplicated   int64             `json:"duplicated"`
+	Corrupted    int64             `json:"corrupted"`
+	Undelivered  int64             `json:"undelivered"`
+	ReportedLost int               `json:"reported_lost"`
+	Panics       int               `json:"panics"`
+	SetupMS      float64           `json:"setup_ms"`
+	TeardownMS   float64           `json:"teardown_ms"`
+	WallMS       float64           `json:"wall_ms"`
+}
+
+// FaultOutcome is what the injector of a fault cell observed.
+type FaultOutcome struct {
+	Injector   string `json:"injector"`
+	Mode       string `json:"mode"`
+	TargetSite string `json:"target_site"`
+	Fired      bool   `json:"fired"`
+	Errno      string `json:"errno"`
+	Site       string `json:"site"`
+	Op         string `json:"op"`
+	Offset     int64  `json:"offset"`
+	Call       int    `json:"call"`
+}
+
+// Set is one or more result directories read together: the shards of one
+// sweep, or several sweeps.
+type Set struct {
+	Dirs []*Dir
+}
+
+// Results returns every result of every directory.
+func (s *Set) Results() []*benchfmt.Result {
+	var rs []*benchfmt.Result
+	for _, d := range s.Dirs {
+		rs = append(rs, d.Results...)
+	}
+	return rs
+}
+
+// Outcomes returns every outcome of every directory.
+func (s *Set) Outcomes() []Outcome {
+	var os []Outcome
+	for _, d := range s.Dirs {
+		os = append(os, d.Outcomes...)
+	}
+	return os
+}
+
+// ErrNotResultDir says a path is not a result directory.
+var ErrNotResultDir = errors.New("not a spillbench result directory")
+
+// Load reads result directories. Any problem is an error naming the file
+// (and line); nothing is half read.
+func Load(dirs ...string) (*Set, error) {
+	if len(dirs) == 0 {
+		return nil, errors.New("no result directory given")
+	}
+	s := &Set{}
+	for _, p := range dirs {
+		d, err := loadDir(p)
+		if err != nil {
+			return nil, err
+		}
+		s.Dirs = append(s.Dirs, d)
+	}
+	return s, nil
+}
+
+func loadDir(path string) (*Dir, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !st.IsDir() {
+		return nil, fmt.Errorf("%s: %w (it is a file)", path, ErrNotResultDir)
+	}
+	d := &Dir{Path: path, Better: map[string]string{}}
+	envPath := filepath.Join(path, "env.json")
+	b, err := os.ReadFile(envPath)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("%s: %w: it has no env.json", path, ErrNotResultDir)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(b, &d.Env); err != nil {
+		return nil, fmt.Errorf("%s: %v", envPath, err)
+	}
+	if err := d.loadResults(filepath.Join(path, "results.txt")); err != nil {
+		return nil, err
+	}
+	if err := d.loadOutcomes(filepath.Join(path, "outcomes.jsonl")); err != nil {
+		return nil, err
+	}
+	d.Profiles, _ = filepath.Glob(filepath.Join(path, "profiles", "*.pb.gz"))
+	slices.Sort(d.Profiles)
+	return d, nil
+}
+
+// loadResults reads results.txt, rejecting syntax errors and a unit whose
+// values disagree on its base unit within one benchmark.
+func (d *Dir) loadResults(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	r := benchfmt.NewReader(f, path)
+	units := map[string]string{} // benchmark/unit -> the unit it was first written as
+	line := 0
+	for r.Scan() {
+		switch rec := r.Result().(type) {
+		case *benchfmt.SyntaxError:
+			return rec
+		case *benchfmt.UnitMetadata:
+			if rec.Key == "better" {
+				d.Better[rec.Unit] = rec.Value
+			}
+		case *benchfmt.Result:
+			line++
+			res := rec.Clone()
+			name := string(res.Name.Full())
+			for _, v := range res.Values {
+				if first, ok := units[name+" "+v.Unit]; ok && first != v.OrigUnit {
+					return fmt.Errorf("%s: %s: unit %s written both as %s and %s", path, name, v.Unit, first, v.OrigUnit)
+				}
+				units[name+" "+v.Unit] = v.OrigUnit
+			}
+			if !strings.HasPrefix(name, "Engine/") && !strings.HasPrefix(name, "Ring/") && !strings.HasPrefix(name, "RawFS/") {
+				return fmt.Errorf("%s: result %d: benchmark %q is not a spillbench cell (Engine/, Ring/ or RawFS/)", path, line, name)
+			}
+			d.Results = append(d.Results, res)
+		}
+	}
+	return r.Err()
+}
+
+func (d *Dir) loadOutcomes(path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	sc.Buffer(nil, 16<<20)
+	for n := 1; sc.Scan(); n++ {
+		if len(bytes.TrimSpace(sc.Bytes())) == 0 {
+			continue
+		}
+		var o Outcome
+		if err := json.Unmarshal(sc.Bytes(), &o); err != nil {
+			return fmt.Errorf("%s:%d: %v", path, n, err)
+		}
+		if o.Cell == "" || o.Status == "" {
+			return fmt.Errorf("%s:%d: an outcome needs a cell and a status", path, n)
+		}
+		d.Outcomes = append(d.Outcomes, o)
+	}
+	return sc.Err()
+}

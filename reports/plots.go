@@ -1,0 +1,416 @@
+package reports
+
+import (
+	"bytes"
+	"fmt"
+	"image/color"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/palette"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/plotutil"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+)
+
+// PlotWidth and PlotHeight are the size plots are rendered at: readable
+// embedded in a page at full width.
+var (
+	PlotWidth  = 16 * vg.Centimeter
+	PlotHeight = 10 * vg.Centimeter
+)
+
+// Render writes p in format ("svg" or "png") at the standard size.
+func Render(p *plot.Plot, format string) ([]byte, error) {
+	wt, err := p.WriterTo(PlotWidth, PlotHeight, format)
+	if err != nil {
+		return nil, err
+	}
+	var b bytes.Buffer
+	if _, err := wt.WriteTo(&b); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+// parseSize reads the binary sizes cell names carry: 512B, 64KiB, 1MiB.
+func parseSize(s string) (float64, bool) {
+	for i, u := range []string{"TiB", "GiB", "MiB", "KiB", "B"} {
+		if n, ok := strings.CutSuffix(s, u); ok {
+			v, err := strconv.ParseFloat(n, 64)
+			return v * math.Pow(1024, float64(4-i)), err == nil
+		}
+	}
+	return 0, false
+}
+
+// series is one line of a threshold plot: a granularity x compression.
+type series struct {
+	name   string
+	points map[float64]*Cell // threshold -> sample
+}
+
+// thresholdSeries groups a workload's engine results (no fault) of unit by
+// granularity x compression and threshold.
+func thresholdSeries(s *Set, workload, unit string) ([]series, error) {
+	t, err := Summarize(s, Query{
+		Filter: fmt.Sprintf(".name:Engine /workload:%s /fault:none", workload),
+		Row:    "/gran,/comp", Col: "/threshold", Unit: unit,
+	})
+	if err != nil {
+		return nil, err
+	}
+	var out []series
+	for i, rk := range t.Rows {
+		sr := series{name: rk.StringValues(), points: map[float64]*Cell{}}
+		for j, ck := range t.Cols {
+			x, ok := parseSize(ck.StringValues())
+			if ok && t.Cells[i][j] != nil {
+				sr.points[x] = t.Cells[i][j]
+			}
+		}
+		if len(sr.points) > 0 {
+			out = append(out, sr)
+		}
+	}
+	return out, nil
+}
+
+// errPoints are points with asymmetric y error bars (the interval).
+type errPoints struct {
+	plotter.XYs
+	lo, hi []float64
+}
+
+func (e errPoints) YError(i int) (float64, float64) { return e.lo[i], e.hi[i] }
+
+// MetricVsThreshold plots a metric of a workload's engine cells against
+// the threshold (log scale), a line per granularity x compression with
+// its confidence interval as error bars. With budget set, the threshold
+// itself is drawn as the budget line.
+func MetricVsThreshold(s *Set, workload, unit, title, ylabel string, budget bool) (*plot.Plot, error) {
+	ss, err := thresholdSeries(s, workload, unit)
+	if err != nil {
+		return nil, err
+	}
+	if len(ss) == 0 {
+		return nil, fmt.Errorf("no %s results for workload %s", unit, workload)
+	}
+	p := plot.New()
+	p.Title.Text = title
+	p.X.Label.Text = "spill threshold (bytes, log scale)"
+	p.Y.Label.Text = ylabel
+	p.X.Scale = plot.LogScale{}
+	p.Legend.Top = true
+	var xmin, xmax = math.Inf(1), math.Inf(-1)
+	var ticks sizeTicks
+	ymax := 0.0
+	for i, sr := range ss {
+		xs := slices.Sorted(mapKeys(sr.points))
+		ep := errPoints{}
+		for _, x := range xs {
+			c := sr.points[x]
+			ep.XYs = append(ep.XYs, plotter.XY{X: x, Y: c.Summary.Center})
+			ep.lo = append(ep.lo, c.Summary.Center-c.Summary.Lo)
+			ep.hi = append(ep.hi, c.Summary.Hi-c.Summary.Center)
+			xmin, xmax = math.Min(xmin, x), math.Max(xmax, x)
+			ymax = math.Max(ymax, c.Summary.Hi)
+			if !slices.Contains(ticks, x) {
+				ticks = append(ticks, x)
+			}
+		}
+		line, points, err := plotter.NewLinePoints(ep.XYs)
+		if err != nil {
+			return nil, err
+		}
+		line.Color, points.Color = plotutil.Color(i), plotutil.Color(i)
+		points.Shape = plotutil.Shape(i)
+		bars, err := plotter.NewYErrorBars(ep)
+		if err != nil {
+			return nil, err
+		}
+		bars.Color = plotutil.Color(i)
+		p.Add(line, points, bars)
+		p.Legend.Add(sr.name, line, points)
+	}
+	// Room for the legend above the data, and the thresholds as ticks.
+	p.X.Tick.Marker = ticks
+	p.X.Min, p.X.Max = xmin/1.6, xmax*1.6
+	p.Y.Min, p.Y.Max = 0, ymax*(1.2+0.08*float64(len(ss)))
+	if budget {
+		p.Y.Max = math.Max(p.Y.Max, xmax*1.3)
+		b, err := plotter.NewLine(plotter.XYs{{X: xmin, Y: xmin}, {X: xmax, Y: xmax}})
+		if err != nil {
+			return nil, err
+		}
+		b.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
+		b.Color = color.Gray{Y: 90}
+		p.Add(b)
+		p.Legend.Add("budget (= threshold)", b)
+	}
+	return p, nil
+}
+
+// sizeTicks marks the thresholds a plot has, labelled in binary units.
+type sizeTicks []float64
+
+func (t sizeTicks) Ticks(min, max float64) []plot.Tick {
+	var ts []plot.Tick
+	for _, v := range t {
+		if v >= min && v <= max {
+			ts = append(ts, plot.Tick{Value: v, Label: formatBytes(v)})
+		}
+	}
+	return ts
+}
+
+func mapKeys[K comparable, V any](m map[K]V) func(func(K) bool) {
+	return func(yield func(K) bool) {
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
+	}
+}
+
+// CategoryBars stacks each attribution's categories as shares of its
+// total, a bar per profile.
+func CategoryBars(as []Attribution, title string) (*plot.Plot, error) {
+	if len(as) == 0 {
+		return nil, fmt.Errorf("no profiles to attribute")
+	}
+	p := plot.New()
+	p.Title.Text = title
+	p.Y.Label.Text = "share of samples (%)"
+	p.X.Label.Text = "cell"
+	names := make([]string, len(as))
+	for i := range as {
+		names[i] = fmt.Sprintf("#%d", i+1)
+	}
+	p.NominalX(names...)
+	cats := append(categoryNames(), "other")
+	var below *plotter.BarChart
+	for ci, cat := range cats {
+		vals := make(plotter.Values, len(as))
+		for i, a := range as {
+			if a.Total > 0 {
+				vals[i] = 100 * float64(a.Categories[cat]) / float64(a.Total)
+			}
+		}
+		bars, err := plotter.NewBarChart(vals, PlotWidth/vg.Length(2*(len(as)+4)))
+		if err != nil {
+			return nil, err
+		}
+		bars.Color = categoryColors[ci%len(categoryColors)]
+		bars.LineStyle.Width = 0
+		if below != nil {
+			bars.StackOn(below)
+		}
+		below = bars
+		p.Add(bars)
+		p.Legend.Add(cat, bars)
+	}
+	// The legend takes the right of the plot, past the last bar.
+	p.Legend.Top = true
+	p.X.Min, p.X.Max = -0.7, float64(len(as))+2.5
+	p.Y.Max = 100
+	return p, nil
+}
+
+// categoryColors are eight distinct colours (Tableau 10), one per
+// category and other.
+var categoryColors = []color.Color{
+	color.RGBA{0x4e, 0x79, 0xa7, 0xff}, color.RGBA{0xf2, 0x8e, 0x2b, 0xff}, color.RGBA{0xe1, 0x57, 0x59, 0xff},
+	color.RGBA{0x76, 0xb7, 0xb2, 0xff}, color.RGBA{0x59, 0xa1, 0x4f, 0xff}, color.RGBA{0xed, 0xc9, 0x48, 0xff},
+	color.RGBA{0xb0, 0x7a, 0xa1, 0xff}, color.RGBA{0xba, 0xb0, 0xac, 0xff},
+}
+
+func categoryNames() []string {
+	var ns []string
+	for _, c := range Categories {
+		ns = append(ns, c.Name)
+	}
+	return ns
+}
+
+// Fault outcome classes, in legend order.
+var outcomeClasses = []struct {
+	name  string
+	color color.Color
+}{
+	{"clean typed error", color.RGBA{0x2c, 0xa0, 0x2c, 0xff}},
+	{"recovered", color.RGBA{0x1f, 0x77, 0xb4, 0xff}},
+	{"unaffected", color.RGBA{0xae, 0xc7, 0xe8, 0xff}},
+	{"data lost", color.RGBA{0xd6, 0x27, 0x28, 0xff}},
+	{"did not fire", color.RGBA{0xff, 0x7f, 0x0e, 0xff}},
+	{"unavailable", color.RGBA{0x99, 0x99, 0x99, 0xff}},
+}
+
+// FaultClass classifies a fault cell's outcome for the matrix.
+func FaultClass(o Outcome) string {
+	switch {
+	case o.Status == "skipped":
+		return "unavailable"
+	case o.Lost+o.Duplicated+o.Corrupted > 0 || o.Status == "data-lost":
+		return "data lost"
+	case o.Fault == nil || !o.Fault.Fired || o.Status == "fault-not-fired":
+		return "did not fire"
+	case o.ExitCode != 0:
+		return "clean typed error"
+	case o.Status == "ok" && o.Fault.Errno != "":
+		return "recovered"
+	}
+	return "unaffected"
+}
+
+// matrixGrid is a GridXYZ of class indexes.
+type matrixGrid struct {
+	cols, rows []string
+	z          [][]float64 // [row][col], NaN where no cell
+}
+
+func (g matrixGrid) Dims() (c, r int)   { return len(g.cols), len(g.rows) }
+func (g matrixGrid) Z(c, r int) float64 { return g.z[r][c] }
+func (g matrixGrid) X(c int) float64    { return float64(c) }
+func (g matrixGrid) Y(r int) float64    { return float64(r) }
+
+type classPalette []color.Color
+
+func (p classPalette) Colors() []color.Color { return p }
+
+// FaultMatrix draws mechanism (rows) x fault mode (columns), each square
+// coloured by the outcome most of its repetitions had.
+func FaultMatrix(outcomes []Outcome, title string) (*plot.Plot, error) {
+	votes := map[[2]string]map[string]int{}
+	var mechs, modes []string
+	for _, o := range outcomes {
+		if o.Fault == nil && o.Status != "skipped" {
+			continue
+		}
+		fault := o.Keys["fault"]
+		inj, mode, ok := strings.Cut(fault, ":")
+		if !ok {
+			continue
+		}
+		k := [2]string{inj, mode}
+		if votes[k] == nil {
+			votes[k] = map[string]int{}
+		}
+		votes[k][FaultClass(o)]++
+		if !slices.Contains(mechs, inj) {
+			mechs = append(mechs, inj)
+		}
+		if !slices.Contains(modes, mode) {
+			modes = append(modes, mode)
+		}
+	}
+	if len(votes) == 0 {
+		return nil, fmt.Errorf("no fault cells")
+	}
+	slices.Sort(mechs)
+	slices.Sort(modes)
+	g := matrixGrid{cols: modes, rows: mechs}
+	for _, m := range mechs {
+		row := make([]float64, len(modes))
+		for j, mode := range modes {
+			row[j] = math.NaN()
+			n := 0
+			for ci, c := range outcomeClasses {
+				if v := votes[[2]string{m, mode}][c.name]; v > n {
+					n, row[j] = v, float64(ci)
+				}
+			}
+		}
+		g.z = append(g.z, row)
+	}
+	var pal classPalette
+	for _, c := range outcomeClasses {
+		pal = append(pal, c.color)
+	}
+	hm := plotter.NewHeatMap(g, pal)
+	hm.Min, hm.Max = 0, float64(len(outcomeClasses)-1)
+	hm.NaN = color.White
+	p := plot.New()
+	p.Title.Text = title
+	p.X.Label.Text = "fault mode"
+	p.Y.Label.Text = "mechanism"
+	p.Add(hm)
+	p.NominalX(modes...)
+	p.NominalY(mechs...)
+	p.X.Tick.Label.Rotation = math.Pi / 5
+	p.X.Tick.Label.XAlign = draw.XRight
+	p.X.Tick.Label.YAlign = draw.YCenter
+	// Each square is labelled with its class: no legend to look up.
+	var lab plotter.XYLabels
+	for r := range mechs {
+		for c := range modes {
+			if z := g.z[r][c]; !math.IsNaN(z) {
+				lab.XYs = append(lab.XYs, plotter.XY{X: float64(c), Y: float64(r)})
+				lab.Labels = append(lab.Labels, outcomeClasses[int(z)].name)
+			}
+		}
+	}
+	labels, err := plotter.NewLabels(lab)
+	if err != nil {
+		return nil, err
+	}
+	for i := range labels.TextStyle {
+		labels.TextStyle[i].XAlign, labels.TextStyle[i].YAlign = draw.XCenter, draw.YCenter
+		labels.TextStyle[i].Color = color.White
+	}
+	p.Add(labels)
+	return p, nil
+}
+
+// HistoryPoint is a metric's summary at one commit.
+type HistoryPoint struct {
+	Label          string // commit (short) and date
+	Center, Lo, Hi float64
+}
+
+// History plots a metric across commits with its confidence band.
+func History(points []HistoryPoint, title, ylabel string) (*plot.Plot, error) {
+	if len(points) == 0 {
+		return nil, fmt.Errorf("no history")
+	}
+	p := plot.New()
+	p.Title.Text = title
+	p.X.Label.Text = "commit"
+	p.Y.Label.Text = ylabel
+	var line plotter.XYs
+	var band plotter.XYs
+	labels := make([]string, len(points))
+	for i, pt := range points {
+		line = append(line, plotter.XY{X: float64(i), Y: pt.Center})
+		band = append(band, plotter.XY{X: float64(i), Y: pt.Hi})
+		labels[i] = pt.Label
+	}
+	for i := len(points) - 1; i >= 0; i-- {
+		band = append(band, plotter.XY{X: float64(i), Y: points[i].Lo})
+	}
+	poly, err := plotter.NewPolygon(band)
+	if err != nil {
+		return nil, err
+	}
+	poly.Color = color.RGBA{0x1f, 0x77, 0xb4, 0x40}
+	poly.LineStyle.Width = 0
+	l, pts, err := plotter.NewLinePoints(line)
+	if err != nil {
+		return nil, err
+	}
+	l.Color, pts.Color = plotutil.Color(0), plotutil.Color(0)
+	p.Add(poly, l, pts)
+	p.Legend.Add("median", l, pts)
+	p.Legend.Add("95% interval", poly)
+	p.NominalX(labels...)
+	p.X.Tick.Label.Rotation = math.Pi / 5
+	p.X.Tick.Label.XAlign = draw.XRight
+	return p, nil
+}
+
+var _ palette.Palette = classPalette(nil)

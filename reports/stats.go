@@ -1,0 +1,269 @@
+package reports
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+	"strings"
+
+	"golang.org/x/perf/benchfmt"
+	"golang.org/x/perf/benchmath"
+	"golang.org/x/perf/benchproc"
+)
+
+// Query selects and groups results the way benchstat's flags do.
+type Query struct {
+	Filter string // benchproc filter, e.g. ".name:Engine /fault:none"; empty keeps all
+	Row    string // projection of a table's rows, e.g. ".name" (the default)
+	Col    string // projection of its columns, e.g. "/gran"; empty is one column
+	Unit   string // the tidied unit to summarize, e.g. "sec/op" or "items/s"
+	Alpha  float64
+}
+
+// DefaultAlpha is benchstat's significance level.
+const DefaultAlpha = 0.05
+
+// Cell is one sample of a table: its values and their summary.
+type Cell struct {
+	Sample  *benchmath.Sample
+	Summary benchmath.Summary
+}
+
+// Table is one unit's results grouped into rows and columns.
+type Table struct {
+	Unit string
+	Rows []benchproc.Key
+	Cols []benchproc.Key
+	// Cells[row][col]; nil where that combination has no results.
+	Cells [][]*Cell
+}
+
+// Summarize groups the set's results by the query's projections and
+// summarizes each group with benchmath, median and 95% interval, making
+// no distributional assumption, as benchstat does.
+func Summarize(s *Set, q Query) (*Table, error) {
+	var filter *benchproc.Filter
+	var err error
+	if q.Filter != "" {
+		if filter, err = benchproc.NewFilter(q.Filter); err != nil {
+			return nil, fmt.Errorf("filter %q: %v", q.Filter, err)
+		}
+	}
+	var parser benchproc.ProjectionParser
+	row := q.Row
+	if row == "" {
+		row = ".fullname"
+	}
+	rowProj, err := parser.Parse(row, filter)
+	if err != nil {
+		return nil, fmt.Errorf("row projection %q: %v", row, err)
+	}
+	colProj, err := parser.Parse(q.Col, filter)
+	if err != nil {
+		return nil, fmt.Errorf("column projection %q: %v", q.Col, err)
+	}
+	values := map[benchproc.Key]map[benchproc.Key][]float64{}
+	var rows, cols []benchproc.Key
+	for _, r := range s.Results() {
+		v, ok := value(filter, r, q.Unit)
+		if !ok {
+			continue
+		}
+		rk, ck := rowProj.Project(r), colProj.Project(r)
+		if values[rk] == nil {
+			values[rk] = map[benchproc.Key][]float64{}
+			rows = append(rows, rk)
+		}
+		if !slices.Contains(cols, ck) {
+			cols = append(cols, ck)
+		}
+		values[rk][ck] = append(values[rk][ck], v)
+	}
+	benchproc.SortKeys(rows)
+	benchproc.SortKeys(cols)
+	t := &Table{Unit: q.Unit, Rows: rows, Cols: cols}
+	thr := benchmath.DefaultThresholds
+	if q.Alpha > 0 {
+		thr.CompareAlpha = q.Alpha
+	}
+	for _, rk := range rows {
+		line := make([]*Cell, len(cols))
+		for i, ck := range cols {
+			if vs := values[rk][ck]; len(vs) > 0 {
+				smp := benchmath.NewSample(vs, &thr)
+				line[i] = &Cell{Sample: smp, Summary: benchmath.AssumeNothing.Summary(smp, 0.95)}
+			}
+		}
+		t.Cells = append(t.Cells, line)
+	}
+	return t, nil
+}
+
+// Change is the comparison of one row between two samples.
+type Change struct {
+	Row       string
+	Old, New  *Cell
+	P         float64
+	Delta     string  // benchstat's: "+12.34%", or "~" when not significant
+	Ratio     float64 // new center / old center
+	Alpha     float64
+	Holm      bool    // significant after Holm-Bonferroni over all changes compared together
+	Worse     bool    // the change is in the unit's worse direction
+	MinP      float64 // the smallest p-value these sample sizes can give
+	RunsToSee int     // runs per side needed for any change to be significant, if MinP >= alpha
+}
+
+// Compare compares column 0 with column 1 of each row of t (the old and
+// new values, as benchstat does with -col), and applies Holm-Bonferroni
+// across every row compared.
+func Compare(t *Table, higherIsBetter bool, alpha float64) []Change {
+	if alpha <= 0 {
+		alpha = DefaultAlpha
+	}
+	var changes []Change
+	for i, rk := range t.Rows {
+		if len(t.Cols) < 2 || t.Cells[i][0] == nil || t.Cells[i][1] == nil {
+			continue
+		}
+		old, cur := t.Cells[i][0], t.Cells[i][1]
+		cmp := benchmath.AssumeNothing.Compare(old.Sample, cur.Sample)
+		c := Change{Row: rk.StringValues(), Old: old, New: cur, P: cmp.P, Alpha: alpha,
+			Delta: cmp.FormatDelta(old.Summary.Center, cur.Summary.Center)}
+		if old.Summary.Center != 0 {
+			c.Ratio = cur.Summary.Center / old.Summary.Center
+		}
+		c.Worse = (c.Ratio < 1) == higherIsBetter && c.Ratio != 1
+		c.MinP = MinPValue(len(old.Sample.Values), len(cur.Sample.Values))
+		if c.MinP >= alpha {
+			c.RunsToSee = RunsNeeded(alpha)
+		}
+		changes = append(changes, c)
+	}
+	holm(changes)
+	return changes
+}
+
+// holm marks which changes stay significant under Holm-Bonferroni: sorted
+// by p, the k-th smallest (from 0) must be below alpha/(m-k), stopping at
+// the first that is not.
+func holm(cs []Change) {
+	idx := make([]int, len(cs))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return cs[idx[a]].P < cs[idx[b]].P })
+	m := len(cs)
+	for k, i := range idx {
+		if cs[i].P >= cs[i].Alpha/float64(m-k) {
+			break
+		}
+		cs[i].Holm = true
+	}
+}
+
+// MinPValue is the smallest two-sided p-value a Mann-Whitney U test can
+// give with samples of n1 and n2 values: when every value of one side
+// lies below every value of the other, p = 2 / C(n1+n2, n1). With four
+// runs a side that is 2/70, about 0.029.
+func MinPValue(n1, n2 int) float64 {
+	if n1 == 0 || n2 == 0 {
+		return 1
+	}
+	// C(n1+n2, n1) in logs, to stay finite for large samples.
+	lc, _ := math.Lgamma(float64(n1 + n2 + 1))
+	l1, _ := math.Lgamma(float64(n1 + 1))
+	l2, _ := math.Lgamma(float64(n2 + 1))
+	return math.Min(1, 2/math.Exp(lc-l1-l2))
+}
+
+// RunsNeeded is the fewest runs per side with which a test at alpha can
+// be significant at all.
+func RunsNeeded(alpha float64) int {
+	n := 2
+	for MinPValue(n, n) >= alpha && n < 1000 {
+		n++
+	}
+	return n
+}
+
+// Format renders a table as text, in benchstat's style: center and the
+// interval's half width as a percentage.
+func (t *Table) Format() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s", t.Unit)
+	for _, c := range t.Cols {
+		fmt.Fprintf(&b, " | %s", orAll(c.StringValues()))
+	}
+	b.WriteString("\n")
+	for i, r := range t.Rows {
+		b.WriteString(r.StringValues())
+		for _, c := range t.Cells[i] {
+			if c == nil {
+				b.WriteString(" | -")
+				continue
+			}
+			fmt.Fprintf(&b, " | %s %s", formatValue(c.Summary.Center, t.Unit), c.Summary.PctRangeString())
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+func orAll(s string) string {
+	if s == "" {
+		return "all"
+	}
+	return s
+}
+
+// formatValue writes v with an SI prefix, for tables.
+func formatValue(v float64, unit string) string {
+	abs := math.Abs(v)
+	switch {
+	case unit == "sec/op" && abs < 1e-6:
+		return fmt.Sprintf("%.1fns", v*1e9)
+	case unit == "sec/op" && abs < 1e-3:
+		return fmt.Sprintf("%.1fµs", v*1e6)
+	case unit == "sec/op" && abs < 1:
+		return fmt.Sprintf("%.2fms", v*1e3)
+	case unit == "sec/op":
+		return fmt.Sprintf("%.3fs", v)
+	case abs >= 1e9:
+		return fmt.Sprintf("%.2fG", v/1e9)
+	case abs >= 1e6:
+		return fmt.Sprintf("%.2fM", v/1e6)
+	case abs >= 1e3:
+		return fmt.Sprintf("%.2fk", v/1e3)
+	}
+	return fmt.Sprintf("%.3g", v)
+}
+
+// HigherIsBetter reads the unit's better= metadata from the set's files;
+// without any, lower is better (time, bytes), as in benchstat.
+func (s *Set) HigherIsBetter(unit string) bool {
+	for _, d := range s.Dirs {
+		if b, ok := d.Better[unit]; ok {
+			return b == "higher"
+		}
+	}
+	return false
+}
+
+// value returns r's value in unit if filter (nil keeps everything) keeps
+// it. It never changes r: benchproc's Filter.Apply would.
+func value(filter *benchproc.Filter, r *benchfmt.Result, unit string) (float64, bool) {
+	for i, v := range r.Values {
+		if v.Unit != unit {
+			continue
+		}
+		if filter != nil {
+			m, _ := filter.Match(r)
+			if !m.Test(i) {
+				return 0, false
+			}
+		}
+		return v.Value, true
+	}
+	return 0, false
+}
