@@ -4,9 +4,12 @@ FUZZTIME ?= 30s
 
 .PHONY: run test fmt-check vet staticcheck race fuzz bench clean
 
-# The quick sweep on the embedded spec, into ./out/quick-<time>.
+# The quick sweep on the embedded spec into ./out/quick-<time>, then its
+# report (the path is printed last).
 run:
-	$(GO) run ./cmd/spillbench run --spec quick
+	@dir=out/quick-$$(date +%Y%m%d-%H%M%S) && \
+	$(GO) run ./cmd/spillbench run --spec quick --out $$dir && \
+	$(GO) run ./cmd/spillbench report $$dir
 
 test: fmt-check vet staticcheck race
 

@@ -373,38 +373,61 @@ func efficiencySection(d *doc, s *Set, workloads []string) error {
 	return nil
 }
 
-// spillEfficiencies returns, for each engine cell of workload w with a
-// RawFS line beside it, its spill traffic rate over the RawFS rate.
+// spillEfficiencies returns, for each engine cell of workload w with RawFS
+// lines beside it, its median spill traffic rate over its median RawFS
+// rate. One pass groups the values by cell name.
 func spillEfficiencies(s *Set, w string) []float64 {
-	var out []float64
+	type vals struct{ bytes, secs, raw []float64 }
+	cells := map[string]*vals{}
+	get := func(name string) *vals {
+		v := cells[name]
+		if v == nil {
+			v = &vals{}
+			cells[name] = v
+		}
+		return v
+	}
 	for _, r := range s.Results() {
 		name := string(r.Name.Full())
-		if !strings.HasPrefix(name, "RawFS/") || !slices.Contains(nameKeys(name), [2]string{"workload", w}) {
+		if !slices.Contains(nameKeys(name), [2]string{"workload", w}) {
 			continue
 		}
-		cell := "Engine/" + strings.TrimPrefix(name, "RawFS/")
-		filter := ".name:Engine " + keysFilter(cell)
-		bytes := sample(s, filter, "spill-bytes/op")
-		secs := sample(s, filter, "sec/op")
-		raw := sample(s, ".name:RawFS "+keysFilter(cell), "bytes/s")
-		if bytes == nil || secs == nil || raw == nil || secs.Summary.Center <= 0 || raw.Summary.Center <= 0 {
+		switch kind, rest, _ := strings.Cut(name, "/"); kind {
+		case "Engine":
+			v := get(rest)
+			if b, ok := r.Value("spill-bytes/op"); ok {
+				v.bytes = append(v.bytes, b)
+			}
+			if t, ok := r.Value("sec/op"); ok {
+				v.secs = append(v.secs, t)
+			}
+		case "RawFS":
+			if b, ok := r.Value("bytes/s"); ok {
+				get(rest).raw = append(get(rest).raw, b)
+			}
+		}
+	}
+	var out []float64
+	for _, name := range slices.Sorted(mapKeys(cells)) {
+		v := cells[name]
+		if len(v.raw) == 0 || len(v.bytes) == 0 || len(v.secs) == 0 {
 			continue
 		}
-		ratio := 2 * bytes.Summary.Center / secs.Summary.Center / raw.Summary.Center
-		if !slices.Contains(out, ratio) {
-			out = append(out, ratio)
+		b, t, raw := median(v.bytes), median(v.secs), median(v.raw)
+		if t > 0 && raw > 0 {
+			out = append(out, 2*b/t/raw)
 		}
 	}
 	return out
 }
 
-// keysFilter is a benchproc filter matching every key of a cell name.
-func keysFilter(name string) string {
-	var parts []string
-	for _, kv := range nameKeys(name) {
-		parts = append(parts, fmt.Sprintf("/%s:%q", kv[0], kv[1]))
+func median(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
 	}
-	return strings.Join(parts, " ")
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
 // sample pools every value of unit in the results filter keeps.

@@ -18,6 +18,7 @@ import (
 
 	"github.com/spillbench/spillbench/bench"
 	"github.com/spillbench/spillbench/injectors"
+	"github.com/spillbench/spillbench/reports"
 )
 
 // usageError is bad input: one line, exit status 2.
@@ -31,6 +32,7 @@ const help = `spillbench measures spill-to-disk reorder buffers and their failur
 
 Usage:
   spillbench run [flags]     run a sweep and write a result directory
+  spillbench report DIR...   write the design report of result directories (shards merge)
   spillbench cleanup         remove mounts, loop devices and temp dirs left by interrupted runs
   spillbench version         print the version
 
@@ -73,6 +75,8 @@ func dispatch(stdout, stderr io.Writer, args []string) error {
 	switch args[0] {
 	case "run":
 		return runCmd(stdout, stderr, args[1:])
+	case "report":
+		return reportCmd(stdout, stderr, args[1:])
 	case "cleanup":
 		return cleanupCmd(stdout, args[1:])
 	case "version":
@@ -253,4 +257,64 @@ func runtimeVersion() string {
 		return bi.GoVersion
 	}
 	return ""
+}
+
+func reportCmd(stdout, stderr io.Writer, args []string) error {
+	fs := newFlags(stderr, "report", `  spillbench report out/quick-20261126-101500
+  spillbench report --out report/ --format md shard0 shard1 shard2
+`)
+	out := fs.String("out", "", "directory for the report (default: DIR/report for one DIR, ./report for several)")
+	format := fs.String("format", "both", "md, html or both")
+	// Directories may come before or after the flags.
+	var dirs []string
+	for len(args) > 0 {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				fs.help()
+				return err
+			}
+			return usagef("report: %v; see spillbench report -h", err)
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		dirs = append(dirs, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+	if len(dirs) == 0 {
+		return usagef("report: give one or more result directories, such as spillbench report out/quick-<time>")
+	}
+	var formats []reports.Format
+	switch *format {
+	case "md":
+		formats = []reports.Format{reports.Markdown}
+	case "html":
+		formats = []reports.Format{reports.HTML}
+	case "both":
+		formats = []reports.Format{reports.Markdown, reports.HTML}
+	default:
+		return usagef("report: --format %q; use md, html or both", *format)
+	}
+	set, err := reports.Load(dirs...)
+	if err != nil {
+		return usagef("report: %v", err)
+	}
+	dir := *out
+	if dir == "" {
+		dir = "report"
+		if len(dirs) == 1 {
+			dir = filepath.Join(dirs[0], "report")
+		}
+	}
+	cmd := "spillbench report " + strings.Join(dirs, " ")
+	w, err := reports.Generate(set, reports.Options{Out: dir, Formats: formats, Command: cmd})
+	if err != nil {
+		return err
+	}
+	for _, f := range w.Files {
+		if strings.HasSuffix(f, "report.md") || strings.HasSuffix(f, "report.html") {
+			fmt.Fprintf(stdout, "spillbench: wrote %s\n", f)
+		}
+	}
+	return nil
 }

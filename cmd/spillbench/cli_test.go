@@ -80,3 +80,28 @@ func TestCleanup(t *testing.T) {
 		t.Fatalf("cleanup: exit %d, %q", code, out)
 	}
 }
+
+func TestReport(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "rep")
+	code, stdout, stderr := run("report", "--out", out, "--format", "md", "../../reports/testdata/quick")
+	if code != 0 || !strings.Contains(stdout, filepath.Join(out, "report.md")) {
+		t.Fatalf("report: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(out, "report.html")); err == nil {
+		t.Fatal("--format md wrote HTML too")
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"report"}, "give one or more result directories"},
+		{[]string{"report", t.TempDir()}, "not a spillbench result directory"},
+		{[]string{"report", "--format", "pdf", "x"}, "--format"},
+		{[]string{"report", filepath.Join(t.TempDir(), "missing")}, "no such file"},
+	} {
+		code, _, stderr := run(tc.args...)
+		if code != 2 || !strings.Contains(stderr, tc.want) || strings.Count(stderr, "\n") != 1 {
+			t.Errorf("%v: exit %d, %q; want exit 2 and %q", tc.args, code, stderr, tc.want)
+		}
+	}
+}

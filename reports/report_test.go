@@ -1,0 +1,242 @@
+package reports
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"image/png"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/cmpimg"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+// golden compares got with testdata/golden/name, writing name.got-test
+// beside it on a mismatch.
+func golden(t *testing.T, name string, got []byte, equal func(a, b []byte) bool) {
+	t.Helper()
+	path := filepath.Join("testdata", "golden", name)
+	if *update {
+		os.MkdirAll(filepath.Dir(path), 0o755)
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v; go test ./reports -update creates it", err)
+	}
+	if !equal(got, want) {
+		os.WriteFile(path+".got-test", got, 0o644)
+		t.Fatalf("%s differs from its golden file; see %s.got-test (go test ./reports -update accepts it)", name, path)
+	}
+}
+
+func TestReportIsDeterministicAndMatchesGolden(t *testing.T) {
+	s := loadQuick(t)
+	a, b := t.TempDir(), t.TempDir()
+	for _, out := range []string{a, b} {
+		if _, err := Generate(s, Options{Out: out, Command: "spillbench report testdata/quick"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, f := range []string{"report.md", "report.html", "plots/hol-throughput.svg", "plots/fault-matrix.png"} {
+		x, _ := os.ReadFile(filepath.Join(a, f))
+		y, _ := os.ReadFile(filepath.Join(b, f))
+		if len(x) == 0 || !bytes.Equal(x, y) {
+			t.Errorf("%s: two runs on the same inputs differ (or it is empty)", f)
+		}
+	}
+	md, _ := os.ReadFile(filepath.Join(a, "report.md"))
+	golden(t, "quick-report.md", md, bytes.Equal)
+	for _, section := range []string{"## Question", "## Setup", "Reproduce: `spillbench run --spec quick`", "### Efficiency against the limits",
+		"### Where the time goes", "### Faults", "## Findings", "## Limitations", "![", "plots/hol-peak-buffered.svg"} {
+		if !bytes.Contains(md, []byte(section)) {
+			t.Errorf("report.md lacks %q", section)
+		}
+	}
+	html, _ := os.ReadFile(filepath.Join(a, "report.html"))
+	if !bytes.Contains(html, []byte("<svg")) || bytes.Contains(html, []byte("plots/")) {
+		t.Error("report.html must inline its plots and refer to no file")
+	}
+}
+
+// TestPlotsRenderLikeTheirGoldens renders each kind of plot from the test
+// data and compares the PNG with a tolerance for font rasterisation.
+func TestPlotsRenderLikeTheirGoldens(t *testing.T) {
+	s := loadQuick(t)
+	thr, err := MetricVsThreshold(s, "hol", "items/s", "hol: throughput", "items/s", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mem, err := MetricVsThreshold(s, "hol", "peak-buffered-B", "hol: peak buffered", "bytes", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := ReadProfile(s.Dirs[0].Profiles[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	cats, err := CategoryBars([]Attribution{Attribute("a", p), Attribute("b", p)}, "categories")
+	if err != nil {
+		t.Fatal(err)
+	}
+	faults, err := FaultMatrix(s.Outcomes(), "faults")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hist, err := History([]HistoryPoint{{"a1b2c3", 10, 9, 11}, {"d4e5f6", 12, 11, 13}, {"0a0b0c", 9, 8.5, 9.5}}, "history", "ms")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, pl := range map[string]*plot.Plot{"threshold": thr, "memory": mem, "categories": cats, "faults": faults, "history": hist} {
+		t.Run(name, func(t *testing.T) {
+			b, err := Render(pl, "png")
+			if err != nil {
+				t.Fatal(err)
+			}
+			img, err := png.Decode(bytes.NewReader(b))
+			if err != nil {
+				t.Fatalf("the PNG does not decode: %v", err)
+			}
+			wantW, wantH := int(PlotWidth.Dots(96)+0.5), int(PlotHeight.Dots(96)+0.5)
+			if r := img.Bounds(); r.Dx() != wantW || r.Dy() != wantH {
+				t.Fatalf("PNG is %dx%d, want %dx%d", r.Dx(), r.Dy(), wantW, wantH)
+			}
+			ink := 0
+			for y := 0; y < wantH; y += 2 {
+				for x := 0; x < wantW; x += 2 {
+					if r, g, b, _ := img.At(x, y).RGBA(); r+g+b < 3*0xf000 {
+						ink++
+					}
+				}
+			}
+			if ink < 500 {
+				t.Fatalf("the PNG is nearly blank: %d inked samples", ink)
+			}
+			golden(t, "plot-"+name+".png", b, func(a, b []byte) bool {
+				ok, err := cmpimg.EqualApprox("png", a, b, 0.02)
+				return err == nil && ok
+			})
+		})
+	}
+}
+
+func TestMalformedInputsGiveClearErrors(t *testing.T) {
+	good := "testdata/quick"
+	copyDir := func(t *testing.T) string {
+		dir := t.TempDir()
+		for _, f := range []string{"results.txt", "outcomes.jsonl", "env.json"} {
+			b, _ := os.ReadFile(filepath.Join(good, f))
+			os.WriteFile(filepath.Join(dir, f), b, 0o644)
+		}
+		os.MkdirAll(filepath.Join(dir, "profiles"), 0o755)
+		return dir
+	}
+	for _, tc := range []struct {
+		name  string
+		break_ func(dir string)
+		want  []string
+	}{
+		{"truncated results line", func(dir string) {
+			b, _ := os.ReadFile(filepath.Join(dir, "results.txt"))
+			os.WriteFile(filepath.Join(dir, "results.txt"), append(b, []byte("BenchmarkEngine/workload=mix 1 12 ns/op 5")...), 0o644)
+		}, []string{"results.txt:", "missing unit"}},
+		{"unit written two ways", func(dir string) {
+			f, _ := os.OpenFile(filepath.Join(dir, "results.txt"), os.O_APPEND|os.O_WRONLY, 0)
+			f.WriteString("BenchmarkEngine/workload=x 1 12 ns/op\nBenchmarkEngine/workload=x 1 0.5 sec/op\n")
+			f.Close()
+		}, []string{"results.txt", "Engine/workload=x", "both as"}},
+		{"not a spillbench benchmark", func(dir string) {
+			f, _ := os.OpenFile(filepath.Join(dir, "results.txt"), os.O_APPEND|os.O_WRONLY, 0)
+			f.WriteString("BenchmarkFoo 1 12 ns/op\n")
+			f.Close()
+		}, []string{"results.txt", `"Foo"`, "not a spillbench cell"}},
+		{"missing env.json", func(dir string) { os.Remove(filepath.Join(dir, "env.json")) }, []string{"not a spillbench result directory", "env.json"}},
+		{"bad outcomes line", func(dir string) {
+			f, _ := os.OpenFile(filepath.Join(dir, "outcomes.jsonl"), os.O_APPEND|os.O_WRONLY, 0)
+			f.WriteString("{\"cell\": 3}\n")
+			f.Close()
+		}, []string{"outcomes.jsonl:"}},
+		{"empty profile", func(dir string) {
+			os.WriteFile(filepath.Join(dir, "profiles", "Engine_workload=mix_threshold=2KiB_gran=batch_comp=none_reclaim=keep_backend=dir_workers=2_ring=1024_fault=none.cpu.pb.gz"), nil, 0o644)
+		}, []string{".cpu.pb.gz", "not a pprof profile"}},
+		{"not a pprof profile", func(dir string) {
+			os.WriteFile(filepath.Join(dir, "profiles", "Engine_workload=mix_threshold=2KiB_gran=batch_comp=none_reclaim=keep_backend=dir_workers=2_ring=1024_fault=none.cpu.pb.gz"), []byte("hello"), 0o644)
+		}, []string{".cpu.pb.gz", "not a pprof profile"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := copyDir(t)
+			tc.break_(dir)
+			out := filepath.Join(t.TempDir(), "report")
+			s, err := Load(dir)
+			if err == nil {
+				_, err = Generate(s, Options{Out: out})
+			}
+			if err == nil {
+				t.Fatal("no error")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Fatalf("error %q lacks %q", err, w)
+				}
+			}
+			if strings.Contains(err.Error(), "\n") {
+				t.Fatalf("error %q is not one line", err)
+			}
+			if _, serr := os.Stat(filepath.Join(out, "report.md")); serr == nil {
+				t.Fatal("a half report was written")
+			}
+		})
+	}
+	if _, err := Load(filepath.Join(good, "results.txt")); err == nil || !strings.Contains(err.Error(), "not a spillbench result directory") {
+		t.Fatalf("a file as result dir: %v", err)
+	}
+}
+
+
+// BenchmarkReport generates a report from 10,000 result lines and 50
+// profiles: it must take a few seconds at most.
+//
+//	go test ./reports -run '^$' -bench Report -benchtime 1x
+func BenchmarkReport(b *testing.B) {
+	dir := b.TempDir()
+	src := "testdata/quick"
+	for _, f := range []string{"outcomes.jsonl", "env.json"} {
+		data, _ := os.ReadFile(filepath.Join(src, f))
+		os.WriteFile(filepath.Join(dir, f), data, 0o644)
+	}
+	res, _ := os.ReadFile(filepath.Join(src, "results.txt"))
+	header, body, _ := bytes.Cut(res, []byte("\nBenchmark"))
+	body = append([]byte("Benchmark"), body...)
+	var all bytes.Buffer
+	all.Write(header)
+	all.WriteString("\n")
+	for all.Len() < 0 || bytes.Count(all.Bytes(), []byte("\nBenchmark")) < 10000 {
+		all.Write(body)
+	}
+	os.WriteFile(filepath.Join(dir, "results.txt"), all.Bytes(), 0o644)
+	os.MkdirAll(filepath.Join(dir, "profiles"), 0o755)
+	profs, _ := filepath.Glob(filepath.Join(src, "profiles", "*.cpu.pb.gz"))
+	for i := 0; i < 50; i++ {
+		data, _ := os.ReadFile(profs[i%len(profs)])
+		name := strings.Replace(filepath.Base(profs[i%len(profs)]), "comp=none", fmt.Sprintf("comp=none%d", i), 1)
+		os.WriteFile(filepath.Join(dir, "profiles", name), data, 0o644)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		s, err := Load(dir)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := Generate(s, Options{Out: filepath.Join(b.TempDir(), "r")}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
