@@ -140,9 +140,9 @@ func TestMalformedInputsGiveClearErrors(t *testing.T) {
 		return dir
 	}
 	for _, tc := range []struct {
-		name  string
+		name   string
 		break_ func(dir string)
-		want  []string
+		want   []string
 	}{
 		{"truncated results line", func(dir string) {
 			b, _ := os.ReadFile(filepath.Join(dir, "results.txt"))
@@ -199,7 +199,6 @@ func TestMalformedInputsGiveClearErrors(t *testing.T) {
 		t.Fatalf("a file as result dir: %v", err)
 	}
 }
-
 
 // BenchmarkReport generates a report from 10,000 result lines and 50
 // profiles: it must take a few seconds at most.
