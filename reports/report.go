@@ -255,6 +255,7 @@ func build(s *Set, opt Options) (*doc, error) {
 	if err := profileSection(d, s); err != nil {
 		return nil, err
 	}
+	granularitySection(d, s)
 	if err := faultSection(d, s); err != nil {
 		return nil, err
 	}
@@ -503,8 +504,12 @@ func profileSection(d *doc, s *Set) error {
 				cats = append(cats, fmt.Sprintf("%s %.0f%%", c, 100*float64(v)/float64(max(a.Total, 1))))
 			}
 		}
+		var cums []string
+		for _, f := range Top(a.Cum, 3) {
+			cums = append(cums, fmt.Sprintf("%s %.0f%%", shortFunc(f.Func), 100*float64(f.Value)/float64(max(a.Total, 1))))
+		}
 		rows = append(rows, []string{fmt.Sprintf("#%d", i+1), g, fmt.Sprint(len(groups[g])), fmt.Sprintf("%.0f ms", float64(a.Total)/1e6),
-			strings.Join(cats, ", "), strings.Join(tops, ", ")})
+			strings.Join(cats, ", "), strings.Join(tops, ", "), strings.Join(cums, ", ")})
 	}
 	p, err := CategoryBars(as, "CPU time by category")
 	if err != nil {
@@ -513,11 +518,57 @@ func profileSection(d *doc, s *Set) error {
 	if err := d.fig("profile-categories", "Share of CPU samples by category, one bar per group of profiles (numbered as in the table).", p); err != nil {
 		return err
 	}
-	d.t([]string{"#", "cells", "profiles", "CPU sampled", "categories", "top functions (flat)"}, rows)
+	d.t([]string{"#", "cells", "profiles", "CPU sampled", "categories", "top functions (flat)", "top functions (cumulative)"}, rows)
+
+	// Where a granularity's time differs: the first two groups of the
+	// first workload, function by function, per profiled run.
+	names := slices.Sorted(mapKeys(groups))
+	if len(names) >= 2 && strings.Fields(names[0])[0] == strings.Fields(names[1])[0] {
+		a, b := as[0], as[1]
+		shifts := Diff(a, b, len(groups[names[0]]), len(groups[names[1]]))
+		var drows [][]string
+		for _, sh := range shifts[:min(5, len(shifts))] {
+			drows = append(drows, []string{shortFunc(sh.Func), fmt.Sprintf("%.1f", float64(sh.Old)/1e6), fmt.Sprintf("%.1f", float64(sh.New)/1e6), fmt.Sprintf("%+.0f%%", 100*sh.Share)})
+		}
+		if len(drows) > 0 {
+			d.p("From %s (#1) to %s (#2), CPU ms per profiled run by function; the share is the part of the total change each explains.", names[0], names[1])
+			d.t([]string{"function", "#1 ms/run", "#2 ms/run", "share of the change"}, drows)
+		}
+	}
 	return nil
 }
 
+// granularitySection compares batch with per-item records cell by cell
+// across the grid, with Holm-Bonferroni over all of them.
+func granularitySection(d *doc, s *Set) {
+	t, err := Summarize(s, Query{Filter: ".name:Engine /fault:none", Col: "/gran@(batch item)", Unit: "items/s"})
+	if err != nil || len(t.Cols) < 2 {
+		return
+	}
+	changes := Compare(t, s.HigherIsBetter("items/s"), DefaultAlpha)
+	if len(changes) == 0 {
+		return
+	}
+	d.h(3, "Batch against per-item records")
+	survive := 0
+	var rows [][]string
+	for _, c := range changes {
+		holm := "no"
+		if c.Holm {
+			holm, survive = "yes", survive+1
+		}
+		rows = append(rows, []string{"`" + c.Row + "`", formatValue(c.Old.Summary.Center, "items/s"), formatValue(c.New.Summary.Center, "items/s"), c.Delta, fmt.Sprintf("%.3f", c.P), holm})
+	}
+	d.p("Throughput of per-item records against batch records in each cell (items/s, medians); `~` where the difference is not significant at alpha 0.05, as benchstat prints it. %d of %d differences survive Holm-Bonferroni over all %d comparisons.", survive, len(changes), len(changes))
+	d.t([]string{"cell", "batch", "item", "change", "p", "survives Holm"}, rows)
+}
+
+// shortFunc drops a function name's import path and any generic type
+// arguments, which can themselves hold paths and slashes.
 func shortFunc(f string) string {
+	if i, j := strings.Index(f, "["), strings.LastIndex(f, "]"); i >= 0 && j > i {
+		f = f[:i] + "[...]" + f[j+1:]
+	}
 	if i := strings.LastIndex(f, "/"); i >= 0 {
 		f = f[i+1:]
 	}

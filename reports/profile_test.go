@@ -1,0 +1,96 @@
+package reports
+
+import (
+	"math"
+	"testing"
+
+	"github.com/google/pprof/profile"
+)
+
+// fakeProfile builds a CPU profile whose samples have the given stacks
+// (leaf first) and values.
+func fakeProfile(stacks [][]string, values []int64) *profile.Profile {
+	p := &profile.Profile{SampleType: []*profile.ValueType{{Type: "samples", Unit: "count"}, {Type: "cpu", Unit: "nanoseconds"}}}
+	funcs := map[string]*profile.Function{}
+	for i, st := range stacks {
+		var locs []*profile.Location
+		for _, name := range st {
+			f := funcs[name]
+			if f == nil {
+				f = &profile.Function{ID: uint64(len(funcs) + 1), Name: name}
+				funcs[name] = f
+				p.Function = append(p.Function, f)
+			}
+			loc := &profile.Location{ID: uint64(len(p.Location) + 1), Line: []profile.Line{{Function: f}}}
+			p.Location = append(p.Location, loc)
+			locs = append(locs, loc)
+		}
+		p.Sample = append(p.Sample, &profile.Sample{Location: locs, Value: []int64{1, values[i]}})
+	}
+	return p
+}
+
+func TestAttributeByCategory(t *testing.T) {
+	p := fakeProfile([][]string{
+		{"syscall.pwrite", "os.(*File).WriteAt", "github.com/spillbench/spillbench/spill.(*Buffer[...]).commit"},
+		{"github.com/klauspost/compress/zstd.(*Encoder).EncodeAll", "github.com/spillbench/spillbench/spill.(*Buffer[...]).commit"},
+		{"crypto/internal/fips140/sha256.blockSHANI", "crypto/sha256.Sum256", "github.com/spillbench/spillbench/engine.checksum"},
+		{"runtime.mallocgc", "github.com/spillbench/spillbench/spill.appendEntry"},
+		{"main.main"},
+	}, []int64{40, 30, 20, 8, 2})
+	a := Attribute("x", p)
+	want := map[string]int64{"write syscalls": 40, "compression": 30, "strategy (checksum, delta)": 20, "GC/runtime": 8, "other": 2}
+	for c, v := range want {
+		if a.Categories[c] != v {
+			t.Errorf("%s: %d, want %d (all: %v)", c, a.Categories[c], v, a.Categories)
+		}
+	}
+	if a.Total != 100 || a.Flat["syscall.pwrite"] != 40 || a.Cum["github.com/spillbench/spillbench/spill.(*Buffer[...]).commit"] != 70 {
+		t.Fatalf("total %d, flat %v, cum %v", a.Total, a.Flat, a.Cum)
+	}
+	if top := Top(a.Flat, 2); len(top) != 2 || top[0].Func != "syscall.pwrite" || top[1].Value != 30 {
+		t.Fatalf("Top = %v", top)
+	}
+}
+
+func TestDiffSharesTheChange(t *testing.T) {
+	a := Attribute("a", fakeProfile([][]string{{"f"}, {"g"}}, []int64{50, 50}))
+	b := Attribute("b", fakeProfile([][]string{{"f"}, {"g"}, {"h"}}, []int64{80, 40, 30}))
+	// Total 100 -> 150: f +30 explains 60%, h +30 60%, g -10 -20%.
+	shifts := Diff(a, b, 1, 1)
+	share := map[string]float64{}
+	for _, s := range shifts {
+		share[s.Func] = s.Share
+	}
+	for f, want := range map[string]float64{"f": 0.6, "h": 0.6, "g": -0.2} {
+		if math.Abs(share[f]-want) > 1e-9 {
+			t.Errorf("%s explains %.2f, want %.2f", f, share[f], want)
+		}
+	}
+	// Per run: two runs of b are half as much each.
+	if shifts := Diff(a, b, 1, 2); shifts[0].New == 80 {
+		t.Fatal("Diff did not normalise per run")
+	}
+}
+
+func TestMergeProfilesOfACell(t *testing.T) {
+	s := loadQuick(t)
+	var cpus []string
+	for _, p := range s.Dirs[0].Profiles {
+		if len(p) > 0 && p[len(p)-len(".cpu.pb.gz"):] == ".cpu.pb.gz" {
+			cpus = append(cpus, p)
+		}
+	}
+	merged, err := MergeProfiles(cpus)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum int64
+	for _, path := range cpus {
+		p, _ := ReadProfile(path)
+		sum += Attribute("", p).Total
+	}
+	if got := Attribute("", merged).Total; got != sum {
+		t.Fatalf("merged total %d, sum of parts %d", got, sum)
+	}
+}
