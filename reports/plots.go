@@ -373,8 +373,8 @@ type HistoryPoint struct {
 	Center, Lo, Hi float64
 }
 
-// History plots a metric across commits with its confidence band.
-func History(points []HistoryPoint, title, ylabel string) (*plot.Plot, error) {
+// HistoryPlot plots a metric across commits with its confidence band.
+func HistoryPlot(points []HistoryPoint, title, ylabel string) (*plot.Plot, error) {
 	if len(points) == 0 {
 		return nil, fmt.Errorf("no history")
 	}

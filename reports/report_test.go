@@ -91,7 +91,7 @@ func TestPlotsRenderLikeTheirGoldens(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hist, err := History([]HistoryPoint{{"a1b2c3", 10, 9, 11}, {"d4e5f6", 12, 11, 13}, {"0a0b0c", 9, 8.5, 9.5}}, "history", "ms")
+	hist, err := HistoryPlot([]HistoryPoint{{"a1b2c3", 10, 9, 11}, {"d4e5f6", 12, 11, 13}, {"0a0b0c", 9, 8.5, 9.5}}, "history", "ms")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -126,22 +126,26 @@ func Compare(t *Table, higherIsBetter bool, alpha float64) []Change {
 		if len(t.Cols) < 2 || t.Cells[i][0] == nil || t.Cells[i][1] == nil {
 			continue
 		}
-		old, cur := t.Cells[i][0], t.Cells[i][1]
-		cmp := benchmath.AssumeNothing.Compare(old.Sample, cur.Sample)
-		c := Change{Row: rk.StringValues(), Old: old, New: cur, P: cmp.P, Alpha: alpha,
-			Delta: cmp.FormatDelta(old.Summary.Center, cur.Summary.Center)}
-		if old.Summary.Center != 0 {
-			c.Ratio = cur.Summary.Center / old.Summary.Center
-		}
-		c.Worse = (c.Ratio < 1) == higherIsBetter && c.Ratio != 1
-		c.MinP = MinPValue(len(old.Sample.Values), len(cur.Sample.Values))
-		if c.MinP >= alpha {
-			c.RunsToSee = RunsNeeded(alpha)
-		}
-		changes = append(changes, c)
+		changes = append(changes, compareCells(rk.StringValues(), t.Cells[i][0], t.Cells[i][1], higherIsBetter, alpha))
 	}
 	holm(changes)
 	return changes
+}
+
+// compareCells compares one row's old and new samples.
+func compareCells(row string, old, cur *Cell, higherIsBetter bool, alpha float64) Change {
+	cmp := benchmath.AssumeNothing.Compare(old.Sample, cur.Sample)
+	c := Change{Row: row, Old: old, New: cur, P: cmp.P, Alpha: alpha,
+		Delta: cmp.FormatDelta(old.Summary.Center, cur.Summary.Center)}
+	if old.Summary.Center != 0 {
+		c.Ratio = cur.Summary.Center / old.Summary.Center
+	}
+	c.Worse = (c.Ratio < 1) == higherIsBetter && c.Ratio != 1
+	c.MinP = MinPValue(len(old.Sample.Values), len(cur.Sample.Values))
+	if c.MinP >= alpha {
+		c.RunsToSee = RunsNeeded(alpha)
+	}
+	return c
 }
 
 // holm marks which changes stay significant under Holm-Bonferroni: sorted

@@ -33,6 +33,11 @@ const help = `spillbench measures spill-to-disk reorder buffers and their failur
 Usage:
   spillbench run [flags]     run a sweep and write a result directory
   spillbench report DIR...   write the design report of result directories (shards merge)
+  spillbench compare OLD NEW compare two result directories; exit 1 on a significant regression
+  spillbench history add DIR record a run in a history store; history show plots the trend
+  spillbench calibrate       run a spec twice (A/A) and recommend repetitions and a threshold
+  spillbench inject          run the fault matrix of every available mechanism and mode
+  spillbench list            axes, built-in specs, and the injectors available here
   spillbench cleanup         remove mounts, loop devices and temp dirs left by interrupted runs
   spillbench version         print the version
 
@@ -51,9 +56,12 @@ func spillbench(stdout, stderr io.Writer, args []string) (code int) {
 	}()
 	err := dispatch(stdout, stderr, args)
 	var ue usageError
+	var ee exitError
 	switch {
 	case err == nil:
 		return 0
+	case errors.As(err, &ee):
+		return ee.code
 	case errors.Is(err, flag.ErrHelp):
 		return 0
 	case errors.As(err, &ue):
@@ -77,6 +85,16 @@ func dispatch(stdout, stderr io.Writer, args []string) error {
 		return runCmd(stdout, stderr, args[1:])
 	case "report":
 		return reportCmd(stdout, stderr, args[1:])
+	case "compare":
+		return compareCmd(stdout, stderr, args[1:])
+	case "history":
+		return historyCmd(stdout, stderr, args[1:])
+	case "calibrate":
+		return calibrateCmd(stdout, stderr, args[1:])
+	case "inject":
+		return injectCmd(stdout, stderr, args[1:])
+	case "list":
+		return listCmd(stdout, stderr, args[1:])
 	case "cleanup":
 		return cleanupCmd(stdout, args[1:])
 	case "version":
@@ -106,6 +124,26 @@ func newFlags(stderr io.Writer, name, examples string) *flags {
 		fs.SetOutput(io.Discard)
 		fmt.Fprintf(stderr, "\nExamples:\n%s", examples)
 	}}
+}
+
+// parseWithArgs parses flags given before or between positional
+// arguments, and returns the positional ones.
+func (f *flags) parseWithArgs(args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := f.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				f.help()
+				return nil, err
+			}
+			return nil, usagef("%s: %v; see spillbench %s -h", f.Name(), err, f.Name())
+		}
+		if f.NArg() == 0 {
+			return pos, nil
+		}
+		pos = append(pos, f.Arg(0))
+		args = f.Args()[1:]
+	}
 }
 
 func (f *flags) parse(args []string) error {
@@ -265,21 +303,9 @@ func reportCmd(stdout, stderr io.Writer, args []string) error {
 `)
 	out := fs.String("out", "", "directory for the report (default: DIR/report for one DIR, ./report for several)")
 	format := fs.String("format", "both", "md, html or both")
-	// Directories may come before or after the flags.
-	var dirs []string
-	for len(args) > 0 {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				fs.help()
-				return err
-			}
-			return usagef("report: %v; see spillbench report -h", err)
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		dirs = append(dirs, fs.Arg(0))
-		args = fs.Args()[1:]
+	dirs, err := fs.parseWithArgs(args)
+	if err != nil {
+		return err
 	}
 	if len(dirs) == 0 {
 		return usagef("report: give one or more result directories, such as spillbench report out/quick-<time>")

@@ -2,8 +2,10 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -103,5 +105,114 @@ func TestReport(t *testing.T) {
 		if code != 2 || !strings.Contains(stderr, tc.want) || strings.Count(stderr, "\n") != 1 {
 			t.Errorf("%v: exit %d, %q; want exit 2 and %q", tc.args, code, stderr, tc.want)
 		}
+	}
+}
+
+// copyResultDir copies a result directory, rewriting every "ns/op" value
+// of benchmarks whose name has match by f.
+func copyResultDir(t *testing.T, src, match string, f func(i int, v float64) float64) string {
+	t.Helper()
+	dst := t.TempDir()
+	for _, name := range []string{"outcomes.jsonl", "env.json"} {
+		b, err := os.ReadFile(filepath.Join(src, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(dst, name), b, 0o644)
+	}
+	b, _ := os.ReadFile(filepath.Join(src, "results.txt"))
+	lines := strings.Split(string(b), "\n")
+	for i, l := range lines {
+		fields := strings.Fields(l)
+		if len(fields) < 4 || !strings.Contains(fields[0], match) {
+			continue
+		}
+		for j := 2; j+1 < len(fields); j += 2 {
+			if fields[j+1] == "ns/op" {
+				v, _ := strconv.ParseFloat(fields[j], 64)
+				fields[j] = strconv.FormatFloat(f(i, v), 'f', 0, 64)
+			}
+		}
+		lines[i] = strings.Join(fields, " ")
+	}
+	os.WriteFile(filepath.Join(dst, "results.txt"), []byte(strings.Join(lines, "\n")), 0o644)
+	return dst
+}
+
+const quickData = "../../reports/testdata/quick"
+
+func TestCompareExitsOneOnARegressionAndZeroOnNoise(t *testing.T) {
+	slower := copyResultDir(t, quickData, "workload=hol/threshold=2KiB", func(_ int, v float64) float64 { return v * 1.6 })
+	code, out, errOut := run("compare", "--metric", "sec/op", quickData, slower)
+	if code != 1 || !strings.Contains(out, "regression: Engine/workload=hol/threshold=2KiB") || !strings.Contains(out, "(p=0.002)") {
+		t.Fatalf("planted regression: exit %d\n%s\n%s", code, out, errOut)
+	}
+	noisy := copyResultDir(t, quickData, "Engine/", func(i int, v float64) float64 { return v * (1 + 0.01*float64(i%3-1)) })
+	if code, out, _ := run("compare", "--metric", "sec/op", quickData, noisy); code != 0 || !strings.Contains(out, "0 regressed") {
+		t.Fatalf("noise: exit %d\n%s", code, out)
+	}
+	code, out, _ = run("compare", "--format", "markdown", "--metric", "sec/op", quickData, slower)
+	if code != 1 || !strings.Contains(out, "### spillbench comparison: **") || !strings.Contains(out, ":x:") {
+		t.Fatalf("markdown: exit %d\n%s", code, out)
+	}
+	for _, f := range []string{"csv", "json"} {
+		if code, out, _ := run("compare", "--format", f, quickData, slower); code != 1 || len(out) == 0 {
+			t.Errorf("%s: exit %d", f, code)
+		}
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"compare", quickData}, "exactly two"},
+		{[]string{"compare", "--threshold", "lots", quickData, slower}, "--threshold"},
+		{[]string{"compare", "--alpha", "2", quickData, slower}, "--alpha"},
+		{[]string{"compare", "--format", "xml", quickData, slower}, "--format"},
+		{[]string{"compare", quickData, t.TempDir()}, "not a spillbench result directory"},
+	} {
+		code, _, stderr := run(tc.args...)
+		if code != 2 || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%v: exit %d %q", tc.args, code, stderr)
+		}
+	}
+}
+
+func TestHistoryDetectsAPlantedChange(t *testing.T) {
+	store := filepath.Join(t.TempDir(), "hist")
+	// Entries sort by start time, then commit: these three share a start.
+	same := copyResultDir(t, quickData, "nothing", nil)
+	slower := copyResultDir(t, quickData, "workload=hol/threshold=2KiB/gran=batch/comp=none", func(_ int, v float64) float64 { return v * 2 })
+	for i, dir := range []string{quickData, same, slower} {
+		code, out, errOut := run("history", "add", dir, "--store", store, "--commit", fmt.Sprintf("c0mm1t%d", i))
+		if code != 0 {
+			t.Fatalf("history add %s: exit %d %s %s", dir, code, out, errOut)
+		}
+		if i == 0 {
+			if code, _, _ := run("history", "add", dir, "--store", store, "--commit", "c0mm1t0"); code == 0 {
+				t.Fatal("adding the same entry twice succeeded: the store is append-only")
+			}
+		}
+	}
+	code, out, errOut := run("history", "show", "--store", store, "--metric", "ns/op")
+	if code != 0 || !strings.Contains(out, "change ") || !strings.Contains(out, "c0mm1t2") || !strings.Contains(out, "trend-sec-op.svg") {
+		t.Fatalf("history show: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if strings.Contains(out, "c0mm1t0 -> ") {
+		t.Fatalf("a change reported between identical runs:\n%s", out)
+	}
+}
+
+func TestListAndInject(t *testing.T) {
+	code, out, _ := run("list")
+	if code != 0 || !strings.Contains(out, "injectors on this host") || !strings.Contains(out, "quick") {
+		t.Fatalf("list: exit %d\n%s", code, out)
+	}
+	dir := filepath.Join(t.TempDir(), "inj")
+	code, out, errOut := run("inject", "--mechanisms", "mock", "--modes", "eio,enoent", "--count", "2", "-q", "--out", dir)
+	if code != 0 || !strings.Contains(out, "(complete): 3 cells") || !strings.Contains(out, "report.md") {
+		t.Fatalf("inject: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if code, _, errOut := run("inject", "--mechanisms", "nope"); code != 2 || !strings.Contains(errOut, "spillbench list") {
+		t.Fatalf("inject with no match: exit %d %q", code, errOut)
 	}
 }

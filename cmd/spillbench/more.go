@@ -1,0 +1,351 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spillbench/spillbench/bench"
+	"github.com/spillbench/spillbench/engine"
+	"github.com/spillbench/spillbench/injectors"
+	"github.com/spillbench/spillbench/reports"
+)
+
+// parsePercent reads "5%" or "0.05" as a fraction.
+func parsePercent(s string) (float64, error) {
+	v, err := strconv.ParseFloat(strings.TrimSuffix(s, "%"), 64)
+	if err != nil || v < 0 {
+		return 0, fmt.Errorf("%q is not a percentage such as 5%%", s)
+	}
+	if strings.HasSuffix(s, "%") {
+		v /= 100
+	}
+	return v, nil
+}
+
+// exitError carries an exit status other than 1 without a message.
+type exitError struct{ code int }
+
+func (e exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
+
+func compareCmd(stdout, stderr io.Writer, args []string) error {
+	fs := newFlags(stderr, "compare", `  spillbench compare out/base out/pr
+  spillbench compare --metric sec/op,items/s --threshold 3% --format markdown base pr > comment.md
+`)
+	metrics := fs.String("metric", "sec/op,items/s", "comma-separated units to compare")
+	threshold := fs.String("threshold", "5%", "smallest relative change that counts as a regression")
+	alpha := fs.Float64("alpha", reports.DefaultAlpha, "significance level")
+	format := fs.String("format", "text", "text, csv, json or markdown")
+	filter := fs.String("filter", ".name:Engine", "benchproc filter on the results compared")
+	dirs, err := fs.parseWithArgs(args)
+	if err != nil {
+		return err
+	}
+	if len(dirs) != 2 {
+		return usagef("compare: give exactly two result directories, OLD and NEW")
+	}
+	thr, err := parsePercent(*threshold)
+	if err != nil {
+		return usagef("compare: --threshold %v", err)
+	}
+	if *alpha <= 0 || *alpha >= 1 {
+		return usagef("compare: --alpha %g; give a level between 0 and 1, such as 0.05", *alpha)
+	}
+	if !slices.Contains([]string{"text", "csv", "json", "markdown"}, *format) {
+		return usagef("compare: --format %q; use text, csv, json or markdown", *format)
+	}
+	old, err := reports.Load(dirs[0])
+	if err != nil {
+		return usagef("compare: %v", err)
+	}
+	cur, err := reports.Load(dirs[1])
+	if err != nil {
+		return usagef("compare: %v", err)
+	}
+	units := tidyUnits(strings.Split(*metrics, ","))
+	cmp, err := reports.CompareSets(old, cur, units, *filter, *alpha, thr)
+	if err != nil {
+		return usagef("compare: %v", err)
+	}
+	if len(cmp.Rows) == 0 {
+		return usagef("compare: no benchmark of %v is in both directories", units)
+	}
+	if err := cmp.Write(stdout, *format); err != nil {
+		return err
+	}
+	if len(cmp.Regressions()) > 0 {
+		return exitError{1}
+	}
+	return nil
+}
+
+// tidyUnits maps the units people write to benchfmt's tidied ones.
+func tidyUnits(us []string) []string {
+	var out []string
+	for _, u := range us {
+		u = strings.TrimSpace(u)
+		switch u {
+		case "ns/op", "time/op":
+			u = "sec/op"
+		}
+		if u != "" {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
+func listCmd(stdout, stderr io.Writer, args []string) error {
+	fs := newFlags(stderr, "list", "  spillbench list\n")
+	if err := fs.parse(args); err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, "axes (spec keys) and their values:")
+	for _, a := range [][2]string{
+		{"workload", strings.Join(engine.Workloads, ", ") + " (with items and scale)"},
+		{"threshold", "sizes such as 64KiB, or a range such as 4KiB..64MiB x4"},
+		{"granularity", "batch, item"},
+		{"compression", "none, zstd, zstd:1 .. zstd:22"},
+		{"reclaim", "keep, respill"},
+		{"backend", "dir, spooled, memory"},
+		{"workers", "1, 2, ..."},
+		{"ring", "reorder window, such as 1024"},
+		{"fault", "none, or {injector, mode, site, after, nth, persistent, rule, terms, probability, latency, workloads}"},
+	} {
+		fmt.Fprintf(stdout, "  %-12s %s\n", a[0], a[1])
+	}
+	fmt.Fprintln(stdout, "built-in specs:")
+	for _, name := range bench.Builtins() {
+		s, err := bench.LoadSpec(name)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "  %-8s %d cells x %d repetitions\n", name, len(s.Cells()), s.Count)
+	}
+	fmt.Fprintln(stdout, "injectors on this host:")
+	for _, inj := range injectors.All() {
+		state := "available"
+		if err := inj.Probe(); err != nil {
+			state = err.Error()
+		}
+		var modes []string
+		for _, m := range inj.Modes() {
+			if injectors.ProbeMode(inj, m) == nil || inj.Probe() != nil {
+				modes = append(modes, string(m))
+			} else {
+				modes = append(modes, string(m)+" (unavailable)")
+			}
+		}
+		fmt.Fprintf(stdout, "  %-10s %-9s %s; modes: %s\n", inj.Name(), inj.Family(), state, strings.Join(modes, ", "))
+	}
+	return nil
+}
+
+// interruptible returns a context the first Ctrl-C cancels; a second one
+// releases what the injectors hold and exits.
+func interruptible() (context.Context, func()) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-ctx.Done()
+		stop()
+		injectors.HandleSignals()
+	}()
+	return ctx, stop
+}
+
+func injectCmd(stdout, stderr io.Writer, args []string) error {
+	fs := newFlags(stderr, "inject", `  spillbench inject                          every available mechanism and mode
+  spillbench inject --mechanisms mock,tmpfs --count 10
+`)
+	mechs := fs.String("mechanisms", "", "comma-separated injectors (default all)")
+	modes := fs.String("modes", "", "comma-separated fault modes (default all)")
+	count := fs.Int("count", 5, "repetitions per mechanism x mode")
+	out := fs.String("out", "", "result directory (default ./out/inject-<time>)")
+	quiet := fs.Bool("q", false, "no progress output")
+	if err := fs.parse(args); err != nil {
+		return err
+	}
+	if *count < 1 {
+		return usagef("inject: --count %d; give at least 1", *count)
+	}
+	want := func(list, v string) bool { return list == "" || slices.Contains(strings.Split(list, ","), v) }
+	var faults []string
+	for _, inj := range injectors.All() {
+		if !want(*mechs, inj.Name()) {
+			continue
+		}
+		for _, m := range inj.Modes() {
+			if want(*modes, string(m)) {
+				faults = append(faults, "  - "+matrixFaultYAML(inj.Name(), m))
+			}
+		}
+	}
+	if len(faults) == 0 {
+		return usagef("inject: no mechanism and mode match --mechanisms %q --modes %q; see spillbench list", *mechs, *modes)
+	}
+	src := fmt.Sprintf("name: inject\ncount: %d\nwarmup: 0\nprofiles: none\nworkload:\n  - {name: hol, items: 1500, scale: 0.2}\nthreshold: [16KiB]\nfault:\n%s\n",
+		*count, strings.Join(faults, "\n"))
+	spec, err := bench.ParseSpec("inject.yaml", []byte(src))
+	if err != nil {
+		return err
+	}
+	dir := *out
+	if dir == "" {
+		dir = filepath.Join("out", "inject-"+time.Now().Format("20060102-150405"))
+	}
+	ctx, stop := interruptible()
+	defer stop()
+	defer injectors.Resources.ReleaseAll()
+	var progress io.Writer
+	if !*quiet {
+		progress = stderr
+	}
+	sum, err := bench.Run(ctx, spec, bench.Options{Out: dir, Progress: progress})
+	printSummary(stdout, sum)
+	if err != nil {
+		return err
+	}
+	set, err := reports.Load(dir)
+	if err != nil {
+		return err
+	}
+	w, err := reports.Generate(set, reports.Options{Out: filepath.Join(dir, "report"), Command: "spillbench inject"})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "spillbench: wrote %s\n", w.Files[len(w.Files)-1])
+	return nil
+}
+
+// matrixFaultYAML is the fault the inject matrix arms for a mechanism and
+// mode: enough to meet hol's spill at a 16 KiB threshold.
+func matrixFaultYAML(mech string, mode injectors.Mode) string {
+	f := fmt.Sprintf("{injector: %s, mode: %s", mech, mode)
+	switch {
+	case mode == injectors.ModeLatency:
+		f += ", latency: 1ms, persistent: true"
+	case (mech == "tmpfs" || mech == "fallocate") && mode == injectors.ModeENOSPC:
+		f += ", after: 256KiB"
+	case mech == "fuse" && mode == injectors.ModeENOENT:
+		f += ", persistent: true"
+	case mech == "fuse":
+		f += ", nth: 3, persistent: true"
+	case mech == "mock" || mech == "failpoint":
+		f += ", nth: 3"
+	}
+	return f + "}"
+}
+
+func historyCmd(stdout, stderr io.Writer, args []string) error {
+	if len(args) == 0 {
+		return usagef("history: use history add DIR or history show; see spillbench history add -h")
+	}
+	switch args[0] {
+	case "add":
+		fs := newFlags(stderr, "history add", "  spillbench history add out/quick-20261126 --commit $(git rev-parse HEAD) --store .spillbench-history\n")
+		commit := fs.String("commit", "", "commit the run measured (default: the one in its env.json)")
+		store := fs.String("store", ".spillbench-history", "history directory")
+		dirs, err := fs.parseWithArgs(args[1:])
+		if err != nil {
+			return err
+		}
+		if len(dirs) != 1 {
+			return usagef("history add: give one result directory")
+		}
+		set, err := reports.Load(dirs[0])
+		if err != nil {
+			return usagef("history add: %v", err)
+		}
+		entry, err := reports.AddHistory(*store, dirs[0], set.Dirs[0].Env, *commit)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "spillbench: added %s\n", entry)
+		return nil
+	case "show":
+		fs := newFlags(stderr, "history show", "  spillbench history show --metric items/s --store .spillbench-history\n")
+		metric := fs.String("metric", "sec/op", "unit to track")
+		store := fs.String("store", ".spillbench-history", "history directory")
+		filter := fs.String("filter", ".name:Engine", "benchproc filter on the results tracked")
+		out := fs.String("out", "", "where to write the trend plot (default STORE/trend-<metric>.svg)")
+		alpha := fs.Float64("alpha", reports.DefaultAlpha, "significance level for change detection")
+		if err := fs.parse(args[1:]); err != nil {
+			return err
+		}
+		unit := tidyUnits([]string{*metric})[0]
+		h, err := reports.LoadHistory(*store)
+		if err != nil {
+			return usagef("history show: %v", err)
+		}
+		trend, changes, err := h.Trend(unit, *filter, *alpha)
+		if err != nil {
+			return usagef("history show: %v", err)
+		}
+		for _, p := range trend {
+			fmt.Fprintf(stdout, "%-24s %s [%s, %s]\n", p.Label, fmtFloat(p.Center), fmtFloat(p.Lo), fmtFloat(p.Hi))
+		}
+		for _, c := range changes {
+			fmt.Fprintln(stdout, c)
+		}
+		path := *out
+		if path == "" {
+			path = filepath.Join(*store, "trend-"+strings.ReplaceAll(unit, "/", "-")+".svg")
+		}
+		if err := h.WriteTrendPlot(path, unit, trend); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "spillbench: wrote %s\n", path)
+		return nil
+	}
+	return usagef("history: unknown subcommand %q; use add or show", args[0])
+}
+
+func fmtFloat(v float64) string { return strconv.FormatFloat(v, 'g', 4, 64) }
+
+func calibrateCmd(stdout, stderr io.Writer, args []string) error {
+	fs := newFlags(stderr, "calibrate", "  spillbench calibrate --spec quick\n")
+	specName := fs.String("spec", "quick", "spec to run twice")
+	metrics := fs.String("metric", "sec/op,items/s", "units to calibrate")
+	quiet := fs.Bool("q", false, "no progress output")
+	if err := fs.parse(args); err != nil {
+		return err
+	}
+	spec, err := bench.LoadSpec(*specName)
+	if err != nil {
+		return usagef("calibrate: %v", err)
+	}
+	base := filepath.Join("out", "calibrate-"+time.Now().Format("20060102-150405"))
+	ctx, stop := interruptible()
+	defer stop()
+	defer injectors.Resources.ReleaseAll()
+	var progress io.Writer
+	if !*quiet {
+		progress = stderr
+	}
+	var sets []*reports.Set
+	for _, side := range []string{"a", "b"} {
+		dir := filepath.Join(base, side)
+		if _, err := bench.Run(ctx, spec, bench.Options{Out: dir, Progress: progress}); err != nil {
+			return err
+		}
+		s, err := reports.Load(dir)
+		if err != nil {
+			return err
+		}
+		sets = append(sets, s)
+	}
+	rec, err := reports.Calibrate(sets[0], sets[1], tidyUnits(strings.Split(*metrics, ",")), ".name:Engine")
+	if err != nil {
+		return err
+	}
+	fmt.Fprint(stdout, rec)
+	return nil
+}

@@ -1,0 +1,206 @@
+package reports
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+)
+
+// A history store is a directory of entries, one per recorded run, named
+// <start time>-<commit> so they sort by date: plain files, easy to keep in
+// git or a CI cache. Entries are only ever added.
+type History struct {
+	Store   string
+	Entries []HistoryEntry
+}
+
+// HistoryEntry is one recorded run.
+type HistoryEntry struct {
+	Name   string // directory name in the store
+	Commit string
+	Set    *Set
+}
+
+// AddHistory copies a result directory's results, outcomes and env into
+// the store as a new entry and returns its name. commit overrides the one
+// env.json names.
+func AddHistory(store, dir string, env Env, commit string) (string, error) {
+	if commit == "" {
+		commit = env.Commit
+	}
+	if commit == "" || strings.ContainsAny(commit, "/ ") {
+		return "", fmt.Errorf("commit %q: give --commit SHA", commit)
+	}
+	name := env.Start.UTC().Format("20060102T150405") + "-" + commit[:min(12, len(commit))]
+	entry := filepath.Join(store, name)
+	if _, err := os.Stat(entry); err == nil {
+		return "", fmt.Errorf("history entry %s exists already; the store is append-only", entry)
+	}
+	if err := os.MkdirAll(store, 0o755); err != nil {
+		return "", err
+	}
+	tmp, err := os.MkdirTemp(store, ".adding-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(tmp)
+	for _, f := range []string{"results.txt", "outcomes.jsonl", "env.json"} {
+		b, err := os.ReadFile(filepath.Join(dir, f))
+		if err != nil {
+			return "", err
+		}
+		if err := os.WriteFile(filepath.Join(tmp, f), b, 0o644); err != nil {
+			return "", err
+		}
+	}
+	if err := os.WriteFile(filepath.Join(tmp, "commit"), []byte(commit+"\n"), 0o644); err != nil {
+		return "", err
+	}
+	return name, os.Rename(tmp, entry)
+}
+
+// LoadHistory reads every entry of a store, oldest first.
+func LoadHistory(store string) (*History, error) {
+	ents, err := os.ReadDir(store)
+	if err != nil {
+		return nil, fmt.Errorf("history store %s: %w; add a run with spillbench history add DIR", store, err)
+	}
+	h := &History{Store: store}
+	for _, e := range ents {
+		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		dir := filepath.Join(store, e.Name())
+		s, err := Load(dir)
+		if err != nil {
+			return nil, err
+		}
+		commit, _ := os.ReadFile(filepath.Join(dir, "commit"))
+		h.Entries = append(h.Entries, HistoryEntry{Name: e.Name(), Commit: strings.TrimSpace(string(commit)), Set: s})
+	}
+	if len(h.Entries) == 0 {
+		return nil, fmt.Errorf("history store %s has no entries; add one with spillbench history add DIR", store)
+	}
+	slices.SortFunc(h.Entries, func(a, b HistoryEntry) int { return strings.Compare(a.Name, b.Name) })
+	return h, nil
+}
+
+// Trend summarizes unit at every entry as the geometric mean, over the
+// benchmarks every entry has, of their medians and interval bounds; and
+// lists the significant changes between consecutive entries (Holm-
+// Bonferroni within each pair).
+func (h *History) Trend(unit, filter string, alpha float64) ([]HistoryPoint, []string, error) {
+	var common []string
+	medians := make([]map[string]*Cell, len(h.Entries))
+	for i, e := range h.Entries {
+		t, err := Summarize(e.Set, Query{Filter: filter, Unit: unit})
+		if err != nil {
+			return nil, nil, err
+		}
+		medians[i] = map[string]*Cell{}
+		var names []string
+		for j, r := range t.Rows {
+			if c := t.Cells[j][0]; c != nil && c.Summary.Center > 0 {
+				medians[i][r.StringValues()] = c
+				names = append(names, r.StringValues())
+			}
+		}
+		if i == 0 {
+			common = names
+		} else {
+			common = slices.DeleteFunc(common, func(n string) bool { return !slices.Contains(names, n) })
+		}
+	}
+	if len(common) == 0 {
+		return nil, nil, errors.New("no benchmark with " + unit + " is in every history entry")
+	}
+	var points []HistoryPoint
+	for i, e := range h.Entries {
+		var c, lo, hi float64
+		for _, n := range common {
+			s := medians[i][n].Summary
+			c += math.Log(s.Center)
+			lo += math.Log(math.Max(s.Lo, s.Center/1e6))
+			hi += math.Log(math.Max(s.Hi, s.Center))
+		}
+		k := float64(len(common))
+		points = append(points, HistoryPoint{Label: e.Name, Center: math.Exp(c / k), Lo: math.Exp(lo / k), Hi: math.Exp(hi / k)})
+	}
+	var changes []string
+	for i := 1; i < len(h.Entries); i++ {
+		cmp, err := CompareSets(h.Entries[i-1].Set, h.Entries[i].Set, []string{unit}, filter, alpha, 0)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, r := range cmp.Rows {
+			if r.Holm {
+				changes = append(changes, fmt.Sprintf("change %s -> %s: %s %s %s (p=%.3f)",
+					h.Entries[i-1].Name, h.Entries[i].Name, r.Row, r.Unit, r.Delta, r.P))
+			}
+		}
+	}
+	return points, changes, nil
+}
+
+// WriteTrendPlot renders the trend as SVG.
+func (h *History) WriteTrendPlot(path, unit string, points []HistoryPoint) error {
+	p, err := HistoryPlot(points, fmt.Sprintf("%s over commits (geometric mean of benchmarks)", unit), unit)
+	if err != nil {
+		return err
+	}
+	b, err := Render(p, "svg")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, b, 0o644)
+}
+
+// Calibrate reads two runs of the same commit (A/A) and recommends, per
+// unit, the regression threshold and the repetitions compare needs: the
+// threshold must clear the largest change seen between identical runs and
+// twice the typical interval half-width; the repetitions must let a test
+// at alpha 0.05 be significant after Holm-Bonferroni over every benchmark.
+func Calibrate(a, b *Set, units []string, filter string) (string, error) {
+	var out strings.Builder
+	fmt.Fprintf(&out, "A/A calibration: two runs of the same commit compared.\n")
+	for _, unit := range units {
+		cmp, err := CompareSets(a, b, []string{unit}, filter, DefaultAlpha, 0)
+		if err != nil {
+			return "", err
+		}
+		if len(cmp.Rows) == 0 {
+			continue
+		}
+		falsePos, maxDelta := 0, 0.0
+		var halfWidths []float64
+		n := 0
+		for _, r := range cmp.Rows {
+			if r.P < DefaultAlpha {
+				falsePos++
+			}
+			maxDelta = math.Max(maxDelta, math.Abs(r.Ratio-1))
+			for _, c := range []*Cell{r.Old, r.New} {
+				if c.Summary.Center != 0 && !math.IsInf(c.Summary.Hi, 0) {
+					halfWidths = append(halfWidths, (c.Summary.Hi-c.Summary.Lo)/2/math.Abs(c.Summary.Center))
+				}
+			}
+			n = max(n, len(r.Old.Sample.Values))
+		}
+		slices.Sort(halfWidths)
+		typical := 0.0
+		if len(halfWidths) > 0 {
+			typical = halfWidths[len(halfWidths)/2]
+		}
+		thr := math.Ceil(100*math.Max(maxDelta, 2*typical)) / 100
+		runs := RunsNeeded(DefaultAlpha / float64(len(cmp.Rows)))
+		fmt.Fprintf(&out, "%s: %d benchmarks, %d runs each; %d differed at p<0.05 with nothing changed; largest A/A change %.1f%%, typical interval ±%.1f%%\n",
+			unit, len(cmp.Rows), n, falsePos, 100*maxDelta, 100*typical)
+		fmt.Fprintf(&out, "  recommend: spillbench compare --metric %s --threshold %.0f%% with --count %d (the fewest runs that can be significant after Holm over %d benchmarks)\n",
+			unit, 100*thr, max(runs, n), len(cmp.Rows))
+	}
+	return out.String(), nil
+}
