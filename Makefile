@@ -2,7 +2,7 @@
 GO ?= go
 FUZZTIME ?= 30s
 
-.PHONY: run test fmt-check vet staticcheck race fuzz bench clean
+.PHONY: run test lint fmt-check vet staticcheck race fuzz bench report docs clean
 
 # The quick sweep on the embedded spec into ./out/quick-<time>, then its
 # report (the path is printed last).
@@ -11,7 +11,9 @@ run:
 	$(GO) run ./cmd/spillbench run --spec quick --out $$dir && \
 	$(GO) run ./cmd/spillbench report $$dir
 
-test: fmt-check vet staticcheck race
+test: lint race
+
+lint: fmt-check vet staticcheck
 
 fmt-check:
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
@@ -42,6 +44,19 @@ fuzz:
 bench:
 	$(GO) test ./spill -run '^$$' -bench . -benchmem -count 6
 	$(GO) test ./engine -run '^$$' -bench . -benchtime 3x -count 6
+
+# The report of the newest result directory under ./out.
+report:
+	@dir=$$(ls -td out/*/ 2>/dev/null | head -1); \
+	if [ -z "$$dir" ]; then echo "no result directory in ./out; run make run first"; exit 1; fi; \
+	$(GO) run ./cmd/spillbench report $$dir
+
+# Regenerate the committed report of a quick sweep on this machine.
+docs:
+	rm -rf out/docs-quick docs/design/reports/quick
+	$(GO) run ./cmd/spillbench run --spec quick --out out/docs-quick -q
+	$(GO) run ./cmd/spillbench report --format md --out docs/design/reports/quick out/docs-quick
+	rm -f docs/design/reports/quick/plots/*.png
 
 clean:
 	rm -rf out
