@@ -80,6 +80,10 @@ type Fault struct {
 	Seed        uint64
 	// Latency is added to each matching FUSE operation.
 	Latency time.Duration
+	// Partial, for a one-shot or persistent write fault, is how many bytes
+	// of the failing write reach the file first (at most its length): a
+	// record cut anywhere, header included.
+	Partial int
 }
 
 func (f Fault) String() string {
@@ -108,8 +112,9 @@ type Observation struct {
 	Site   spill.Site `json:"site,omitempty"`  // the seam site the call was made at
 	Op     string     `json:"op,omitempty"`    // the syscall or operation: "write", "rmdir", "umount2"
 	Path   string     `json:"path,omitempty"`
-	Offset int64      `json:"offset"` // byte offset of the failing read or write, -1 if none
-	Call   int        `json:"call"`   // index of the call, counting from 1; 0 for setup notes
+	Offset int64      `json:"offset"`         // byte offset of the failing read or write, -1 if none
+	Size   int        `json:"size,omitempty"` // bytes the call asked to write or read
+	Call   int        `json:"call"`           // index of the call, counting from 1; 0 for setup notes
 	Note   string     `json:"note,omitempty"`
 }
 
@@ -130,8 +135,8 @@ type Summary struct {
 func Summarize(obs []Observation) Summary {
 	s := Summary{Offset: -1}
 	for _, o := range obs {
-		if o.Call == 0 {
-			continue // a setup note
+		if o.Call == 0 || o.Note == "traced" {
+			continue // a setup note, or a traced call that did not fail
 		}
 		s.Events++
 		if !s.Fired || (s.Errno == "" && o.Errno != "") {

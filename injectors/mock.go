@@ -13,13 +13,18 @@ import (
 
 // Mock is the mock-writer mechanism: it wraps the spill FS seam and fails
 // the calls its fault selects, without touching the kernel. The fault
-// picks calls by site (record and batch writes unless Fault.Site says
-// otherwise) and an optional Rule; it then fails every write past
+// picks calls by site and rule: Fault.Site if set, the Rule if set, and
+// record and batch writes when neither is; it then fails every write past
 // AfterBytes (writing what fits first, as a full disk does), or the Nth
 // such call (the first if Nth is 0), once or, if Persistent, from then on.
+// With Trace set it also logs every call, failed or not, so a fault-free
+// run counts and lists the operations an every-operation sweep targets.
 type Mock struct {
 	owned
 	log Log
+
+	// Trace logs every call as an observation without an errno.
+	Trace bool
 
 	mu      sync.Mutex
 	fault   Fault
@@ -81,14 +86,20 @@ func (m *Mock) Wrap(fs spill.FS) spill.FS { return &mockFS{m: m, inner: fs} }
 
 // selects reports whether the armed fault applies to op.
 func (m *Mock) selects(op Op) bool {
-	site := m.fault.Site
-	if site == "" && op.Site != spill.SiteRecordWrite && op.Site != spill.SiteBatchWrite {
+	switch site := m.fault.Site; {
+	case site != "" && op.Site != site:
 		return false
-	}
-	if site != "" && op.Site != site {
-		return false
+	case site == "" && m.rule == nil:
+		return op.Site == spill.SiteRecordWrite || op.Site == spill.SiteBatchWrite
 	}
 	return m.rule == nil || m.rule.Match(op)
+}
+
+// Calls returns how many calls went through the mock since Setup.
+func (m *Mock) Calls() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.calls
 }
 
 // check decides the fate of one call. For a write of n bytes it returns
@@ -98,6 +109,13 @@ func (m *Mock) check(kind OpKind, site spill.Site, path string, off int64, n int
 	defer m.mu.Unlock()
 	m.calls++
 	op := Op{Kind: kind, Site: site, Path: path, Index: m.calls}
+	if m.Trace {
+		defer func() {
+			if err == nil {
+				m.log.Add(Observation{Site: site, Op: string(kind), Path: path, Offset: off, Size: n, Call: m.calls, Note: "traced"})
+			}
+		}()
+	}
 	if m.fault.Mode == "" || !m.selects(op) {
 		return n, nil
 	}
@@ -120,9 +138,12 @@ func (m *Mock) check(kind OpKind, site spill.Site, path string, off int64, n int
 	} else {
 		err = modeErrno[f.Mode]
 	}
+	if f.Partial > 0 {
+		allow = min(f.Partial, n)
+	}
 	m.fired++
 	m.log.Add(Observation{Mode: f.Mode, Errno: errnoName(err), Site: site, Op: string(kind), Path: path,
-		Offset: off, Call: m.matched, Note: fmt.Sprintf("%d of %d bytes let through", allow, n)})
+		Offset: off, Size: n, Call: m.matched, Note: fmt.Sprintf("%d of %d bytes let through", allow, n)})
 	return allow, err
 }
 

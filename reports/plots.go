@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"golang.org/x/perf/benchproc"
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/palette"
 	"gonum.org/v1/plot/plotter"
@@ -54,19 +55,56 @@ type series struct {
 	points map[float64]*Cell // threshold -> sample
 }
 
+// strategy projects a cell on every spill knob but the threshold: the
+// lines of a threshold plot, the columns of a threshold table.
+const strategy = "/gran,/comp,/reclaim,/backend,/workers,/ring"
+
+// strategyLabels names each key by the values that vary among keys, so a
+// sweep of granularity and compression reads "batch none", not
+// "batch none keep dir 2 1024".
+func strategyLabels(keys []benchproc.Key) []string {
+	var fields [][]string
+	for _, k := range keys {
+		fields = append(fields, strings.Fields(k.StringValues()))
+	}
+	varies := map[int]bool{}
+	for _, f := range fields {
+		for i := range f {
+			if f[i] != fields[0][i] {
+				varies[i] = true
+			}
+		}
+	}
+	labels := make([]string, len(keys))
+	for j, f := range fields {
+		var parts []string
+		for i, v := range f {
+			if varies[i] {
+				parts = append(parts, v)
+			}
+		}
+		labels[j] = strings.Join(parts, " ")
+		if labels[j] == "" {
+			labels[j] = f[0] + " " + f[1] // one strategy: name granularity and compression
+		}
+	}
+	return labels
+}
+
 // thresholdSeries groups a workload's engine results (no fault) of unit by
-// granularity x compression and threshold.
+// strategy and threshold.
 func thresholdSeries(s *Set, workload, unit string) ([]series, error) {
 	t, err := Summarize(s, Query{
 		Filter: fmt.Sprintf(".name:Engine /workload:%s /fault:none", workload),
-		Row:    "/gran,/comp", Col: "/threshold", Unit: unit,
+		Row:    strategy, Col: "/threshold", Unit: unit,
 	})
 	if err != nil {
 		return nil, err
 	}
+	labels := strategyLabels(t.Rows)
 	var out []series
-	for i, rk := range t.Rows {
-		sr := series{name: rk.StringValues(), points: map[float64]*Cell{}}
+	for i := range t.Rows {
+		sr := series{name: labels[i], points: map[float64]*Cell{}}
 		for j, ck := range t.Cols {
 			x, ok := parseSize(ck.StringValues())
 			if ok && t.Cells[i][j] != nil {

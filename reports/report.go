@@ -309,11 +309,11 @@ func workloadSection(d *doc, s *Set, w string) error {
 		if err != nil {
 			continue // a workload with no engine results at every threshold: nothing to plot
 		}
-		if err := d.fig(fmt.Sprintf("%s-%s", w, m.name), fmt.Sprintf("%s, workload %s: median with 95%% interval per granularity and compression.", m.title, w), p); err != nil {
+		if err := d.fig(fmt.Sprintf("%s-%s", w, m.name), fmt.Sprintf("%s, workload %s: median with 95%% interval per strategy.", m.title, w), p); err != nil {
 			return err
 		}
 	}
-	t, err := Summarize(s, Query{Filter: fmt.Sprintf(".name:Engine /workload:%s /fault:none", w), Row: "/threshold", Col: "/gran,/comp", Unit: "items/s"})
+	t, err := Summarize(s, Query{Filter: fmt.Sprintf(".name:Engine /workload:%s /fault:none", w), Row: "/threshold", Col: strategy, Unit: "items/s"})
 	if err != nil {
 		return err
 	}
@@ -322,8 +322,8 @@ func workloadSection(d *doc, s *Set, w string) error {
 		return nil
 	}
 	header := []string{"threshold"}
-	for _, c := range t.Cols {
-		header = append(header, c.StringValues()+" items/s")
+	for _, l := range strategyLabels(t.Cols) {
+		header = append(header, l+" items/s")
 	}
 	var rows [][]string
 	for i, r := range t.Rows {
@@ -645,7 +645,7 @@ func orDash(s string) string {
 // findingsSection derives the knee and the best cells from the tables.
 func findingsSection(d *doc, s *Set, workloads []string) {
 	d.h(2, "Findings")
-	d.p("The knee is the smallest threshold whose median throughput is within 5%% of the best median throughput of its granularity and compression; best cells are among engine cells without faults.")
+	d.p("The knee is the smallest threshold whose median throughput is within 5%% of the best median throughput of its strategy (the spill knobs other than the threshold); best cells are among engine cells without faults.")
 	var rows [][]string
 	for _, w := range workloads {
 		ss, err := thresholdSeries(s, w, "items/s")
@@ -669,7 +669,7 @@ func findingsSection(d *doc, s *Set, workloads []string) {
 		}
 	}
 	if len(rows) > 0 {
-		d.t([]string{"workload", "granularity compression", "knee threshold", "best median items/s"}, rows)
+		d.t([]string{"workload", "strategy", "knee threshold", "best median items/s"}, rows)
 	}
 	var best [][]string
 	for _, obj := range []struct {
