@@ -38,6 +38,7 @@ Usage:
   spillbench calibrate       run a spec twice (A/A) and recommend repetitions and a threshold
   spillbench inject          run the fault matrix of every available mechanism and mode
   spillbench list            axes, built-in specs, and the injectors available here
+  spillbench survive         every-operation, byte and corruption fault sweeps, and their document
   spillbench cleanup         remove mounts, loop devices and temp dirs left by interrupted runs
   spillbench version         print the version
 
@@ -95,6 +96,8 @@ func dispatch(stdout, stderr io.Writer, args []string) error {
 		return injectCmd(stdout, stderr, args[1:])
 	case "list":
 		return listCmd(stdout, stderr, args[1:])
+	case "survive":
+		return surviveCmd(stdout, stderr, args[1:])
 	case "cleanup":
 		return cleanupCmd(stdout, args[1:])
 	case "version":

@@ -1,0 +1,217 @@
+package reports
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+)
+
+// SurvivalRun is a line of survival.jsonl, as spillbench survive writes it.
+type SurvivalRun struct {
+	Sweep           string `json:"sweep"`
+	Gran            string `json:"gran"`
+	Backend         string `json:"backend"`
+	Fault           string `json:"fault"`
+	Persistent      bool   `json:"persistent"`
+	At              int    `json:"at"`
+	Ops             int    `json:"ops"`
+	Injected        int    `json:"injected"`
+	Site            string `json:"site"`
+	ErrorType       string `json:"error_type"`
+	ExitCode        int    `json:"exit_code"`
+	Reached         string `json:"reached"`
+	Recovered       bool   `json:"recovered"`
+	Lost            int    `json:"lost"`
+	Duplicate       int    `json:"duplicated"`
+	Corrupt         int    `json:"corrupted"`
+	ReportedRecords int    `json:"reported_records"`
+	ActualRecords   int    `json:"actual_records"`
+	Silent          bool   `json:"silent"`
+	Panicked        bool   `json:"panicked"`
+}
+
+// LoadSurvival reads a survival result directory.
+func LoadSurvival(dir string) ([]SurvivalRun, Env, error) {
+	var env Env
+	b, err := os.ReadFile(filepath.Join(dir, "env.json"))
+	if err != nil {
+		return nil, env, fmt.Errorf("%s: %w: no env.json", dir, ErrNotResultDir)
+	}
+	if err := json.Unmarshal(b, &env); err != nil {
+		return nil, env, fmt.Errorf("%s/env.json: %v", dir, err)
+	}
+	path := filepath.Join(dir, "survival.jsonl")
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, env, err
+	}
+	defer f.Close()
+	var runs []SurvivalRun
+	sc := bufio.NewScanner(f)
+	for n := 1; sc.Scan(); n++ {
+		var r SurvivalRun
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			return nil, env, fmt.Errorf("%s:%d: %v", path, n, err)
+		}
+		runs = append(runs, r)
+	}
+	return runs, env, sc.Err()
+}
+
+// SurvivalDoc writes docs/design/fault-survival.md from survival runs.
+func SurvivalDoc(runs []SurvivalRun, env Env, command string) []byte {
+	d := &doc{}
+	d.h(1, "Fault survival of the spill buffer")
+	panics, silent, unreported, mismatch := 0, 0, 0, 0
+	for _, r := range runs {
+		if r.Panicked {
+			panics++
+		}
+		if r.Silent {
+			silent++
+		}
+		if r.Reached == "none" {
+			unreported++
+		}
+		if r.ReportedRecords != r.ActualRecords {
+			mismatch++
+		}
+	}
+	d.p("Every filesystem operation of a fault-free run, failed in turn, once and for good; every byte at which the first record write can be cut; every bit of a spill file flipped and every length it can be cut to. **%d runs: %d panics, %d silent losses (wrong data with no error), %d unreported faults, and %d prior-spills-lost reports whose record count differs from the records the buffer held.**",
+		len(runs), panics, silent, unreported, mismatch)
+
+	d.h(2, "Method")
+	d.p("The sweeps drive the spill buffer directly with a fixed arrival order (160 items of 20 to 300 bytes, in blocks of 16 whose first item comes last, a 512-byte threshold; for the spooled backend, items 64 times larger in blocks of 128, so it rolls over to a file past 1 MiB), so a fault-free run makes the same K operations through the FS seam every time and operation k is always the same call. The mock injector fails call k once (transient: the driver carries on, as a caller that retries would) or every call from k on (persistent: the driver stops at the first error, as the engine does), for k from 1 to K+1, so the last run of each series is clean. A run counts as recovered when every item came out exactly once and intact. A fault reached the caller when an error carrying its errno was returned; recovered when the buffer re-created its directory and carried on; absorbed when the buffer ignores it by design (an unlink of a name already gone).")
+
+	d.h(2, "Every operation")
+	type key struct{ gran, backend, fault string }
+	type agg struct {
+		runs, ops, caller, recovered, absorbed, none, clean int
+		types                                              []string
+		exits                                              []int
+	}
+	tables := map[bool]map[key]*agg{false: {}, true: {}}
+	for _, r := range runs {
+		if r.Sweep != "operation" {
+			continue
+		}
+		k := key{r.Gran, r.Backend, r.Fault}
+		a := tables[r.Persistent][k]
+		if a == nil {
+			a = &agg{}
+			tables[r.Persistent][k] = a
+		}
+		a.runs++
+		a.ops = r.Ops
+		switch r.Reached {
+		case "caller":
+			a.caller++
+		case "recovered":
+			a.recovered++
+		case "absorbed":
+			a.absorbed++
+		case "none":
+			a.none++
+		}
+		if r.Recovered {
+			a.clean++
+		}
+		if r.ErrorType != "" && !slices.Contains(a.types, r.ErrorType) {
+			a.types = append(a.types, r.ErrorType)
+		}
+		if r.ExitCode != 0 && !slices.Contains(a.exits, r.ExitCode) {
+			a.exits = append(a.exits, r.ExitCode)
+		}
+	}
+	for _, persistent := range []bool{false, true} {
+		name := "Transient faults (one call fails; the caller carries on)"
+		if persistent {
+			name = "Persistent faults (every call from k on fails; the caller stops)"
+		}
+		d.h(3, "%s", name)
+		keys := slices.SortedFunc(mapKeys(tables[persistent]), func(a, b key) int {
+			return strings.Compare(a.gran+a.backend+a.fault, b.gran+b.backend+b.fault)
+		})
+		var rows [][]string
+		for _, k := range keys {
+			a := tables[persistent][k]
+			slices.Sort(a.types)
+			slices.Sort(a.exits)
+			rows = append(rows, []string{k.gran, k.backend, k.fault, fmt.Sprint(a.ops), fmt.Sprint(a.runs),
+				fmt.Sprint(a.caller), fmt.Sprint(a.recovered), fmt.Sprint(a.absorbed), fmt.Sprint(a.none),
+				fmt.Sprint(a.clean), orDash(strings.Join(a.types, ", ")), orDash(fmt.Sprint(a.exits))})
+		}
+		d.t([]string{"gran", "backend", "fault", "K", "runs", "reached caller", "recovered", "absorbed", "unreported", "all items delivered", "typed errors", "exit codes"}, rows)
+	}
+
+	d.h(2, "Every byte of a record write")
+	var rows [][]string
+	byteAgg := map[key]*agg{}
+	for _, r := range runs {
+		if r.Sweep != "byte" {
+			continue
+		}
+		k := key{r.Gran, r.Backend, r.Fault}
+		a := byteAgg[k]
+		if a == nil {
+			a = &agg{}
+			byteAgg[k] = a
+		}
+		a.runs++
+		if r.Recovered {
+			a.clean++
+		}
+		if r.Reached == "caller" {
+			a.caller++
+		}
+	}
+	for _, k := range slices.SortedFunc(mapKeys(byteAgg), func(a, b key) int { return strings.Compare(a.gran+a.backend, b.gran+b.backend) }) {
+		a := byteAgg[k]
+		rows = append(rows, []string{k.gran, k.backend, fmt.Sprint(a.runs), fmt.Sprint(a.caller), fmt.Sprint(a.clean)})
+	}
+	d.p("The first record write fails with ENOSPC after b bytes reached the file, for every b from 0 to the record's length: the header and the payload cut everywhere. The driver carries on; the next record is written at the same offset, over the partial one.")
+	d.t([]string{"gran", "backend", "cuts", "reached caller", "all items delivered"}, rows)
+
+	d.h(2, "Every bit and every length of a spill file")
+	rows = nil
+	corrAgg := map[key]*agg{}
+	for _, r := range runs {
+		if r.Sweep != "corruption" {
+			continue
+		}
+		k := key{r.Gran, r.Backend, r.Fault}
+		a := corrAgg[k]
+		if a == nil {
+			a = &agg{}
+			corrAgg[k] = a
+		}
+		a.runs++
+		a.ops = r.Ops
+		if r.ErrorType != "" {
+			a.caller++
+		} else if r.Recovered {
+			a.clean++
+		}
+		if r.Silent {
+			a.none++
+		}
+		if r.ErrorType != "" && !slices.Contains(a.types, r.ErrorType) {
+			a.types = append(a.types, r.ErrorType)
+		}
+	}
+	for _, k := range slices.SortedFunc(mapKeys(corrAgg), func(a, b key) int { return strings.Compare(a.gran+a.fault, b.gran+b.fault) }) {
+		a := corrAgg[k]
+		slices.Sort(a.types)
+		rows = append(rows, []string{k.gran, k.fault, fmt.Sprint(a.ops), fmt.Sprint(a.runs), fmt.Sprint(a.caller), fmt.Sprint(a.clean), fmt.Sprint(a.none), orDash(strings.Join(a.types, ", "))})
+	}
+	d.p("The spill file as it stands before the last block's head arrives (older records already delivered, the newest still needed) is damaged, then drained. Damage to a record still needed must be reported; damage to bytes no longer needed may pass unnoticed, but no run may deliver a wrong item without an error.")
+	d.t([]string{"gran", "damage", "file bytes", "runs", "reported (typed error)", "harmless (all items intact)", "silent (wrong data, no error)", "typed errors"}, rows)
+
+	d.h(2, "Reproduce")
+	d.p("`%s` on %s (kernel %s, %s, %d cores, Go %s), commit `%s`.", command, env.Host, env.Kernel, env.CPU, env.NumCPU, env.GoVersion, short(env.Commit))
+	return d.markdown()
+}
