@@ -49,8 +49,8 @@ type SurvivalRun struct {
 	Corrupt   int    `json:"corrupted"`
 	// For prior-spills-lost: the records and items it reported, and what the
 	// buffer held on disk when it reported them.
-	ReportedRecords int  `json:"reported_records,omitempty"`
-	ActualRecords   int  `json:"actual_records,omitempty"`
+	ReportedRecords int `json:"reported_records,omitempty"`
+	ActualRecords   int `json:"actual_records,omitempty"`
 	// Silent: data came out wrong (lost, duplicated, corrupted) and no
 	// error said so. Must never happen.
 	Silent   bool `json:"silent"`

@@ -91,8 +91,8 @@ func SurvivalDoc(runs []SurvivalRun, env Env, command string) []byte {
 	type key struct{ gran, backend, fault string }
 	type agg struct {
 		runs, ops, caller, recovered, absorbed, none, clean int
-		types                                              []string
-		exits                                              []int
+		types                                               []string
+		exits                                               []int
 	}
 	tables := map[bool]map[key]*agg{false: {}, true: {}}
 	for _, r := range runs {
