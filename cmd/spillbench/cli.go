@@ -306,6 +306,7 @@ func reportCmd(stdout, stderr io.Writer, args []string) error {
 `)
 	out := fs.String("out", "", "directory for the report (default: DIR/report for one DIR, ./report for several)")
 	format := fs.String("format", "both", "md, html or both")
+	docKind := fs.String("doc", "report", "report, or tuning: the threshold-tuning design document (of a default sweep) into --out")
 	dirs, err := fs.parseWithArgs(args)
 	if err != nil {
 		return err
@@ -327,6 +328,20 @@ func reportCmd(stdout, stderr io.Writer, args []string) error {
 	set, err := reports.Load(dirs...)
 	if err != nil {
 		return usagef("report: %v", err)
+	}
+	if *docKind == "tuning" {
+		dir := *out
+		if dir == "" {
+			dir = filepath.Join("docs", "design")
+		}
+		cmd := fmt.Sprintf("spillbench run --spec %s && spillbench report --doc tuning --out %s %s", set.Dirs[0].Env.Spec, dir, strings.Join(dirs, " "))
+		if err := reports.TuningDoc(set, dir, cmd); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "spillbench: wrote %s\n", filepath.Join(dir, "threshold-tuning.md"))
+		return nil
+	} else if *docKind != "report" {
+		return usagef("report: --doc %q; use report or tuning", *docKind)
 	}
 	dir := *out
 	if dir == "" {

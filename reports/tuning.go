@@ -1,0 +1,256 @@
+package reports
+
+import (
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+)
+
+// TuningDoc writes the threshold-tuning design document of a sweep (the
+// default spec) into out: threshold-tuning.md and its plots/. Every figure
+// in it comes from a table or plot of the sweep.
+func TuningDoc(s *Set, out, command string) error {
+	d := &doc{}
+	env := s.Dirs[0].Env
+	d.h(1, "Threshold tuning")
+	d.p("Which spill threshold, granularity, compression and reclaim policy should the buffer use? Measured with the `%s` sweep: %d cells, %d recorded runs, on the host described at the end.", env.Spec, env.Cells, env.Recorded)
+
+	workloads := keyValues(s, "workload")
+	d.h(2, "Results per workload")
+	for _, w := range workloads {
+		d.h(3, "%s", w)
+		for _, m := range []struct {
+			unit, name, title, ylabel string
+			budget                    bool
+		}{
+			{"items/s", "throughput", "Throughput vs threshold", "items/s", false},
+			{"spill-bytes/op", "spill-bytes", "Bytes spilled per run vs threshold", "bytes written per run", false},
+			{"reloads/op", "reloads", "Reloads per run vs threshold", "records reloaded per run", false},
+			{"peak-buffered-B", "peak-buffered", "Peak buffered bytes vs threshold", "bytes held in memory by the buffer", true},
+		} {
+			p, err := MetricVsThreshold(s, w, m.unit, fmt.Sprintf("%s: %s", w, m.title), m.ylabel, m.budget)
+			if err != nil {
+				continue
+			}
+			if err := d.fig(w+"-"+m.name, fmt.Sprintf("%s, workload %s: median and 95%% interval per strategy.", m.title, w), p); err != nil {
+				return err
+			}
+		}
+	}
+
+	// The knee per workload and strategy.
+	d.h(2, "The knee")
+	d.p("The knee of a strategy is the smallest threshold whose throughput is not significantly below that of its best threshold (Mann-Whitney U, alpha 0.05) or whose median is within 5%% of it. Below the knee the buffer spills enough to cost throughput; above it memory buys nothing measurable. A workload's knee is the median of its strategies' knees: one strategy's noise does not move it.")
+	type knee struct {
+		workload, strategy string
+		at, best           float64
+	}
+	var knees []knee
+	var rows [][]string
+	for _, w := range workloads {
+		ss, err := thresholdSeries(s, w, "items/s")
+		if err != nil {
+			continue
+		}
+		for _, sr := range ss {
+			xs := slices.Sorted(mapKeys(sr.points))
+			bestX := xs[0]
+			for _, x := range xs {
+				if sr.points[x].Summary.Center > sr.points[bestX].Summary.Center {
+					bestX = x
+				}
+			}
+			best := sr.points[bestX]
+			at := bestX
+			for _, x := range xs {
+				c := compareCells("", sr.points[x], best, true, DefaultAlpha)
+				if c.P >= DefaultAlpha || sr.points[x].Summary.Center >= 0.95*best.Summary.Center {
+					at = x
+					break
+				}
+			}
+			knees = append(knees, knee{w, sr.name, at, best.Summary.Center})
+			rows = append(rows, []string{w, sr.name, formatBytes(at), formatBytes(bestX), formatValue(best.Summary.Center, "items/s")})
+		}
+	}
+	d.t([]string{"workload", "strategy", "knee", "best threshold", "best median items/s"}, rows)
+
+	// Recommendations by stated rules.
+	d.h(2, "Recommended defaults")
+	d.p("Rules: (1) the default threshold is the largest workload knee, so no workload pays measurably for spilling; (2) a knob's alternative is recommended when it is faster by more than 5%% (Mann-Whitney U, p < 0.05) in more cells than it is slower, or when it is nowhere slower by more than 5%% and cuts disk bytes or peak buffered memory by at least 20%% (geometric mean over cells); otherwise the simpler setting stays. The per-cell tests are not corrected for multiplicity: the evidence column says how many survive Holm-Bonferroni and how many runs a side that would need.")
+	var recs [][]string
+	threshold := 0.0
+	for _, w := range workloads {
+		var ats []float64
+		for _, k := range knees {
+			if k.workload == w {
+				ats = append(ats, k.at)
+			}
+		}
+		if len(ats) == 0 {
+			continue
+		}
+		slices.Sort(ats)
+		at := ats[len(ats)/2]
+		threshold = math.Max(threshold, at)
+		recs = append(recs, []string{"threshold for " + w, formatBytes(at), fmt.Sprintf("median knee of its %d strategies (from %s to %s)", len(ats), formatBytes(ats[0]), formatBytes(ats[len(ats)-1]))})
+	}
+	recs = append(recs, []string{"threshold (default)", formatBytes(threshold), "largest of the knees above"})
+	for _, knob := range []struct{ key, base, name string }{
+		{"gran", "batch", "granularity"},
+		{"comp", "none", "compression"},
+		{"reclaim", "keep", "reclaim"},
+	} {
+		recs = append(recs, knobRecommendation(s, knob.key, knob.base, knob.name))
+	}
+	d.t([]string{"setting", "recommendation", "evidence"}, recs)
+
+	// Where the time goes at the knee and at the tightest threshold.
+	d.h(2, "Where the time goes")
+	thresholds := keyValues(s, "threshold")
+	slices.SortFunc(thresholds, func(a, b string) int {
+		x, _ := parseSize(a)
+		y, _ := parseSize(b)
+		return int(math.Copysign(1, x-y))
+	})
+	if len(thresholds) > 0 {
+		var as []Attribution
+		var arows [][]string
+		for _, t := range []string{thresholds[0], formatBytes(threshold)} {
+			var paths []string
+			for _, dir := range s.Dirs {
+				for _, p := range dir.Profiles {
+					if strings.Contains(p, "_threshold="+t+"_") && strings.HasSuffix(p, ".cpu.pb.gz") && strings.Contains(p, "fault=none") {
+						paths = append(paths, p)
+					}
+				}
+			}
+			if len(paths) == 0 {
+				continue
+			}
+			p, err := MergeProfiles(paths)
+			if err != nil {
+				return err
+			}
+			a := Attribute("threshold "+t, p)
+			as = append(as, a)
+			var cats []string
+			for _, c := range append(categoryNames(), "other") {
+				if v := a.Categories[c]; v > 0 {
+					cats = append(cats, fmt.Sprintf("%s %.0f%%", c, 100*float64(v)/float64(max(a.Total, 1))))
+				}
+			}
+			arows = append(arows, []string{fmt.Sprintf("#%d", len(as)), "threshold " + t, fmt.Sprint(len(paths)), strings.Join(cats, ", ")})
+		}
+		if len(as) > 0 {
+			p, err := CategoryBars(as, "CPU by category: tightest threshold and the recommended one")
+			if err != nil {
+				return err
+			}
+			if err := d.fig("categories", "CPU samples of every profiled cell at the tightest threshold (#1) and at the recommended one (#2), by category.", p); err != nil {
+				return err
+			}
+			d.t([]string{"#", "cells", "profiles merged", "CPU by category"}, arows)
+		}
+	}
+
+	d.h(2, "How this was made")
+	d.p("`%s` on %s (kernel %s, %s, %d cores, spill directory on %s, Go %s), commit `%s`, %s.", command, env.Host, env.Kernel, env.CPU, env.NumCPU, env.SpillFS, env.GoVersion, short(env.Commit), env.Start.UTC().Format("2006-01-02"))
+
+	if err := os.MkdirAll(filepath.Join(out, "threshold-tuning"), 0o755); err != nil {
+		return err
+	}
+	for _, f := range d.figures() {
+		if err := os.WriteFile(filepath.Join(out, "threshold-tuning", f.name+".svg"), f.svg, 0o644); err != nil {
+			return err
+		}
+	}
+	md := strings.ReplaceAll(string(d.markdown()), "](plots/", "](threshold-tuning/")
+	return os.WriteFile(filepath.Join(out, "threshold-tuning.md"), []byte(md), 0o644)
+}
+
+// knobRecommendation compares a knob's alternatives with its base value
+// at the same other settings, over every engine cell without faults.
+func knobRecommendation(s *Set, key, base, name string) []string {
+	values := keyValues(s, key)
+	if len(values) < 2 {
+		return []string{name, base, "only " + strings.Join(values, ", ") + " was measured"}
+	}
+	best, evidence := base, []string{}
+	for _, alt := range values {
+		if alt == base {
+			continue
+		}
+		col := fmt.Sprintf("/%s@(%q %q)", key, base, alt)
+		sig, faster, slower := 0, 0, 0
+		var bytesRatio, memRatio []float64
+		filter := fmt.Sprintf(".name:Engine /fault:none /%s:(%q OR %q)", key, base, alt)
+		tab, err := Summarize(s, Query{Filter: filter, Col: col, Unit: "items/s"})
+		if err != nil {
+			evidence = append(evidence, fmt.Sprintf("%s vs %s: %v", alt, base, err))
+			continue
+		}
+		changes := Compare(tab, true, DefaultAlpha)
+		holmSurvivors := 0
+		for _, c := range changes {
+			if c.Holm {
+				holmSurvivors++
+			}
+			if c.P < DefaultAlpha && math.Abs(c.Ratio-1) > 0.05 {
+				sig++
+				if c.Ratio > 1 {
+					faster++
+				} else {
+					slower++
+				}
+			}
+		}
+		for _, unit := range []string{"spill-bytes/op", "peak-buffered-B"} {
+			t, err := Summarize(s, Query{Filter: filter, Col: col, Unit: unit})
+			if err != nil {
+				continue
+			}
+			for i := range t.Rows {
+				if len(t.Cells[i]) < 2 || t.Cells[i][0] == nil || t.Cells[i][1] == nil || t.Cells[i][0].Summary.Center <= 0 {
+					continue
+				}
+				r := t.Cells[i][1].Summary.Center / t.Cells[i][0].Summary.Center
+				if unit == "spill-bytes/op" {
+					bytesRatio = append(bytesRatio, r)
+				} else {
+					memRatio = append(memRatio, r)
+				}
+			}
+		}
+		gb, gm := geomean(bytesRatio), geomean(memRatio)
+		evidence = append(evidence, fmt.Sprintf("%s vs %s: in %d of %d cells throughput differs by more than 5%% at p<0.05 (%d faster, %d slower; %d survive Holm, which would need %d runs a side to be reachable); disk bytes x%.2f, peak buffered x%.2f (geometric means)",
+			alt, base, sig, len(changes), faster, slower, holmSurvivors, RunsNeeded(DefaultAlpha/float64(max(len(changes), 1))), gb, gm))
+		switch {
+		case faster > slower && faster > 0:
+			best = alt
+		case slower == 0 && ((gb > 0 && gb <= 0.8) || (gm > 0 && gm <= 0.8)) && best == base:
+			best = alt
+		}
+	}
+	return []string{name, best, strings.Join(evidence, "; ")}
+}
+
+func geomean(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s, n := 0.0, 0
+	for _, x := range xs {
+		if x > 0 {
+			s += math.Log(x)
+			n++
+		}
+	}
+	if n == 0 {
+		return 0
+	}
+	return math.Exp(s / float64(n))
+}
