@@ -74,6 +74,9 @@ type Outcome struct {
 type FaultOutcome struct {
 	Injector   string     `json:"injector"`
 	Mode       string     `json:"mode"`
+	Quiet      bool       `json:"quiet,omitempty"`
+	Family     string     `json:"family"`
+	Requires   []string   `json:"requires,omitempty"`
 	TargetSite spill.Site `json:"target_site,omitempty"`
 	injectors.Summary
 	Observations []injectors.Observation `json:"observations,omitempty"` // the first few
@@ -135,6 +138,10 @@ func (o *Outcome) fill(out engine.Outcome, fault *FaultOutcome) {
 	switch {
 	case !r.Clean() || out.Panics > 0:
 		o.Status = StatusDataLost
+	case fault != nil && fault.Quiet && fault.Fired:
+		o.Status, o.Reason = StatusNotFired, "a quiet fault fired: the run measured more than the mechanism's own cost"
+	case fault != nil && fault.Quiet:
+		o.Status = StatusOK
 	case fault != nil && !fault.Fired:
 		o.Status, o.Reason = StatusNotFired, "the fault never happened: the run is no evidence about it"
 	case fault != nil && fault.TargetSite != "" && fault.Site != fault.TargetSite:

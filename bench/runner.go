@@ -227,7 +227,11 @@ func (r *runner) execute(ctx context.Context, c Cell, inj injectors.Injector, re
 
 	start = time.Now()
 	if inj != nil {
-		fault = &FaultOutcome{Injector: inj.Name(), Mode: string(c.Fault.Fault.Mode), TargetSite: c.Fault.Fault.Site}
+		fault = &FaultOutcome{Injector: inj.Name(), Mode: string(c.Fault.Fault.Mode), Quiet: c.Fault.Quiet, TargetSite: c.Fault.Fault.Site,
+			Family: string(inj.Family())}
+		for _, r := range inj.Requires() {
+			fault.Requires = append(fault.Requires, string(r))
+		}
 		obs := inj.Observations()
 		fault.Summary = injectors.Summarize(obs)
 		fault.Observations = obs[:min(len(obs), 8)]

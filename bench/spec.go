@@ -78,13 +78,20 @@ type FaultSpec struct {
 	// Workloads, if set, limits the fault to cells of these workloads: a
 	// fault needs a workload that spills enough to meet it.
 	Workloads []string
-	Line      int // where it was written, for errors found later
+	// Quiet arms the mechanism with a fault meant never to fire, to measure
+	// what the mechanism costs the engine on its own; such a cell passes
+	// only if the fault did not fire.
+	Quiet bool
+	Line  int // where it was written, for errors found later
 }
 
 // String is the fault's value in cell names: none, or injector:mode.
 func (f FaultSpec) String() string {
-	if f.Injector == "none" {
+	switch {
+	case f.Injector == "none":
 		return "none"
+	case f.Quiet:
+		return f.Injector + ":quiet"
 	}
 	return f.Injector + ":" + string(f.Fault.Mode)
 }
@@ -369,13 +376,14 @@ func (p *specParser) faults(k, v *yaml.Node) error {
 			Probability float64  `yaml:"probability"`
 			Latency     string   `yaml:"latency"`
 			Workloads   []string `yaml:"workloads"`
+			Quiet       bool     `yaml:"quiet"`
 		}
 		if it.Kind == yaml.ScalarNode {
 			raw.Injector = it.Value
 		} else if err := strictDecode(it, &raw); err != nil {
 			return p.errorf(it, "fault: %v; give injector, mode and its knobs (site, after, nth, persistent, rule, terms, probability, latency, workloads)", err)
 		}
-		f := FaultSpec{Injector: raw.Injector, Workloads: raw.Workloads, Line: it.Line}
+		f := FaultSpec{Injector: raw.Injector, Workloads: raw.Workloads, Quiet: raw.Quiet, Line: it.Line}
 		for _, w := range raw.Workloads {
 			if !slices.Contains(engine.Workloads, w) {
 				return p.errorf(it, "fault workloads: unknown workload %q; use %s", w, strings.Join(engine.Workloads, ", "))

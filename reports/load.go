@@ -88,15 +88,18 @@ type Outcome struct {
 
 // FaultOutcome is what the injector of a fault cell observed.
 type FaultOutcome struct {
-	Injector   string `json:"injector"`
-	Mode       string `json:"mode"`
-	TargetSite string `json:"target_site"`
-	Fired      bool   `json:"fired"`
-	Errno      string `json:"errno"`
-	Site       string `json:"site"`
-	Op         string `json:"op"`
-	Offset     int64  `json:"offset"`
-	Call       int    `json:"call"`
+	Injector   string   `json:"injector"`
+	Mode       string   `json:"mode"`
+	Quiet      bool     `json:"quiet"`
+	Family     string   `json:"family"`
+	Requires   []string `json:"requires"`
+	TargetSite string   `json:"target_site"`
+	Fired      bool     `json:"fired"`
+	Errno      string   `json:"errno"`
+	Site       string   `json:"site"`
+	Op         string   `json:"op"`
+	Offset     int64    `json:"offset"`
+	Call       int      `json:"call"`
 }
 
 // Set is one or more result directories read together: the shards of one

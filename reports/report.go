@@ -579,7 +579,7 @@ func shortFunc(f string) string {
 func faultSection(d *doc, s *Set) error {
 	var faults []Outcome
 	for _, o := range s.Outcomes() {
-		if f := o.Keys["fault"]; f != "" && f != "none" {
+		if f := o.Keys["fault"]; f != "" && f != "none" && !strings.HasSuffix(f, ":quiet") {
 			faults = append(faults, o)
 		}
 	}

@@ -306,7 +306,7 @@ func reportCmd(stdout, stderr io.Writer, args []string) error {
 `)
 	out := fs.String("out", "", "directory for the report (default: DIR/report for one DIR, ./report for several)")
 	format := fs.String("format", "both", "md, html or both")
-	docKind := fs.String("doc", "report", "report, or tuning: the threshold-tuning design document (of a default sweep) into --out")
+	docKind := fs.String("doc", "report", "report; tuning: the threshold-tuning design document of a default sweep; injection: the mechanism comparison of an inject run (both into --out, default docs/design)")
 	dirs, err := fs.parseWithArgs(args)
 	if err != nil {
 		return err
@@ -340,8 +340,19 @@ func reportCmd(stdout, stderr io.Writer, args []string) error {
 		}
 		fmt.Fprintf(stdout, "spillbench: wrote %s\n", filepath.Join(dir, "threshold-tuning.md"))
 		return nil
+	} else if *docKind == "injection" {
+		dir := *out
+		if dir == "" {
+			dir = filepath.Join("docs", "design")
+		}
+		cmd := fmt.Sprintf("spillbench inject && spillbench report --doc injection --out %s %s", dir, strings.Join(dirs, " "))
+		if err := reports.InjectionDoc(set, dir, cmd); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "spillbench: wrote %s\n", filepath.Join(dir, "injection-mechanisms.md"))
+		return nil
 	} else if *docKind != "report" {
-		return usagef("report: --doc %q; use report or tuning", *docKind)
+		return usagef("report: --doc %q; use report, tuning or injection", *docKind)
 	}
 	dir := *out
 	if dir == "" {

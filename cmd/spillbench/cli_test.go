@@ -209,7 +209,7 @@ func TestListAndInject(t *testing.T) {
 	}
 	dir := filepath.Join(t.TempDir(), "inj")
 	code, out, errOut := run("inject", "--mechanisms", "mock", "--modes", "eio,enoent", "--count", "2", "-q", "--out", dir)
-	if code != 0 || !strings.Contains(out, "(complete): 3 cells") || !strings.Contains(out, "report.md") {
+	if code != 0 || !strings.Contains(out, "(complete): 5 cells") || !strings.Contains(out, "report.md") {
 		t.Fatalf("inject: exit %d\n%s\n%s", code, out, errOut)
 	}
 	if code, _, errOut := run("inject", "--mechanisms", "nope"); code != 2 || !strings.Contains(errOut, "spillbench list") {

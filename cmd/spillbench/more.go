@@ -167,7 +167,7 @@ func injectCmd(stdout, stderr io.Writer, args []string) error {
 `)
 	mechs := fs.String("mechanisms", "", "comma-separated injectors (default all)")
 	modes := fs.String("modes", "", "comma-separated fault modes (default all)")
-	count := fs.Int("count", 5, "repetitions per mechanism x mode")
+	count := fs.Int("count", 10, "repetitions per mechanism x mode (10 or more to judge determinism)")
 	out := fs.String("out", "", "result directory (default ./out/inject-<time>)")
 	quiet := fs.Bool("q", false, "no progress output")
 	if err := fs.parse(args); err != nil {
@@ -191,7 +191,15 @@ func injectCmd(stdout, stderr io.Writer, args []string) error {
 	if len(faults) == 0 {
 		return usagef("inject: no mechanism and mode match --mechanisms %q --modes %q; see spillbench list", *mechs, *modes)
 	}
-	src := fmt.Sprintf("name: inject\ncount: %d\nwarmup: 0\nprofiles: none\nworkload:\n  - {name: hol, items: 1500, scale: 0.2}\nthreshold: [16KiB]\nfault:\n%s\n",
+	// A baseline without injector, and each mechanism armed with a fault
+	// that never fires: what the mechanism costs the engine on its own.
+	faults = append(faults, "  - none")
+	for _, inj := range injectors.All() {
+		if want(*mechs, inj.Name()) {
+			faults = append(faults, "  - "+quietFaultYAML(inj.Name()))
+		}
+	}
+	src := fmt.Sprintf("name: inject\ncount: %d\nwarmup: 1\nprofiles: none\nworkload:\n  - {name: hol, items: 1500, scale: 0.2}\nthreshold: [16KiB]\nfault:\n%s\n",
 		*count, strings.Join(faults, "\n"))
 	spec, err := bench.ParseSpec("inject.yaml", []byte(src))
 	if err != nil {
@@ -223,6 +231,19 @@ func injectCmd(stdout, stderr io.Writer, args []string) error {
 	}
 	fmt.Fprintf(stdout, "spillbench: wrote %s\n", w.Files[len(w.Files)-1])
 	return nil
+}
+
+// quietFaultYAML arms a mechanism with a fault that cannot fire in a run.
+func quietFaultYAML(mech string) string {
+	switch mech {
+	case "tmpfs":
+		return "{injector: tmpfs, mode: enospc, after: 1GiB, quiet: true}"
+	case "fallocate":
+		return "{injector: fallocate, mode: enospc, after: 16MiB, quiet: true}"
+	case "vanish":
+		return "{injector: vanish, mode: rmdir-between, nth: 1000000000, quiet: true}"
+	}
+	return fmt.Sprintf("{injector: %s, mode: eio, nth: 1000000000, quiet: true}", mech)
 }
 
 // matrixFaultYAML is the fault the inject matrix arms for a mechanism and
