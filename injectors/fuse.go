@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"log"
 	"os"
 	"path/filepath"
 	"slices"
@@ -84,7 +86,10 @@ func (f *Fuse) Setup(context.Context) (Setup, error) {
 	f.server, err = fs.Mount(f.mnt, &faultNode{LoopbackNode: root.(*fs.LoopbackNode), f: f}, &fs.Options{
 		// Splicing keeps a process-wide pool of pipes open: off, so a
 		// torn-down mount leaves no descriptor behind.
-		MountOptions: fuse.MountOptions{DirectMountStrict: true, DisableSplice: true, FsName: "spillbench", Name: "spillbench"},
+		// go-fuse logs every failed reply after an abort to the standard
+		// logger; the observations record what matters.
+		MountOptions: fuse.MountOptions{DirectMountStrict: true, DisableSplice: true, FsName: "spillbench", Name: "spillbench",
+			Logger: log.New(io.Discard, "", 0)},
 		EntryTimeout: &zero, AttrTimeout: &zero, NegativeTimeout: &zero,
 	})
 	if err != nil {
