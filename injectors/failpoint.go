@@ -30,6 +30,9 @@ type Failpoint struct {
 	owned
 	log     Log
 	enabled []string
+	// sleepy is set when the armed term sleeps or pauses: a nil value
+	// from Eval is then a delay that happened, not a term that was off.
+	sleepy bool
 }
 
 // NewFailpoint returns the failpoint mechanism.
@@ -53,7 +56,7 @@ func (f *Failpoint) Setup(context.Context) (Setup, error) {
 	}
 	f.log = Log{}
 	return Setup{Dir: dir + "/spill", Wrap: func(fs spill.FS) spill.FS {
-		return &failpointFS{log: &f.log, inner: fs}
+		return &failpointFS{fp: f, inner: fs}
 	}}, nil
 }
 
@@ -92,6 +95,7 @@ func (f *Failpoint) Arm(fault Fault) error {
 	if err != nil {
 		return err
 	}
+	f.sleepy = strings.Contains(terms, "sleep") || strings.Contains(terms, "pause")
 	sites := []spill.Site{fault.Site}
 	if fault.Site == "" {
 		sites = []spill.Site{spill.SiteRecordWrite, spill.SiteBatchWrite}
@@ -112,7 +116,7 @@ func (f *Failpoint) Teardown() error             { return f.releaseAll() }
 
 // failpointFS evaluates the site's failpoint before every seam call.
 type failpointFS struct {
-	log   *Log
+	fp    *Failpoint
 	inner spill.FS
 
 	mu    sync.Mutex
@@ -132,9 +136,11 @@ func (f *failpointFS) eval(kind OpKind, site spill.Site, path string, off int64)
 	o := Observation{Mode: "failpoint", Site: site, Op: string(kind), Path: path, Offset: off, Call: call}
 	s, isString := v.(string)
 	if !isString {
-		// sleep or pause ran inside Eval; any other value is no failure.
-		o.Note = fmt.Sprintf("fired with value %v, no failure", v)
-		f.log.Add(o)
+		// A sleep or pause ran inside Eval; otherwise the term was off.
+		if v != nil || f.fp.sleepy {
+			o.Note = fmt.Sprintf("fired with value %v, no failure", v)
+			f.fp.log.Add(o)
+		}
 		return nil
 	}
 	errno := errnoByName(strings.ToUpper(s))
@@ -142,7 +148,7 @@ func (f *failpointFS) eval(kind OpKind, site spill.Site, path string, off int64)
 		errno = unix.EIO
 	}
 	o.Errno = unix.ErrnoName(errno)
-	f.log.Add(o)
+	f.fp.log.Add(o)
 	return errno
 }
 
