@@ -110,6 +110,9 @@ func InjectionDoc(s *Set, out, command string) error {
 		}
 		var fired, tried int
 		realism := "synthesized at the seam"
+		if m.family == "kernel" {
+			realism = "real syscalls; no errno reached the engine"
+		}
 		for _, ms := range m.modes {
 			tried++
 			if ms.fired > 0 {
@@ -150,8 +153,8 @@ func InjectionDoc(s *Set, out, command string) error {
 			faults = append(faults, o)
 		}
 	}
-	if p, err := FaultMatrix(faults, "Outcome by mechanism and mode"); err == nil {
-		if err := d.fig("matrix", "Outcome of each mechanism and mode, by majority over its runs.", p); err != nil {
+	if p, width, err := FaultMatrix(faults, "Outcome by mechanism and mode"); err == nil {
+		if err := d.figWidth("matrix", "Outcome of each mechanism and mode, by majority over its runs.", p, width); err != nil {
 			return err
 		}
 	}

@@ -27,7 +27,13 @@ var (
 
 // Render writes p in format ("svg" or "png") at the standard size.
 func Render(p *plot.Plot, format string) ([]byte, error) {
-	wt, err := p.WriterTo(PlotWidth, PlotHeight, format)
+	return RenderSize(p, format, PlotWidth, PlotHeight)
+}
+
+// RenderSize is Render at a given size, for plots whose content sets
+// their width, such as a fault matrix with many modes.
+func RenderSize(p *plot.Plot, format string, width, height vg.Length) ([]byte, error) {
+	wt, err := p.WriterTo(width, height, format)
 	if err != nil {
 		return nil, err
 	}
@@ -323,7 +329,10 @@ func (p classPalette) Colors() []color.Color { return p }
 
 // FaultMatrix draws mechanism (rows) x fault mode (columns), each square
 // coloured by the outcome most of its repetitions had.
-func FaultMatrix(outcomes []Outcome, title string) (*plot.Plot, error) {
+//
+// The width it returns fits one labelled square per mode; it is never
+// less than PlotWidth.
+func FaultMatrix(outcomes []Outcome, title string) (*plot.Plot, vg.Length, error) {
 	votes := map[[2]string]map[string]int{}
 	var mechs, modes []string
 	for _, o := range outcomes {
@@ -348,7 +357,7 @@ func FaultMatrix(outcomes []Outcome, title string) (*plot.Plot, error) {
 		}
 	}
 	if len(votes) == 0 {
-		return nil, fmt.Errorf("no fault cells")
+		return nil, 0, fmt.Errorf("no fault cells")
 	}
 	slices.Sort(mechs)
 	slices.Sort(modes)
@@ -385,24 +394,39 @@ func FaultMatrix(outcomes []Outcome, title string) (*plot.Plot, error) {
 	p.X.Tick.Label.YAlign = draw.YCenter
 	// Each square is labelled with its class: no legend to look up.
 	var lab plotter.XYLabels
+	var ink []color.Color
 	for r := range mechs {
 		for c := range modes {
 			if z := g.z[r][c]; !math.IsNaN(z) {
 				lab.XYs = append(lab.XYs, plotter.XY{X: float64(c), Y: float64(r)})
-				lab.Labels = append(lab.Labels, outcomeClasses[int(z)].name)
+				// One word a line keeps a square narrow.
+				lab.Labels = append(lab.Labels, strings.ReplaceAll(outcomeClasses[int(z)].name, " ", "\n"))
+				ink = append(ink, textOn(outcomeClasses[int(z)].color))
 			}
 		}
 	}
 	labels, err := plotter.NewLabels(lab)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	for i := range labels.TextStyle {
 		labels.TextStyle[i].XAlign, labels.TextStyle[i].YAlign = draw.XCenter, draw.YCenter
-		labels.TextStyle[i].Color = color.White
+		labels.TextStyle[i].Color = ink[i]
+		labels.TextStyle[i].Font.Size = vg.Points(8)
 	}
 	p.Add(labels)
-	return p, nil
+	// "unavailable", the longest word, is about 1.6 cm at 8 points.
+	return p, max(PlotWidth, 4*vg.Centimeter+vg.Length(len(modes))*2*vg.Centimeter), nil
+}
+
+// textOn is the label colour readable on a square of colour bg: black on
+// light squares, white on dark ones.
+func textOn(bg color.Color) color.Color {
+	r, g, b, _ := bg.RGBA()
+	if 299*r+587*g+114*b > 1000*0x9000 {
+		return color.Black
+	}
+	return color.White
 }
 
 // HistoryPoint is a metric's summary at one commit.

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/perf/benchmath"
 	"golang.org/x/perf/benchproc"
 	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/vg"
 )
 
 // Format is a report's output format.
@@ -109,11 +110,16 @@ func (d *doc) t(header []string, rows [][]string) {
 
 // fig renders p as SVG and PNG and adds it.
 func (d *doc) fig(name, caption string, p *plot.Plot) error {
-	svg, err := Render(p, "svg")
+	return d.figWidth(name, caption, p, PlotWidth)
+}
+
+// figWidth is fig for a plot wider than the default.
+func (d *doc) figWidth(name, caption string, p *plot.Plot, width vg.Length) error {
+	svg, err := RenderSize(p, "svg", width, PlotHeight)
 	if err != nil {
 		return err
 	}
-	png, err := Render(p, "png")
+	png, err := RenderSize(p, "png", width, PlotHeight)
 	if err != nil {
 		return err
 	}
@@ -587,11 +593,11 @@ func faultSection(d *doc, s *Set) error {
 		return nil
 	}
 	d.h(3, "Faults")
-	p, err := FaultMatrix(faults, "Fault outcome by mechanism and mode")
+	p, width, err := FaultMatrix(faults, "Fault outcome by mechanism and mode")
 	if err != nil {
 		return err
 	}
-	if err := d.fig("fault-matrix", "Outcome of each fault cell, by majority over its repetitions.", p); err != nil {
+	if err := d.figWidth("fault-matrix", "Outcome of each fault cell, by majority over its repetitions.", p, width); err != nil {
 		return err
 	}
 	type agg struct {

@@ -87,7 +87,7 @@ func TestPlotsRenderLikeTheirGoldens(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	faults, err := FaultMatrix(s.Outcomes(), "faults")
+	faults, faultsWidth, err := FaultMatrix(s.Outcomes(), "faults")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +97,11 @@ func TestPlotsRenderLikeTheirGoldens(t *testing.T) {
 	}
 	for name, pl := range map[string]*plot.Plot{"threshold": thr, "memory": mem, "categories": cats, "faults": faults, "history": hist} {
 		t.Run(name, func(t *testing.T) {
-			b, err := Render(pl, "png")
+			width := PlotWidth
+			if name == "faults" {
+				width = faultsWidth
+			}
+			b, err := RenderSize(pl, "png", width, PlotHeight)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -105,7 +109,7 @@ func TestPlotsRenderLikeTheirGoldens(t *testing.T) {
 			if err != nil {
 				t.Fatalf("the PNG does not decode: %v", err)
 			}
-			wantW, wantH := int(PlotWidth.Dots(96)+0.5), int(PlotHeight.Dots(96)+0.5)
+			wantW, wantH := int(width.Dots(96)+0.5), int(PlotHeight.Dots(96)+0.5)
 			if r := img.Bounds(); r.Dx() != wantW || r.Dy() != wantH {
 				t.Fatalf("PNG is %dx%d, want %dx%d", r.Dx(), r.Dy(), wantW, wantH)
 			}
@@ -237,5 +241,36 @@ func BenchmarkReport(b *testing.B) {
 		if _, err := Generate(s, Options{Out: filepath.Join(b.TempDir(), "r")}); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestDesignDocumentGeneratorsRun regenerates the threshold-tuning and
+// injection documents from the quick test data, as make docs does from
+// full runs, and checks their sections.
+func TestDesignDocumentGeneratorsRun(t *testing.T) {
+	s := loadQuick(t)
+	out := t.TempDir()
+	if err := TuningDoc(s, out, "spillbench report --doc tuning testdata/quick"); err != nil {
+		t.Fatal(err)
+	}
+	if err := InjectionDoc(s, out, "spillbench report --doc injection testdata/quick"); err != nil {
+		t.Fatal(err)
+	}
+	for file, sections := range map[string][]string{
+		"threshold-tuning.md":     {"## The knee", "## Recommended defaults", "threshold (default)", "## Where the time goes", "](threshold-tuning/hol-throughput.svg)", "## How this was made"},
+		"injection-mechanisms.md": {"## Summary", "| mock |", "| tmpfs |", "## Every mode", "## Recommendations", "## Against the reference's ranking", "## How this was made"},
+	} {
+		b, err := os.ReadFile(filepath.Join(out, file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, sec := range sections {
+			if !bytes.Contains(b, []byte(sec)) {
+				t.Errorf("%s lacks %q", file, sec)
+			}
+		}
+	}
+	if _, err := os.Stat(filepath.Join(out, "threshold-tuning", "hol-throughput.svg")); err != nil {
+		t.Error(err)
 	}
 }
