@@ -345,7 +345,7 @@ func reportCmd(stdout, stderr io.Writer, args []string) error {
 		if dir == "" {
 			dir = filepath.Join("docs", "design")
 		}
-		cmd := fmt.Sprintf("spillbench inject && spillbench report --doc injection --out %s %s", dir, strings.Join(dirs, " "))
+		cmd := fmt.Sprintf("go run -tags failpoint ./cmd/spillbench inject && spillbench report --doc injection --out %s %s", dir, strings.Join(dirs, " "))
 		if err := reports.InjectionDoc(set, dir, cmd); err != nil {
 			return err
 		}
