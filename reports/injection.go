@@ -2,8 +2,6 @@ package reports
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 )
@@ -232,16 +230,7 @@ func InjectionDoc(s *Set, out, command string) error {
 	d.h(2, "How this was made")
 	d.p("`%s` on %s (kernel %s, %s, %d cores, Go %s), commit `%s`, %s.", command, env.Host, env.Kernel, env.CPU, env.NumCPU, env.GoVersion, short(env.Commit), env.Start.UTC().Format("2006-01-02"))
 
-	if err := os.MkdirAll(filepath.Join(out, "injection-mechanisms"), 0o755); err != nil {
-		return err
-	}
-	for _, f := range d.figures() {
-		if err := os.WriteFile(filepath.Join(out, "injection-mechanisms", f.name+".svg"), f.svg, 0o644); err != nil {
-			return err
-		}
-	}
-	md := strings.ReplaceAll(string(d.markdown()), "](plots/", "](injection-mechanisms/")
-	return os.WriteFile(filepath.Join(out, "injection-mechanisms.md"), []byte(md), 0o644)
+	return d.writeDesign(out, "injection-mechanisms")
 }
 
 // spread writes a set of values as one value or a range with its count of

@@ -137,6 +137,21 @@ func (d *doc) figures() []figure {
 	return fs
 }
 
+// writeDesign writes the document as out/name.md with its figures as SVG
+// files in out/name/, the layout of a design document in docs/design.
+func (d *doc) writeDesign(out, name string) error {
+	if err := os.MkdirAll(filepath.Join(out, name), 0o755); err != nil {
+		return err
+	}
+	for _, f := range d.figures() {
+		if err := os.WriteFile(filepath.Join(out, name, f.name+".svg"), f.svg, 0o644); err != nil {
+			return err
+		}
+	}
+	md := strings.ReplaceAll(string(d.markdown()), "](plots/", "]("+name+"/")
+	return os.WriteFile(filepath.Join(out, name+".md"), []byte(md), 0o644)
+}
+
 func (d *doc) markdown() []byte {
 	var b bytes.Buffer
 	for _, bl := range d.blocks {

@@ -3,8 +3,6 @@ package reports
 import (
 	"fmt"
 	"math"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 )
@@ -160,16 +158,7 @@ func TuningDoc(s *Set, out, command string) error {
 	d.h(2, "How this was made")
 	d.p("`%s` on %s (kernel %s, %s, %d cores, spill directory on %s, Go %s), commit `%s`, %s.", command, env.Host, env.Kernel, env.CPU, env.NumCPU, env.SpillFS, env.GoVersion, short(env.Commit), env.Start.UTC().Format("2006-01-02"))
 
-	if err := os.MkdirAll(filepath.Join(out, "threshold-tuning"), 0o755); err != nil {
-		return err
-	}
-	for _, f := range d.figures() {
-		if err := os.WriteFile(filepath.Join(out, "threshold-tuning", f.name+".svg"), f.svg, 0o644); err != nil {
-			return err
-		}
-	}
-	md := strings.ReplaceAll(string(d.markdown()), "](plots/", "](threshold-tuning/")
-	return os.WriteFile(filepath.Join(out, "threshold-tuning.md"), []byte(md), 0o644)
+	return d.writeDesign(out, "threshold-tuning")
 }
 
 // knobRecommendation compares a knob's alternatives with its base value

@@ -7,11 +7,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"runtime/debug"
 	"strings"
-	"syscall"
 	"time"
 
 	"golang.org/x/term"
@@ -209,19 +207,13 @@ func runCmd(stdout, stderr io.Writer, args []string) error {
 	// The first Ctrl-C stops the sweep cleanly: nothing new starts, the
 	// current run is torn down, and the directory is left marked
 	// incomplete. A second one releases what is registered and exits.
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := interruptible()
 	defer stop()
-	go func() {
-		<-ctx.Done()
-		stop()
-		injectors.HandleSignals()
-	}()
 	defer injectors.Resources.ReleaseAll()
 
-	var progress io.Writer
+	progress := progressTo(stderr, *quiet)
 	terminal := false
-	if !*quiet {
-		progress = stderr
+	if progress != nil {
 		if f, ok := stderr.(*os.File); ok {
 			terminal = term.IsTerminal(int(f.Fd()))
 		}

@@ -161,6 +161,15 @@ func interruptible() (context.Context, func()) {
 	return ctx, stop
 }
 
+// progressTo is where a command's progress goes: stderr, or nowhere
+// with -q.
+func progressTo(stderr io.Writer, quiet bool) io.Writer {
+	if quiet {
+		return nil
+	}
+	return stderr
+}
+
 func injectCmd(stdout, stderr io.Writer, args []string) error {
 	fs := newFlags(stderr, "inject", `  spillbench inject                          every available mechanism and mode
   spillbench inject --mechanisms mock,tmpfs --count 10
@@ -212,10 +221,7 @@ func injectCmd(stdout, stderr io.Writer, args []string) error {
 	ctx, stop := interruptible()
 	defer stop()
 	defer injectors.Resources.ReleaseAll()
-	var progress io.Writer
-	if !*quiet {
-		progress = stderr
-	}
+	progress := progressTo(stderr, *quiet)
 	sum, err := bench.Run(ctx, spec, bench.Options{Out: dir, Progress: progress})
 	printSummary(stdout, sum)
 	if err != nil {
@@ -347,10 +353,7 @@ func calibrateCmd(stdout, stderr io.Writer, args []string) error {
 	ctx, stop := interruptible()
 	defer stop()
 	defer injectors.Resources.ReleaseAll()
-	var progress io.Writer
-	if !*quiet {
-		progress = stderr
-	}
+	progress := progressTo(stderr, *quiet)
 	var sets []*reports.Set
 	for _, side := range []string{"a", "b"} {
 		dir := filepath.Join(base, side)
@@ -389,10 +392,7 @@ func surviveCmd(stdout, stderr io.Writer, args []string) error {
 	if dir == "" {
 		dir = filepath.Join("out", "survive-"+time.Now().Format("20060102-150405"))
 	}
-	var progress io.Writer
-	if !*quiet {
-		progress = stderr
-	}
+	progress := progressTo(stderr, *quiet)
 	n, err := bench.Survive(bench.SurvivalOptions{Out: dir, Progress: progress, Stride: *stride})
 	if err != nil {
 		return err
