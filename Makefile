@@ -52,15 +52,16 @@ report:
 	$(GO) run ./cmd/spillbench report $$dir
 
 # Regenerate the committed design documents from runs on this machine:
-# the report of a quick sweep, threshold tuning from the default sweep,
+# the report of a quick sweep, threshold tuning from the tuning sweep
+# (the full sweep's engine cells; about half an hour on 2 cores),
 # the injection mechanism comparison, and the fault survival sweeps.
 docs:
-	rm -rf out/docs-quick out/docs-default out/docs-inject out/docs-survive docs/design/reports/quick
+	rm -rf out/docs-quick out/docs-tuning out/docs-inject out/docs-survive docs/design/reports/quick
 	$(GO) run ./cmd/spillbench run --spec quick --out out/docs-quick -q
 	$(GO) run ./cmd/spillbench report --format md --out docs/design/reports/quick out/docs-quick
 	rm -f docs/design/reports/quick/plots/*.png
-	$(GO) run ./cmd/spillbench run --spec default --out out/docs-default -q
-	$(GO) run ./cmd/spillbench report --doc tuning --out docs/design out/docs-default
+	$(GO) run ./cmd/spillbench run --spec tuning --out out/docs-tuning -q
+	$(GO) run ./cmd/spillbench report --doc tuning --out docs/design out/docs-tuning
 	$(GO) run -tags failpoint ./cmd/spillbench inject --out out/docs-inject -q
 	$(GO) run ./cmd/spillbench report --doc injection --out docs/design out/docs-inject
 	$(GO) run ./cmd/spillbench survive --out out/docs-survive --doc docs/design/fault-survival.md -q

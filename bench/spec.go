@@ -102,7 +102,7 @@ func (f FaultSpec) String() string {
 var builtin embed.FS
 
 // Builtins lists the names of the embedded specs.
-func Builtins() []string { return []string{"quick", "default", "full"} }
+func Builtins() []string { return []string{"quick", "default", "tuning", "full"} }
 
 // LoadSpec reads a built-in spec by name, or a YAML file by path.
 func LoadSpec(nameOrPath string) (*Spec, error) {

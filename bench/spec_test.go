@@ -118,7 +118,7 @@ func TestSpecErrorsNameTheLine(t *testing.T) {
 
 func TestLoadSpecMissingFile(t *testing.T) {
 	_, err := LoadSpec(filepath.Join(t.TempDir(), "none.yaml"))
-	if err == nil || !strings.Contains(err.Error(), "quick, default, full") {
+	if err == nil || !strings.Contains(err.Error(), "quick, default, tuning, full") {
 		t.Fatalf("error %v should say which specs exist", err)
 	}
 }

@@ -166,7 +166,7 @@ func runCmd(stdout, stderr io.Writer, args []string) error {
   spillbench run --spec default --count 10
   spillbench run --spec my.yaml --shard 0/4 --out out/shard0
 `)
-	specName := fs.String("spec", "quick", "sweep spec: quick, default, full, or a YAML file")
+	specName := fs.String("spec", "quick", "sweep spec: quick, default, tuning, full, or a YAML file")
 	out := fs.String("out", "", "result directory to create (default ./out/<spec>-<time>)")
 	count := fs.Int("count", 0, "repetitions per cell, overriding the spec's")
 	shardFlag := fs.String("shard", "0/1", "run part i of n of the cells, as i/n")
@@ -298,7 +298,7 @@ func reportCmd(stdout, stderr io.Writer, args []string) error {
 `)
 	out := fs.String("out", "", "directory for the report (default: DIR/report for one DIR, ./report for several)")
 	format := fs.String("format", "both", "md, html or both")
-	docKind := fs.String("doc", "report", "report; tuning: the threshold-tuning design document of a default sweep; injection: the mechanism comparison of an inject run (both into --out, default docs/design)")
+	docKind := fs.String("doc", "report", "report; tuning: the threshold-tuning design document of a tuning or default sweep; injection: the mechanism comparison of an inject run (both into --out, default docs/design)")
 	dirs, err := fs.parseWithArgs(args)
 	if err != nil {
 		return err
