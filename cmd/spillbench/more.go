@@ -149,16 +149,30 @@ func listCmd(stdout, stderr io.Writer, args []string) error {
 	return nil
 }
 
-// interruptible returns a context the first Ctrl-C cancels; a second one
-// releases what the injectors hold and exits.
+// interruptible returns a context the first Ctrl-C (or SIGTERM) cancels;
+// after it, a second one releases what the injectors hold and exits. The
+// returned stop uninstalls both handlers and waits for its goroutine.
 func interruptible() (context.Context, func()) {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	finished := make(chan struct{})
+	uninstall := make(chan func(), 1)
 	go func() {
-		<-ctx.Done()
-		stop()
-		injectors.HandleSignals()
+		select {
+		case <-ctx.Done():
+			// Let the run wind down; the next signal reaches the
+			// hard handler, installed before this one lets go.
+			hard := injectors.HandleSignals()
+			cancel()
+			uninstall <- hard
+		case <-finished:
+			uninstall <- func() {}
+		}
 	}()
-	return ctx, stop
+	return ctx, func() {
+		close(finished)
+		(<-uninstall)()
+		cancel()
+	}
 }
 
 // progressTo is where a command's progress goes: stderr, or nowhere

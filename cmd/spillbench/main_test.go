@@ -1,0 +1,38 @@
+package main
+
+import (
+	"os"
+	"syscall"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+// The commands run in-process in these tests: none may leave a goroutine
+// or a signal handler behind.
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func TestInterruptibleReleasesItsHandlers(t *testing.T) {
+	t.Run("finished", func(t *testing.T) {
+		ctx, stop := interruptible()
+		stop()
+		if ctx.Err() == nil {
+			t.Fatal("stop left the context live")
+		}
+		goleak.VerifyNone(t)
+	})
+	t.Run("interrupted", func(t *testing.T) {
+		ctx, stop := interruptible()
+		if err := syscall.Kill(os.Getpid(), syscall.SIGINT); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(10 * time.Second):
+			t.Fatal("SIGINT did not cancel the context")
+		}
+		stop()
+		goleak.VerifyNone(t)
+	})
+}
