@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -27,7 +28,11 @@ type Registry struct {
 type resource struct {
 	kind, name string
 	release    func() error
-	done       bool
+	// once runs release; a second caller waits until it has finished,
+	// so a signal handler draining the registry cannot exit while a
+	// release it did not start is still unmounting.
+	once sync.Once
+	err  error
 }
 
 // Resources is the process-wide registry the signal handler drains.
@@ -48,30 +53,34 @@ func (r *Registry) Add(kind, name string, release func() error) Handle {
 	return Handle{r, res}
 }
 
-// Release releases the resource if nobody has yet.
+// Release releases the resource if nobody has yet, and returns its
+// failure. If another goroutine is releasing it, Release waits for that
+// and returns nil: the failure is reported once, by the one that ran it.
 func (h Handle) Release() error {
 	if h.res == nil {
 		return nil
 	}
-	h.r.mu.Lock()
-	if h.res.done {
+	ran := false
+	h.res.once.Do(func() {
+		ran = true
+		if err := h.res.release(); err != nil {
+			h.res.err = fmt.Errorf("release %s %s: %w", h.res.kind, h.res.name, err)
+		}
+		h.r.mu.Lock()
+		h.r.items = slices.DeleteFunc(h.r.items, func(x *resource) bool { return x == h.res })
 		h.r.mu.Unlock()
+	})
+	if !ran {
 		return nil
 	}
-	h.res.done = true
-	h.r.mu.Unlock()
-	if err := h.res.release(); err != nil {
-		return fmt.Errorf("release %s %s: %w", h.res.kind, h.res.name, err)
-	}
-	return nil
+	return h.res.err
 }
 
-// ReleaseAll releases every resource still held, newest first, and returns
-// every failure.
+// ReleaseAll releases every resource still held, newest first, waits for
+// releases other goroutines have started, and returns every failure.
 func (r *Registry) ReleaseAll() error {
 	r.mu.Lock()
-	items := append([]*resource(nil), r.items...)
-	r.items = nil
+	items := slices.Clone(r.items)
 	r.mu.Unlock()
 	var errs []error
 	for i := len(items) - 1; i >= 0; i-- {
@@ -86,33 +95,43 @@ func (r *Registry) Held() []string {
 	defer r.mu.Unlock()
 	var held []string
 	for _, res := range r.items {
-		if !res.done {
-			held = append(held, res.kind+" "+res.name)
-		}
+		held = append(held, res.kind+" "+res.name)
 	}
 	return held
 }
 
 // HandleSignals releases every registered resource when SIGINT or SIGTERM
-// arrives, then exits with 128+signal. Call stop to uninstall it.
+// arrives, then exits with 128+signal. A release another goroutine has
+// started is waited for; if a further signal comes while releases hang,
+// it names what is still held and exits at once. Call stop to uninstall
+// the handler.
 func HandleSignals() (stop func()) {
 	ch := make(chan os.Signal, 1)
 	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() {
+		var sig os.Signal
 		select {
-		case sig := <-ch:
-			if err := Resources.ReleaseAll(); err != nil {
+		case sig = <-ch:
+		case <-done:
+			return
+		}
+		released := make(chan error, 1)
+		go func() { released <- Resources.ReleaseAll() }()
+		select {
+		case err := <-released:
+			if err != nil {
 				fmt.Fprintf(os.Stderr, "spillbench: releasing injector resources after %v: %v\n", sig, err)
 			}
-			code := 130
-			if s, ok := sig.(syscall.Signal); ok {
-				code = 128 + int(s)
-			}
-			os.Exit(code)
-		case <-done:
+		case <-ch:
+			fmt.Fprintf(os.Stderr, "spillbench: exiting with resources still held (spillbench cleanup removes them): %s\n", strings.Join(Resources.Held(), ", "))
 		}
+		code := 130
+		if s, ok := sig.(syscall.Signal); ok {
+			code = 128 + int(s)
+		}
+		os.Exit(code)
 	})
 	return func() {
 		signal.Stop(ch)
