@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -30,9 +31,10 @@ type Failpoint struct {
 	owned
 	log     Log
 	enabled []string
-	// sleepy is set when the armed term sleeps or pauses: a nil value
-	// from Eval is then a delay that happened, not a term that was off.
-	sleepy bool
+	// sleepFloor is set when the armed terms sleep or pause. Eval
+	// returns nil both for a term that was off and for a delay, so a nil
+	// evaluation that took at least this long is taken as a delay.
+	sleepFloor time.Duration
 }
 
 // NewFailpoint returns the failpoint mechanism.
@@ -95,7 +97,10 @@ func (f *Failpoint) Arm(fault Fault) error {
 	if err != nil {
 		return err
 	}
-	f.sleepy = strings.Contains(terms, "sleep") || strings.Contains(terms, "pause")
+	f.sleepFloor = 0
+	if strings.Contains(terms, "sleep") || strings.Contains(terms, "pause") {
+		f.sleepFloor = max(fault.Latency/2, 500*time.Microsecond)
+	}
 	sites := []spill.Site{fault.Site}
 	if fault.Site == "" {
 		sites = []spill.Site{spill.SiteRecordWrite, spill.SiteBatchWrite}
@@ -129,15 +134,17 @@ func (f *failpointFS) eval(kind OpKind, site spill.Site, path string, off int64)
 	f.calls++
 	call := f.calls
 	f.mu.Unlock()
+	start := time.Now()
 	v, ok := evalFailpoint(FailpointPrefix + string(site))
+	took := time.Since(start)
 	if !ok {
 		return nil
 	}
 	o := Observation{Mode: "failpoint", Site: site, Op: string(kind), Path: path, Offset: off, Call: call}
 	s, isString := v.(string)
 	if !isString {
-		// A sleep or pause ran inside Eval; otherwise the term was off.
-		if v != nil || f.fp.sleepy {
+		// A sleep or pause ran inside Eval, or the term was off.
+		if v != nil || (f.fp.sleepFloor > 0 && took >= f.fp.sleepFloor) {
 			o.Note = fmt.Sprintf("fired with value %v, no failure", v)
 			f.fp.log.Add(o)
 		}
