@@ -326,7 +326,11 @@ func reportCmd(stdout, stderr io.Writer, args []string) error {
 		if dir == "" {
 			dir = filepath.Join("docs", "design")
 		}
-		cmd := fmt.Sprintf("spillbench run --spec %s && spillbench report --doc tuning --out %s %s", set.Dirs[0].Env.Spec, dir, strings.Join(dirs, " "))
+		run := fmt.Sprintf("spillbench run --spec %s --out %s", set.Dirs[0].Env.Spec, dirs[0])
+		if len(dirs) > 1 {
+			run = fmt.Sprintf("spillbench run --spec %s --shard i/%d --out DIR (once per shard)", set.Dirs[0].Env.Spec, len(dirs))
+		}
+		cmd := fmt.Sprintf("%s && spillbench report --doc tuning --out %s %s", run, dir, strings.Join(dirs, " "))
 		if err := reports.TuningDoc(set, dir, cmd); err != nil {
 			return err
 		}
@@ -337,7 +341,7 @@ func reportCmd(stdout, stderr io.Writer, args []string) error {
 		if dir == "" {
 			dir = filepath.Join("docs", "design")
 		}
-		cmd := fmt.Sprintf("go run -tags failpoint ./cmd/spillbench inject && spillbench report --doc injection --out %s %s", dir, strings.Join(dirs, " "))
+		cmd := fmt.Sprintf("go run -tags failpoint ./cmd/spillbench inject --out %s && spillbench report --doc injection --out %s %s", dirs[0], dir, strings.Join(dirs, " "))
 		if err := reports.InjectionDoc(set, dir, cmd); err != nil {
 			return err
 		}

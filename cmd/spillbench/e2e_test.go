@@ -1,11 +1,19 @@
 package main
 
 import (
+	"bufio"
+	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
+
+	"github.com/spillbench/spillbench/injectors"
 )
 
 // TestBuiltBinary builds spillbench and runs it as a user would: the
@@ -48,4 +56,113 @@ func TestBuiltBinary(t *testing.T) {
 		t.Fatalf("usage error output %q: want one line, no stack trace", out)
 	}
 	exe(2, "nosuchcommand")
+}
+
+// TestBuiltBinaryInterrupt interrupts a run that holds a FUSE mount, as a
+// user pressing Ctrl-C would: once (the run winds down and the result
+// directory says it was interrupted) and twice in a row (the second
+// releases what the injectors hold and exits). Either way the exit status
+// is 130 and nothing the run mounted or opened is left on the host.
+func TestBuiltBinaryInterrupt(t *testing.T) {
+	if err := injectors.NewFuse().Probe(); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("CI runs as root with /dev/fuse: %v", err)
+		}
+		t.Skip(err)
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "spillbench")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	spec := filepath.Join(dir, "slow.yaml")
+	os.WriteFile(spec, []byte(`name: slow
+count: 1000
+workload:
+  - {name: hol, items: 1000, scale: 0.05}
+threshold: [4KiB]
+fault:
+  - {injector: fuse, mode: latency, latency: 1ms, persistent: true}
+`), 0o644)
+	for _, signals := range []int{1, 2} {
+		t.Run(fmt.Sprintf("signals=%d", signals), func(t *testing.T) {
+			before := injectors.CurrentHostState()
+			out := filepath.Join(dir, fmt.Sprint("out", signals))
+			cmd := exec.Command(bin, "run", "--spec", spec, "--out", out, "--profiles", "none")
+			cmd.Dir = dir
+			stderr, err := cmd.StderrPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			said := make(chan []string)
+			go func() {
+				var lines []string
+				sc := bufio.NewScanner(stderr)
+				sc.Split(scanProgress)
+				for sc.Scan() {
+					lines = append(lines, sc.Text())
+				}
+				said <- lines
+			}()
+			// Wait for the run's FUSE mount, then let a run get under way.
+			for deadline := time.Now().Add(time.Minute); len(newMounts(before)) == 0; {
+				if time.Now().After(deadline) {
+					cmd.Process.Kill()
+					t.Fatalf("no mount appeared in a minute; it said:\n%s", strings.Join(<-said, "\n"))
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			time.Sleep(200 * time.Millisecond)
+			for i := range signals {
+				if i > 0 {
+					time.Sleep(20 * time.Millisecond)
+				}
+				cmd.Process.Signal(syscall.SIGINT) // it may already have exited
+			}
+			lines := <-said
+			err = cmd.Wait()
+			if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 130 {
+				t.Fatalf("exit: %v, want status 130; it said:\n%s", err, strings.Join(lines, "\n"))
+			}
+			if signals == 1 {
+				env, err := os.ReadFile(filepath.Join(out, "env.json"))
+				if err != nil || !strings.Contains(string(env), `"interrupted": true`) {
+					t.Fatalf("env.json after one Ctrl-C does not say interrupted: %v\n%s", err, env)
+				}
+			}
+			var leaks []string
+			for range 50 {
+				if leaks = before.Leaks(injectors.CurrentHostState()); len(leaks) == 0 {
+					return
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			t.Fatalf("left on the host after the interrupt: %v", leaks)
+		})
+	}
+}
+
+// newMounts lists the mount points that were not there before.
+func newMounts(before injectors.HostState) []string {
+	var added []string
+	for _, m := range injectors.CurrentHostState().Mounts {
+		if !slices.Contains(before.Mounts, m) {
+			added = append(added, m)
+		}
+	}
+	return added
+}
+
+// scanProgress splits progress output at newlines and carriage returns.
+func scanProgress(data []byte, atEOF bool) (int, []byte, error) {
+	if i := bytes.IndexAny(data, "\r\n"); i >= 0 {
+		return i + 1, data[:i], nil
+	}
+	if atEOF && len(data) > 0 {
+		return len(data), data, nil
+	}
+	return 0, nil, nil
 }

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -151,7 +152,8 @@ func listCmd(stdout, stderr io.Writer, args []string) error {
 
 // interruptible returns a context the first Ctrl-C (or SIGTERM) cancels;
 // after it, a second one releases what the injectors hold and exits. The
-// returned stop uninstalls both handlers and waits for its goroutine.
+// returned stop, safe to call more than once, uninstalls both handlers
+// and waits for its goroutine.
 func interruptible() (context.Context, func()) {
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	finished := make(chan struct{})
@@ -168,10 +170,13 @@ func interruptible() (context.Context, func()) {
 			uninstall <- func() {}
 		}
 	}()
+	var once sync.Once
 	return ctx, func() {
-		close(finished)
-		(<-uninstall)()
-		cancel()
+		once.Do(func() {
+			close(finished)
+			(<-uninstall)()
+			cancel()
+		})
 	}
 }
 
