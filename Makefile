@@ -56,7 +56,8 @@ report:
 # (the full sweep's engine cells; about half an hour on 2 cores),
 # the injection mechanism comparison, and the fault survival sweeps.
 docs:
-	rm -rf out/docs-quick out/docs-tuning out/docs-inject out/docs-survive docs/design/reports/quick
+	rm -rf out/docs-quick out/docs-tuning out/docs-inject out/docs-survive docs/design/reports/quick \
+		docs/design/threshold-tuning docs/design/injection-mechanisms
 	$(GO) run ./cmd/spillbench run --spec quick --out out/docs-quick -q
 	$(GO) run ./cmd/spillbench report --format md --out docs/design/reports/quick out/docs-quick
 	rm -f docs/design/reports/quick/plots/*.png

@@ -123,9 +123,10 @@ func (h *History) Trend(unit, filter string, alpha float64) ([]HistoryPoint, []s
 		var c, lo, hi float64
 		for _, n := range common {
 			s := medians[i][n].Summary
+			l, h := finiteInterval(s)
 			c += math.Log(s.Center)
-			lo += math.Log(math.Max(s.Lo, s.Center/1e6))
-			hi += math.Log(math.Max(s.Hi, s.Center))
+			lo += math.Log(math.Max(l, s.Center/1e6))
+			hi += math.Log(math.Max(h, s.Center))
 		}
 		k := float64(len(common))
 		points = append(points, HistoryPoint{Label: e.Name, Center: math.Exp(c / k), Lo: math.Exp(lo / k), Hi: math.Exp(hi / k)})

@@ -107,9 +107,14 @@ func InjectionDoc(s *Set, out, command string) error {
 			avail = "no: " + m.unavailable
 		}
 		var fired, tried int
-		realism := "synthesized at the seam"
-		if m.family == "kernel" {
+		var realism string
+		switch m.family {
+		case "kernel":
 			realism = "real syscalls; no errno reached the engine"
+		case "userspace":
+			realism = "synthesized at the seam"
+		default:
+			realism = "- (did not run)"
 		}
 		for _, ms := range m.modes {
 			tried++

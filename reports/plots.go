@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"golang.org/x/perf/benchmath"
 	"golang.org/x/perf/benchproc"
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/palette"
@@ -76,7 +77,7 @@ func strategyLabels(keys []benchproc.Key) []string {
 	varies := map[int]bool{}
 	for _, f := range fields {
 		for i := range f {
-			if f[i] != fields[0][i] {
+			if i >= len(fields[0]) || f[i] != fields[0][i] {
 				varies[i] = true
 			}
 		}
@@ -89,19 +90,25 @@ func strategyLabels(keys []benchproc.Key) []string {
 				parts = append(parts, v)
 			}
 		}
+		if len(parts) == 0 {
+			// One strategy: name its granularity and compression, or
+			// whatever a hand-made result name carries.
+			parts = f[:min(2, len(f))]
+		}
 		labels[j] = strings.Join(parts, " ")
 		if labels[j] == "" {
-			labels[j] = f[0] + " " + f[1] // one strategy: name granularity and compression
+			labels[j] = "all"
 		}
 	}
 	return labels
 }
 
 // thresholdSeries groups a workload's engine results (no fault) of unit by
-// strategy and threshold.
-func thresholdSeries(s *Set, workload, unit string) ([]series, error) {
+// strategy and threshold; where, if set, narrows them further (a
+// benchproc filter such as "/workers:2").
+func thresholdSeries(s *Set, workload, where, unit string) ([]series, error) {
 	t, err := Summarize(s, Query{
-		Filter: fmt.Sprintf(".name:Engine /workload:%s /fault:none", workload),
+		Filter: strings.TrimSpace(fmt.Sprintf(".name:Engine /workload:%s /fault:none %s", workload, where)),
 		Row:    strategy, Col: "/threshold", Unit: unit,
 	})
 	if err != nil {
@@ -124,6 +131,20 @@ func thresholdSeries(s *Set, workload, unit string) ([]series, error) {
 	return out, nil
 }
 
+// finiteInterval is a summary's confidence interval, or its center alone
+// when the interval is unbounded (too few samples for the confidence
+// level, which benchstat prints as ± ∞).
+func finiteInterval(s benchmath.Summary) (lo, hi float64) {
+	lo, hi = s.Lo, s.Hi
+	if math.IsInf(lo, 0) || math.IsNaN(lo) {
+		lo = s.Center
+	}
+	if math.IsInf(hi, 0) || math.IsNaN(hi) {
+		hi = s.Center
+	}
+	return lo, hi
+}
+
 // errPoints are points with asymmetric y error bars (the interval).
 type errPoints struct {
 	plotter.XYs
@@ -137,7 +158,14 @@ func (e errPoints) YError(i int) (float64, float64) { return e.lo[i], e.hi[i] }
 // its confidence interval as error bars. With budget set, the threshold
 // itself is drawn as the budget line.
 func MetricVsThreshold(s *Set, workload, unit, title, ylabel string, budget bool) (*plot.Plot, error) {
-	ss, err := thresholdSeries(s, workload, unit)
+	return MetricVsThresholdWhere(s, workload, "", unit, title, ylabel, budget)
+}
+
+// MetricVsThresholdWhere is MetricVsThreshold over the cells the benchproc
+// filter where selects, for sweeps with more strategies than a legend can
+// hold (one worker count of several, say).
+func MetricVsThresholdWhere(s *Set, workload, where, unit, title, ylabel string, budget bool) (*plot.Plot, error) {
+	ss, err := thresholdSeries(s, workload, where, unit)
 	if err != nil {
 		return nil, err
 	}
@@ -152,17 +180,23 @@ func MetricVsThreshold(s *Set, workload, unit, title, ylabel string, budget bool
 	p.Legend.Top = true
 	var xmin, xmax = math.Inf(1), math.Inf(-1)
 	var ticks sizeTicks
-	ymax := 0.0
+	ymin, ymax := math.Inf(1), 0.0
+	overBudget, points := 0, 0 // medians above the threshold
 	for i, sr := range ss {
 		xs := slices.Sorted(mapKeys(sr.points))
 		ep := errPoints{}
 		for _, x := range xs {
 			c := sr.points[x]
+			lo, hi := finiteInterval(c.Summary)
 			ep.XYs = append(ep.XYs, plotter.XY{X: x, Y: c.Summary.Center})
-			ep.lo = append(ep.lo, c.Summary.Center-c.Summary.Lo)
-			ep.hi = append(ep.hi, c.Summary.Hi-c.Summary.Center)
+			ep.lo = append(ep.lo, c.Summary.Center-lo)
+			ep.hi = append(ep.hi, hi-c.Summary.Center)
 			xmin, xmax = math.Min(xmin, x), math.Max(xmax, x)
-			ymax = math.Max(ymax, c.Summary.Hi)
+			ymin, ymax = math.Min(ymin, lo), math.Max(ymax, hi)
+			points++
+			if c.Summary.Center > x {
+				overBudget++
+			}
 			if !slices.Contains(ticks, x) {
 				ticks = append(ticks, x)
 			}
@@ -187,6 +221,21 @@ func MetricVsThreshold(s *Set, workload, unit, title, ylabel string, budget bool
 	p.Y.Min, p.Y.Max = 0, ymax*(1.2+0.08*float64(len(ss)))
 	if budget {
 		p.Y.Max = math.Max(p.Y.Max, xmax*1.3)
+		if lo, hi := math.Min(ymin, xmin), math.Max(ymax, xmax); lo > 0 && hi/lo > 100 {
+			// Bytes against a threshold spanning decades: a log scale
+			// shows the tight thresholds too. The legend goes in the
+			// empty triangle: above the budget line when the data
+			// follows it, below when the data sits over it (heap, RSS).
+			p.Y.Scale = plot.LogScale{}
+			p.Y.Tick.Marker = powerTicks(lo/1.6, hi*1.6)
+			p.Y.Label.Text += " (log scale)"
+			p.Y.Min, p.Y.Max = lo/1.6, hi*1.6
+			if 2*overBudget > points {
+				p.Legend.Top = false
+			} else {
+				p.Legend.Left = true
+			}
+		}
 		b, err := plotter.NewLine(plotter.XYs{{X: xmin, Y: xmin}, {X: xmax, Y: xmax}})
 		if err != nil {
 			return nil, err
@@ -210,6 +259,23 @@ func (t sizeTicks) Ticks(min, max float64) []plot.Tick {
 		}
 	}
 	return ts
+}
+
+// powerTicks marks powers of 4 bytes between min and max, or of 16 when
+// that would crowd the axis.
+func powerTicks(min, max float64) sizeTicks {
+	for _, step := range []float64{4, 16, 256} {
+		var t sizeTicks
+		for v := 1.0; v <= max; v *= step {
+			if v >= min {
+				t = append(t, v)
+			}
+		}
+		if len(t) <= 8 {
+			return t
+		}
+	}
+	return nil
 }
 
 func mapKeys[K comparable, V any](m map[K]V) func(func(K) bool) {

@@ -322,7 +322,7 @@ func workloadSection(d *doc, s *Set, w string) error {
 		{"spill-bytes/op", "spill-bytes", "Bytes spilled per run vs threshold", "bytes written per run", false},
 		{"reloads/op", "reloads", "Reload events per run vs threshold", "records reloaded per run", false},
 		{"activations/op", "activations", "Spill activations per run vs threshold", "evictions that wrote, per run", false},
-		{"peak-buffered-B", "peak-buffered", "Peak buffered bytes vs threshold", "bytes held in memory by the buffer", true},
+		{"peak-buffered-B", "peak-buffered", "Peak buffered bytes vs threshold", "bytes buffered", true},
 		{"peak-heap-B", "peak-heap", "Peak Go heap vs threshold", "bytes", true},
 		{"peak-rss-B", "peak-rss", "Peak RSS vs threshold", "bytes", true},
 	} {
@@ -669,7 +669,7 @@ func findingsSection(d *doc, s *Set, workloads []string) {
 	d.p("The knee is the smallest threshold whose median throughput is within 5%% of the best median throughput of its strategy (the spill knobs other than the threshold); best cells are among engine cells without faults.")
 	var rows [][]string
 	for _, w := range workloads {
-		ss, err := thresholdSeries(s, w, "items/s")
+		ss, err := thresholdSeries(s, w, "", "items/s")
 		if err != nil || len(ss) == 0 {
 			continue
 		}

@@ -12,6 +12,7 @@ import (
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/cmpimg"
+	"gonum.org/v1/plot/vg"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -272,5 +273,89 @@ func TestDesignDocumentGeneratorsRun(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(out, "threshold-tuning", "hol-throughput.svg")); err != nil {
 		t.Error(err)
+	}
+}
+
+// With many fault modes the matrix widens so each square keeps room for
+// its label; with few it stays at the default width.
+func TestFaultMatrixWidensWithItsModes(t *testing.T) {
+	outcomes := func(modes int) []Outcome {
+		var out []Outcome
+		for i := range modes {
+			out = append(out, Outcome{
+				Keys:     map[string]string{"fault": fmt.Sprintf("mock:mode%02d", i)},
+				Status:   "error",
+				Fault:    &FaultOutcome{Injector: "mock", Fired: true, Errno: "EIO"},
+				ExitCode: 11,
+			})
+		}
+		return out
+	}
+	_, narrow, err := FaultMatrix(outcomes(2), "two")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, wide, err := FaultMatrix(outcomes(13), "thirteen")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if narrow != PlotWidth {
+		t.Fatalf("2 modes: width %v, want the default %v", narrow, PlotWidth)
+	}
+	if perMode := wide / 13; wide <= PlotWidth || perMode < 1.6*vg.Centimeter {
+		t.Fatalf("13 modes: width %v (%v a mode), want room for an 'unavailable' label in each", wide, perMode)
+	}
+	b, err := RenderSize(p, "png", wide, PlotHeight)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := png.Decode(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := img.Bounds().Dx(), int(wide.Dots(96)+0.5); got != want {
+		t.Fatalf("rendered %d px wide, want %d", got, want)
+	}
+}
+
+// Peak buffered bytes against thresholds spanning decades go on a log
+// scale, so the tight thresholds are not flattened onto zero; a narrow
+// range stays linear.
+func TestPeakBufferedGoesLogAcrossDecades(t *testing.T) {
+	dir := t.TempDir()
+	env, err := os.ReadFile("testdata/quick/env.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "env.json"), env, 0o644)
+	var b strings.Builder
+	b.WriteString("Unit peak-buffered-B better=lower\n")
+	for _, th := range []string{"4KiB", "64KiB", "1MiB", "16MiB"} {
+		for range 3 {
+			fmt.Fprintf(&b, "BenchmarkEngine/workload=hol/threshold=%s/gran=item/fault=none 1 1e6 ns/op 3000 peak-buffered-B\n", th)
+		}
+	}
+	os.WriteFile(filepath.Join(dir, "results.txt"), []byte(b.String()), 0o644)
+	os.WriteFile(filepath.Join(dir, "outcomes.jsonl"), nil, 0o644)
+	s, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := MetricVsThreshold(s, "hol", "peak-buffered-B", "wide", "bytes", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := p.Y.Scale.(plot.LogScale); !ok {
+		t.Fatalf("4 KiB..16 MiB thresholds: y scale %T, want a log scale", p.Y.Scale)
+	}
+	if _, err := Render(p, "png"); err != nil {
+		t.Fatal(err)
+	}
+	narrow, err := MetricVsThreshold(loadQuick(t), "hol", "peak-buffered-B", "narrow", "bytes", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := narrow.Y.Scale.(plot.LogScale); ok {
+		t.Fatal("2 KiB..16 KiB thresholds went to a log scale")
 	}
 }

@@ -1,15 +1,18 @@
 package reports
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 )
 
 // TuningDoc writes the threshold-tuning design document of a sweep (the
-// default spec) into out: threshold-tuning.md and its plots/. Every figure
-// in it comes from a table or plot of the sweep.
+// tuning spec; default for a quicker look) into out: threshold-tuning.md
+// and its figures in threshold-tuning/. Every figure in it comes from a
+// table or plot of the sweep.
 func TuningDoc(s *Set, out, command string) error {
 	d := &doc{}
 	env := s.Dirs[0].Env
@@ -18,6 +21,16 @@ func TuningDoc(s *Set, out, command string) error {
 
 	workloads := keyValues(s, "workload")
 	d.h(2, "Results per workload")
+	// A legend holds a dozen strategies, not three dozen: with several
+	// worker counts the plots show the middle one; the tables below cover
+	// them all.
+	where, per := "", ""
+	if workers := keyValues(s, "workers"); len(workers) > 1 {
+		slices.SortFunc(workers, func(a, b string) int { return cmpNumeric(a, b) })
+		mid := workers[len(workers)/2]
+		where, per = "/workers:"+mid, fmt.Sprintf(", %s workers", mid)
+		d.p("The plots show the runs with %s workers, to keep a legend readable; the sweep ran %s workers, and the knee table and the recommendations include every count.", mid, strings.Join(workers, ", "))
+	}
 	for _, w := range workloads {
 		d.h(3, "%s", w)
 		for _, m := range []struct {
@@ -27,13 +40,13 @@ func TuningDoc(s *Set, out, command string) error {
 			{"items/s", "throughput", "Throughput vs threshold", "items/s", false},
 			{"spill-bytes/op", "spill-bytes", "Bytes spilled per run vs threshold", "bytes written per run", false},
 			{"reloads/op", "reloads", "Reloads per run vs threshold", "records reloaded per run", false},
-			{"peak-buffered-B", "peak-buffered", "Peak buffered bytes vs threshold", "bytes held in memory by the buffer", true},
+			{"peak-buffered-B", "peak-buffered", "Peak buffered bytes vs threshold", "bytes buffered", true},
 		} {
-			p, err := MetricVsThreshold(s, w, m.unit, fmt.Sprintf("%s: %s", w, m.title), m.ylabel, m.budget)
+			p, err := MetricVsThresholdWhere(s, w, where, m.unit, fmt.Sprintf("%s: %s", w, m.title), m.ylabel, m.budget)
 			if err != nil {
 				continue
 			}
-			if err := d.fig(w+"-"+m.name, fmt.Sprintf("%s, workload %s: median and 95%% interval per strategy.", m.title, w), p); err != nil {
+			if err := d.fig(w+"-"+m.name, fmt.Sprintf("%s, workload %s: median and 95%% interval per strategy%s.", m.title, w, per), p); err != nil {
 				return err
 			}
 		}
@@ -49,7 +62,7 @@ func TuningDoc(s *Set, out, command string) error {
 	var knees []knee
 	var rows [][]string
 	for _, w := range workloads {
-		ss, err := thresholdSeries(s, w, "items/s")
+		ss, err := thresholdSeries(s, w, "", "items/s")
 		if err != nil {
 			continue
 		}
@@ -242,4 +255,14 @@ func geomean(xs []float64) float64 {
 		return 0
 	}
 	return math.Exp(s / float64(n))
+}
+
+// cmpNumeric orders numeric key values as numbers and others as strings.
+func cmpNumeric(a, b string) int {
+	x, errA := strconv.ParseFloat(a, 64)
+	y, errB := strconv.ParseFloat(b, 64)
+	if errA != nil || errB != nil {
+		return strings.Compare(a, b)
+	}
+	return cmp.Compare(x, y)
 }
