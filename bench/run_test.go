@@ -180,7 +180,7 @@ func TestQuickSweepEndToEnd(t *testing.T) {
 	if err != nil || !strings.Contains(string(out), "batch") || !strings.Contains(string(out), "item") {
 		t.Fatalf("benchstat -col /gran: %v\n%s", err, out)
 	}
-	if leaks := before.Leaks(injectors.CurrentHostState()); len(leaks) > 0 {
+	if leaks := before.LeaksNow(); len(leaks) > 0 {
 		t.Fatalf("leaked %v", leaks)
 	}
 	tmps, _ := filepath.Glob(filepath.Join(os.TempDir(), "spillbench-spill-*"))

@@ -4,6 +4,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"time"
 )
 
 // HostState is what a run must leave as it found: mount points, attached
@@ -29,6 +30,18 @@ func CurrentHostState() HostState {
 		}
 	}
 	return s
+}
+
+// LeaksNow is Leaks against the current state, retried for up to a
+// second while anything is left: loop devices with autoclear detach
+// asynchronously after their unmount.
+func (s HostState) LeaksNow() []string {
+	leaks := s.Leaks(CurrentHostState())
+	for i := 0; i < 50 && len(leaks) > 0; i++ {
+		time.Sleep(20 * time.Millisecond)
+		leaks = s.Leaks(CurrentHostState())
+	}
+	return leaks
 }
 
 // Leaks lists what after has that s had not: mounts, loop devices, and
