@@ -10,7 +10,7 @@ import (
 )
 
 // The commands run in-process in these tests: none may leave a goroutine
-// or a signal handler behind.
+// behind (the hard signal handler, if left armed, is one).
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func TestInterruptibleReleasesItsHandlers(t *testing.T) {
