@@ -84,33 +84,10 @@ type FaultOutcome struct {
 
 // errorType names the typed error at the top of err's chain that matters.
 func errorType(err error) string {
-	var (
-		ioe  *spill.IOError
-		lost *spill.PriorSpillsLostError
-		gone *spill.TempVanishedError
-		bad  *spill.CorruptRecordError
-		tag  *spill.UnsupportedCompressionError
-	)
-	switch {
-	case err == nil:
-		return ""
-	case errors.As(err, &lost):
-		return "PriorSpillsLost"
-	case errors.As(err, &gone):
-		return "TempVanished"
-	case errors.As(err, &bad):
-		return "CorruptRecord"
-	case errors.As(err, &tag):
-		return "UnsupportedCompression"
-	case errors.As(err, &ioe):
-		return "IOError"
-	case errors.Is(err, spill.ErrSpillDisabled):
-		return "SpillDisabled"
-	case errors.Is(err, spill.ErrRecordTooLarge):
-		return "RecordTooLarge"
-	case errors.Is(err, spill.ErrCapacity):
-		return "Capacity"
-	case errors.Is(err, engine.ErrWorkerPanic):
+	if k := spill.ErrorKind(err); k != "" || err == nil {
+		return k
+	}
+	if errors.Is(err, engine.ErrWorkerPanic) {
 		return "WorkerPanic"
 	}
 	return fmt.Sprintf("%T", err)

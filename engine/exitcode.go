@@ -35,25 +35,19 @@ const (
 
 // ExitCode maps a run's error and report to its exit code.
 func ExitCode(err error, rep Report) int {
-	var (
-		ioe  *spill.IOError
-		lost *spill.PriorSpillsLostError
-		gone *spill.TempVanishedError
-		bad  *spill.CorruptRecordError
-		tag  *spill.UnsupportedCompressionError
-	)
+	switch spill.ErrorKind(err) {
+	case "PriorSpillsLost", "TempVanished", "IOError", "CorruptRecord", "UnsupportedCompression":
+		return ExitFileIO
+	case "SpillDisabled", "RecordTooLarge":
+		return ExitMemory
+	case "Capacity":
+		return ExitIPC
+	}
 	switch {
 	case err == nil && rep.Clean():
 		return ExitOK
 	case err == nil:
 		return ExitPartial
-	case errors.As(err, &lost), errors.As(err, &gone), errors.As(err, &ioe),
-		errors.As(err, &bad), errors.As(err, &tag):
-		return ExitFileIO
-	case errors.Is(err, spill.ErrSpillDisabled), errors.Is(err, spill.ErrRecordTooLarge):
-		return ExitMemory
-	case errors.Is(err, spill.ErrCapacity):
-		return ExitIPC
 	case errors.Is(err, ErrWorkerPanic):
 		return ExitCrashed
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):

@@ -132,3 +132,40 @@ type UnsupportedCompressionError struct {
 func (e *UnsupportedCompressionError) Error() string {
 	return fmt.Sprintf("spill record at offset %d uses compression tag 0x%02x, not supported by this build", e.Offset, e.Tag)
 }
+
+// ErrorKind names the kind of spill error at the top of err's chain that
+// matters, the way outcome files and exit codes classify failures:
+// PriorSpillsLost, TempVanished, CorruptRecord, UnsupportedCompression,
+// IOError, SpillDisabled, RecordTooLarge or Capacity. It returns "" for
+// nil and for errors that are not the spill package's.
+func ErrorKind(err error) string {
+	var (
+		ioe  *IOError
+		lost *PriorSpillsLostError
+		gone *TempVanishedError
+		bad  *CorruptRecordError
+		tag  *UnsupportedCompressionError
+	)
+	switch {
+	case err == nil:
+		return ""
+	// The specific kinds first: each of them may wrap an IOError's cause.
+	case errors.As(err, &lost):
+		return "PriorSpillsLost"
+	case errors.As(err, &gone):
+		return "TempVanished"
+	case errors.As(err, &bad):
+		return "CorruptRecord"
+	case errors.As(err, &tag):
+		return "UnsupportedCompression"
+	case errors.As(err, &ioe):
+		return "IOError"
+	case errors.Is(err, ErrSpillDisabled):
+		return "SpillDisabled"
+	case errors.Is(err, ErrRecordTooLarge):
+		return "RecordTooLarge"
+	case errors.Is(err, ErrCapacity):
+		return "Capacity"
+	}
+	return ""
+}
