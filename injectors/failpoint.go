@@ -3,7 +3,6 @@ package injectors
 import (
 	"context"
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -58,7 +57,8 @@ func (f *Failpoint) Setup(context.Context) (Setup, error) {
 	}
 	f.log = Log{}
 	return Setup{Dir: dir + "/spill", Wrap: func(fs spill.FS) spill.FS {
-		return &failpointFS{fp: f, inner: fs}
+		fp := &failpointFS{fp: f}
+		return &hookFS{check: fp.check, inner: fs}
 	}}, nil
 }
 
@@ -119,13 +119,18 @@ func (f *Failpoint) Arm(fault Fault) error {
 func (f *Failpoint) Observations() []Observation { return f.log.All() }
 func (f *Failpoint) Teardown() error             { return f.releaseAll() }
 
-// failpointFS evaluates the site's failpoint before every seam call.
+// failpointFS evaluates the site's failpoint before every seam call; it
+// counts the calls so observations say which one failed.
 type failpointFS struct {
-	fp    *Failpoint
-	inner spill.FS
+	fp *Failpoint
 
 	mu    sync.Mutex
 	calls int
+}
+
+// check is eval as a checkFunc: a failpoint fails a write whole.
+func (f *failpointFS) check(kind OpKind, site spill.Site, path string, off int64, _ int) (int, error) {
+	return 0, f.eval(kind, site, path, off)
 }
 
 // eval returns the error the site's failpoint injects, if any.
@@ -157,57 +162,4 @@ func (f *failpointFS) eval(kind OpKind, site spill.Site, path string, off int64)
 	o.Errno = unix.ErrnoName(errno)
 	f.fp.log.Add(o)
 	return errno
-}
-
-func (f *failpointFS) MkdirAll(site spill.Site, dir string, perm os.FileMode) error {
-	if err := f.eval(OpMkdir, site, dir, -1); err != nil {
-		return err
-	}
-	return f.inner.MkdirAll(site, dir, perm)
-}
-
-func (f *failpointFS) CreateTemp(site spill.Site, dir string) (spill.File, string, error) {
-	if err := f.eval(OpCreate, site, dir, -1); err != nil {
-		return nil, "", err
-	}
-	file, name, err := f.inner.CreateTemp(site, dir)
-	if err != nil {
-		return nil, "", err
-	}
-	return &failpointFile{fs: f, inner: file, path: dir}, name, nil
-}
-
-func (f *failpointFS) Remove(site spill.Site, name string) error {
-	if err := f.eval(OpRemove, site, name, -1); err != nil {
-		return err
-	}
-	return f.inner.Remove(site, name)
-}
-
-type failpointFile struct {
-	fs    *failpointFS
-	inner spill.File
-	path  string
-}
-
-func (f *failpointFile) WriteAt(site spill.Site, p []byte, off int64) (int, error) {
-	if err := f.fs.eval(OpWrite, site, f.path, off); err != nil {
-		return 0, err
-	}
-	return f.inner.WriteAt(site, p, off)
-}
-
-func (f *failpointFile) ReadAt(site spill.Site, p []byte, off int64) (int, error) {
-	if err := f.fs.eval(OpRead, site, f.path, off); err != nil {
-		return 0, err
-	}
-	return f.inner.ReadAt(site, p, off)
-}
-
-func (f *failpointFile) Close(site spill.Site) error {
-	err := f.inner.Close(site)
-	if ferr := f.fs.eval(OpClose, site, f.path, -1); ferr != nil {
-		return ferr
-	}
-	return err
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"sync"
 
@@ -82,7 +81,7 @@ func (m *Mock) Observations() []Observation { return m.log.All() }
 func (m *Mock) Teardown() error             { return m.releaseAll() }
 
 // Wrap returns fs with the mock's faults around it.
-func (m *Mock) Wrap(fs spill.FS) spill.FS { return &mockFS{m: m, inner: fs} }
+func (m *Mock) Wrap(fs spill.FS) spill.FS { return &hookFS{check: m.check, inner: fs} }
 
 // selects reports whether the armed fault applies to op.
 func (m *Mock) selects(op Op) bool {
@@ -145,69 +144,4 @@ func (m *Mock) check(kind OpKind, site spill.Site, path string, off int64, n int
 	m.log.Add(Observation{Mode: f.Mode, Errno: errnoName(err), Site: site, Op: string(kind), Path: path,
 		Offset: off, Size: n, Call: m.matched, Note: fmt.Sprintf("%d of %d bytes let through", allow, n)})
 	return allow, err
-}
-
-type mockFS struct {
-	m     *Mock
-	inner spill.FS
-}
-
-func (f *mockFS) MkdirAll(site spill.Site, dir string, perm os.FileMode) error {
-	if _, err := f.m.check(OpMkdir, site, dir, -1, 0); err != nil {
-		return err
-	}
-	return f.inner.MkdirAll(site, dir, perm)
-}
-
-func (f *mockFS) CreateTemp(site spill.Site, dir string) (spill.File, string, error) {
-	if _, err := f.m.check(OpCreate, site, dir, -1, 0); err != nil {
-		return nil, "", err
-	}
-	file, name, err := f.inner.CreateTemp(site, dir)
-	if err != nil {
-		return nil, "", err
-	}
-	return &mockFile{m: f.m, inner: file, path: dir}, name, nil
-}
-
-func (f *mockFS) Remove(site spill.Site, name string) error {
-	if _, err := f.m.check(OpRemove, site, name, -1, 0); err != nil {
-		return err
-	}
-	return f.inner.Remove(site, name)
-}
-
-type mockFile struct {
-	m     *Mock
-	inner spill.File
-	path  string
-}
-
-func (f *mockFile) WriteAt(site spill.Site, p []byte, off int64) (int, error) {
-	allow, err := f.m.check(OpWrite, site, f.path, off, len(p))
-	if err == nil {
-		return f.inner.WriteAt(site, p, off)
-	}
-	n := 0
-	if allow > 0 {
-		n, _ = f.inner.WriteAt(site, p[:allow], off)
-	}
-	return n, err
-}
-
-func (f *mockFile) ReadAt(site spill.Site, p []byte, off int64) (int, error) {
-	if _, err := f.m.check(OpRead, site, f.path, off, 0); err != nil {
-		return 0, err
-	}
-	return f.inner.ReadAt(site, p, off)
-}
-
-// Close always closes the file, then reports an injected error if any:
-// the descriptor must not leak because a fault was armed.
-func (f *mockFile) Close(site spill.Site) error {
-	err := f.inner.Close(site)
-	if _, ferr := f.m.check(OpClose, site, f.path, -1, 0); ferr != nil {
-		return ferr
-	}
-	return err
 }
