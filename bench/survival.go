@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -420,14 +421,7 @@ func (f *memFile) WriteAt(_ spill.Site, p []byte, off int64) (int, error) {
 }
 
 func (f *memFile) ReadAt(_ spill.Site, p []byte, off int64) (int, error) {
-	if off >= int64(len(f.data)) {
-		return 0, io.EOF
-	}
-	n := copy(p, f.data[off:])
-	if n < len(p) {
-		return n, io.EOF
-	}
-	return n, nil
+	return bytes.NewReader(f.data).ReadAt(p, off)
 }
 
 func (f *memFile) Close(spill.Site) error { return nil }

@@ -1,6 +1,6 @@
 package spill
 
-import "io"
+import "bytes"
 
 // SpoolLimit is how many bytes the spooled backend (Policy.Dir empty) keeps
 // in memory before it rolls over to a temp file.
@@ -53,14 +53,7 @@ func (s *spooled) ReadAt(site Site, p []byte, off int64) (int, error) {
 	if s.file != nil {
 		return s.file.ReadAt(site, p, off)
 	}
-	if off >= int64(len(s.mem)) {
-		return 0, io.EOF
-	}
-	n := copy(p, s.mem[off:])
-	if n < len(p) {
-		return n, io.EOF
-	}
-	return n, nil
+	return bytes.NewReader(s.mem).ReadAt(p, off)
 }
 
 func (s *spooled) Close(site Site) error {
