@@ -79,39 +79,109 @@ type DeltaStats struct {
 }
 
 // ComputeDelta returns the delta that turns basis into target. It checks
-// ctx every block of target, so a long computation stops when the
+// ctx every 64 blocks of target, so a long computation stops when the
 // pipeline does.
 func ComputeDelta(ctx context.Context, basis, target []byte) ([]byte, DeltaStats, error) {
-	bs := BlockSize(len(basis))
-	delta := binary.AppendUvarint(nil, uint64(bs))
-	var st DeltaStats
+	var m matcher
+	return m.appendDelta(ctx, nil, basis, target)
+}
 
+// matcher computes deltas, keeping its tables between calls so that a
+// worker computing many allocates only for a basis larger than any before.
+//
+// The weak-checksum index is shaped like rsync's: a tag table, indexed by a
+// few bits of the weak digest, says where the blocks with that tag begin in
+// a tag-sorted list. The window rolls one byte at a time; at almost every
+// position no block has the tag, which one bit of a bitset small enough
+// for the L1 cache says, and the byte costs that load and no hash-map
+// probe. Only a tag with blocks compares full weak digests, and only an
+// equal weak digest computes a strong hash.
+type matcher struct {
+	present  []uint64    // a bit per tag: has any block this tag
+	tagStart []int32     // tag -> position in blocks of its first block; one extra entry ends the last range
+	blocks   []int32     // block numbers, sorted by tag
+	weak     []uint32    // weak digests, in the order of blocks
+	strongs  []strongSum // strong hashes, by block number
+	digests  []uint32    // scratch: weak digests by block number
+	cursor   []int32     // scratch: placement cursors of the counting sort
+}
+
+// tagBits sizes the tag table at about eight slots per block, so a window
+// over unrelated data lands on an empty slot seven times in eight: between
+// 2^8 slots and rsync's 2^16.
+func tagBits(nblocks int) uint {
+	bits := uint(8)
+	for bits < 16 && 1<<bits < 8*nblocks {
+		bits++
+	}
+	return bits
+}
+
+// tagOf maps a weak digest to its slot: the top bits of a multiplicative
+// hash, so digests that differ only in their low bits spread out.
+func tagOf(d uint32, bits uint) uint32 { return (d * 0x9e3779b1) >> (32 - bits) }
+
+// index builds the tables for basis cut into blocks of bs bytes and
+// returns the tag width.
+func (m *matcher) index(basis []byte, bs int) uint {
 	nblocks := len(basis) / bs
-	index := make(map[uint32][]int32, nblocks)
-	strongs := make([]strongSum, nblocks)
+	bits := tagBits(nblocks)
+	slots := 1 << bits
+	m.present = resize(m.present, (slots+63)/64)
+	clear(m.present)
+	m.tagStart = resize(m.tagStart, slots+1)
+	m.cursor = resize(m.cursor, slots)
+	m.blocks = resize(m.blocks, nblocks)
+	m.weak = resize(m.weak, nblocks)
+	m.strongs = resize(m.strongs, nblocks)
+	m.digests = resize(m.digests, nblocks)
+	// A counting sort by tag: count each tag, take prefix sums, place.
+	clear(m.tagStart)
 	for i := range nblocks {
 		blk := basis[i*bs : (i+1)*bs]
 		d := newWeak(blk).digest()
-		index[d] = append(index[d], int32(i))
-		strongs[i] = strong(blk)
+		m.digests[i] = d
+		m.strongs[i] = strong(blk)
+		t := tagOf(d, bits)
+		m.tagStart[t+1]++
+		m.present[t/64] |= 1 << (t % 64)
 	}
+	for t := 1; t <= slots; t++ {
+		m.tagStart[t] += m.tagStart[t-1]
+	}
+	copy(m.cursor, m.tagStart[:slots])
+	for i, d := range m.digests {
+		t := tagOf(d, bits)
+		at := m.cursor[t]
+		m.cursor[t]++
+		m.blocks[at], m.weak[at] = int32(i), d
+	}
+	return bits
+}
 
-	var e deltaEncoder
-	e.out = delta
+// appendDelta appends to dst the delta that turns basis into target.
+func (m *matcher) appendDelta(ctx context.Context, dst, basis, target []byte) ([]byte, DeltaStats, error) {
+	bs := BlockSize(len(basis))
+	var st DeltaStats
+	bits := m.index(basis, bs)
+
+	e := deltaEncoder{out: binary.AppendUvarint(dst, uint64(bs))}
 	lit := 0 // start of the pending literal run
-	pos := 0
+	pos, check := 0, 0
 	var w weakSum
 	if len(target) >= bs {
 		w = newWeak(target[:bs])
 	}
 	for pos+bs <= len(target) {
-		if pos%(64*bs) == 0 {
+		if pos >= check {
 			if err := ctx.Err(); err != nil {
 				return nil, st, err
 			}
+			check = pos + 64*bs
 		}
-		if cands, ok := index[w.digest()]; ok {
-			if blk, ok := matchStrong(strongs, cands, target[pos:pos+bs]); ok {
+		d := w.digest()
+		if t := tagOf(d, bits); m.present[t/64]&(1<<(t%64)) != 0 {
+			if blk, ok := m.match(m.tagStart[t], m.tagStart[t+1], d, target[pos:pos+bs]); ok {
 				e.literal(target[lit:pos])
 				st.Literal += pos - lit
 				e.copyBlock(blk)
@@ -134,14 +204,32 @@ func ComputeDelta(ctx context.Context, basis, target []byte) ([]byte, DeltaStats
 	return e.finish(), st, nil
 }
 
-func matchStrong(strongs []strongSum, cands []int32, window []byte) (int, bool) {
-	s := strong(window)
-	for _, c := range cands {
-		if strongs[c] == s {
-			return int(c), true
+// match looks for the block among blocks[lo:hi] whose weak digest is d and
+// whose strong hash is window's, computing that hash at most once.
+func (m *matcher) match(lo, hi int32, d uint32, window []byte) (int, bool) {
+	var s strongSum
+	computed := false
+	for i := lo; i < hi; i++ {
+		if m.weak[i] != d {
+			continue
+		}
+		if !computed {
+			s, computed = strong(window), true
+		}
+		if blk := m.blocks[i]; m.strongs[blk] == s {
+			return int(blk), true
 		}
 	}
 	return 0, false
+}
+
+// resize returns s with length n, reusing its storage when it is large
+// enough. The contents are not preserved.
+func resize[E any](s []E, n int) []E {
+	if cap(s) < n {
+		return make([]E, n)
+	}
+	return s[:n]
 }
 
 // deltaEncoder appends ops, merging runs of consecutive block copies.
@@ -193,6 +281,12 @@ var ErrBadDelta = errors.New("bad delta")
 // malformed, refers to blocks the basis does not have, or builds too much
 // returns an error wrapping ErrBadDelta.
 func ApplyDelta(basis, delta []byte, limit int) ([]byte, error) {
+	return appendApplied(nil, basis, delta, limit)
+}
+
+// appendApplied is ApplyDelta building into dst's storage: it appends the
+// rebuilt target to dst[:0]. The limit counts only what it appends.
+func appendApplied(dst, basis, delta []byte, limit int) ([]byte, error) {
 	if limit <= 0 || limit > MaxDeltaOutput {
 		limit = MaxDeltaOutput
 	}
@@ -202,7 +296,7 @@ func ApplyDelta(basis, delta []byte, limit int) ([]byte, error) {
 	}
 	rest := delta[n:]
 	nblocks := uint64(len(basis)) / bs
-	var out []byte
+	out := dst[:0]
 	grow := func(add uint64) error {
 		if uint64(len(out))+add > uint64(limit) {
 			return fmt.Errorf("%w: output past the %d-byte limit", ErrBadDelta, limit)

@@ -145,3 +145,58 @@ func FuzzDeltaRoundTrip(f *testing.F) {
 func noise(seed, stream uint64, n int) []byte {
 	return randomBytes(rand.New(rand.NewPCG(seed, stream)), n)
 }
+
+// TestMatcherReuseMatchesAFreshOne checks that tables kept from one delta
+// never leak into the next: a worker's reused matcher gives, for bases of
+// every size in turn, exactly the delta a fresh one gives.
+func TestMatcherReuseMatchesAFreshOne(t *testing.T) {
+	ctx := context.Background()
+	var m matcher
+	var scratch []byte
+	for seed := range uint64(60) {
+		r := rand.New(rand.NewPCG(seed, 4))
+		basis := textBytes(r, r.IntN(3<<20>>(seed%8)))
+		target := mutate(r, basis)
+		want, wst, err := ComputeDelta(ctx, basis, target)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, gst, err := m.appendDelta(ctx, scratch[:0], basis, target)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) || gst != wst {
+			t.Fatalf("seed %d: a reused matcher gave a different delta (%d bytes, want %d)", seed, len(got), len(want))
+		}
+		scratch = got
+	}
+}
+
+func BenchmarkComputeDelta(b *testing.B) {
+	r := rand.New(rand.NewPCG(1, 2))
+	basis := textBytes(r, 4<<20)
+	for _, tc := range []struct {
+		name   string
+		target []byte
+	}{
+		{"target=edited", mutate(r, basis)},
+		{"target=unrelated", textBytes(rand.New(rand.NewPCG(3, 4)), len(basis))},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			var m matcher
+			var out []byte
+			b.SetBytes(int64(len(tc.target)))
+			for b.Loop() {
+				out, _, _ = m.appendDelta(context.Background(), out[:0], basis, tc.target)
+			}
+		})
+	}
+}
+
+func BenchmarkChecksum(b *testing.B) {
+	data := noise(1, 1, 64<<10)
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		checksum(data)
+	}
+}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -35,14 +34,34 @@ type Config struct {
 	Spill *spill.Policy
 	// SampleEvery is how often heap and RSS are sampled; 0 means 5 ms.
 	SampleEvery time.Duration
+	// Schedule decides the order in which results reach the reorder
+	// buffer; the zero value is Seeded.
+	Schedule Schedule
+	// Seed seeds the Seeded schedule's simulated worker times.
+	Seed uint64
+	// GateWindow is how many places of the arrival order the Seeded
+	// schedule's gate holds; 0 means 4 x Workers, and it is never less
+	// than Workers.
+	GateWindow int
+	// Slowdown, for testing the measurement tools only, makes the consumer
+	// burn CPU for this fraction of the run's time (0.05 is 5%), spread
+	// over its deliveries: a planted regression of a known size. Zero,
+	// the default, plants nothing.
+	Slowdown float64
 }
 
 func (c Config) withDefaults() (Config, error) {
 	if c.Workload == nil {
 		return c, errors.New("engine: config has no workload")
 	}
-	if c.Workers < 0 || c.QueueDepth < 0 || c.RingCapacity < 0 || c.SampleEvery < 0 {
-		return c, fmt.Errorf("engine: negative size in config (workers %d, queue %d, ring %d)", c.Workers, c.QueueDepth, c.RingCapacity)
+	if c.Workers < 0 || c.QueueDepth < 0 || c.RingCapacity < 0 || c.SampleEvery < 0 || c.GateWindow < 0 {
+		return c, fmt.Errorf("engine: negative size in config (workers %d, queue %d, ring %d, gate %d)", c.Workers, c.QueueDepth, c.RingCapacity, c.GateWindow)
+	}
+	if c.Schedule > Free {
+		return c, fmt.Errorf("engine: unknown schedule %d", c.Schedule)
+	}
+	if c.Slowdown < 0 || c.Slowdown > 10 {
+		return c, fmt.Errorf("engine: slowdown %g; give a fraction of the run between 0 and 10", c.Slowdown)
 	}
 	if c.Workers == 0 {
 		c.Workers = runtime.GOMAXPROCS(0)
@@ -56,6 +75,10 @@ func (c Config) withDefaults() (Config, error) {
 	if c.SampleEvery == 0 {
 		c.SampleEvery = 5 * time.Millisecond
 	}
+	if c.GateWindow == 0 {
+		c.GateWindow = 4 * c.Workers
+	}
+	c.GateWindow = max(c.GateWindow, c.Workers)
 	return c, nil
 }
 
@@ -79,6 +102,8 @@ type Outcome struct {
 	Allocs     uint64 // heap allocations during the run
 	AllocBytes uint64
 	Panics     int
+	// Burned is the CPU time the planted slowdown (Config.Slowdown) spent.
+	Burned time.Duration
 }
 
 // ItemsPerSec is the delivery rate.
@@ -109,6 +134,11 @@ func (bareRing) Close() error { return nil }
 // buffer fails or ctx is cancelled. Every goroutine it starts has exited
 // when it returns. A config it cannot run is returned as an error; anything
 // that goes wrong during the run is in the Outcome.
+//
+// What Run measures (Outcome.Wall and the allocation counts) starts after
+// its setup: the spill buffer, the dispatch order, and for the Seeded
+// schedule the simulated arrival order. It does not collect garbage
+// before it starts; a caller measuring many runs decides when to.
 func Run(ctx context.Context, cfg Config) (Outcome, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
@@ -126,13 +156,22 @@ func Run(ctx context.Context, cfg Config) (Outcome, error) {
 		buf = bareRing{spill.NewRing[Result](cfg.RingCapacity)}
 	}
 
-	p := &pipeline{cfg: cfg, buf: buf, verify: newVerifier(cfg.Workload)}
+	p := &pipeline{cfg: cfg, buf: buf, verify: newVerifier(cfg.Workload), order: dispatchOrder(cfg.Workload)}
+	p.prepared, _ = cfg.Workload.(*Prepared)
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
+	if cfg.Schedule == Seeded {
+		cost := func(seq uint64) float64 { return modelCost(cfg.Workload.Item(seq)) }
+		if p.prepared != nil {
+			cost = p.prepared.modelCost
+		}
+		p.gate = newGate(ctx, arrivalOrder(p.order, cost, cfg.Workers, cfg.Seed), cfg.GateWindow)
+		defer p.gate.release()
+	}
 
-	runtime.GC() // start from a settled heap
 	smp := startSampler(cfg.SampleEvery)
 	start := time.Now()
+	p.start = start
 
 	work := make(chan Item, cfg.QueueDepth)
 	results := make(chan Result, cfg.Workers)
@@ -143,6 +182,9 @@ func Run(ctx context.Context, cfg Config) (Outcome, error) {
 	}
 	go func() {
 		workers.Wait()
+		if p.gate != nil {
+			p.gate.close()
+		}
 		close(results)
 	}()
 
@@ -175,6 +217,7 @@ func Run(ctx context.Context, cfg Config) (Outcome, error) {
 		Allocs:       m.allocs,
 		AllocBytes:   m.allocBytes,
 		Panics:       int(p.panics.Load()),
+		Burned:       p.burned,
 	}
 	if spillBuf != nil {
 		out.Spill = stats
@@ -188,52 +231,57 @@ func Run(ctx context.Context, cfg Config) (Outcome, error) {
 }
 
 type pipeline struct {
-	cfg    Config
-	buf    reorderer
-	verify *verifier
-	panics atomic.Int64
+	cfg      Config
+	buf      reorderer
+	verify   *verifier
+	prepared *Prepared // cfg.Workload, if it is prepared
+	order    []uint64  // dispatch order
+	gate     *gate     // the Seeded schedule's; nil for Free
+	panics   atomic.Int64
 
 	// Bare-ring accounting; the spill buffer keeps its own.
 	buffered, peakBuffered int64
+
+	// The planted slowdown's clock.
+	start  time.Time
+	burned time.Duration
 }
 
-// produce numbers every item, records what its result must say, and
-// dispatches it, in sequence or drifted within the workload's window.
+// produce records what every item's result must say and dispatches the
+// items in the dispatch order.
 func (p *pipeline) produce(ctx context.Context, work chan<- Item) {
 	defer close(work)
 	wl := p.cfg.Workload
-	n := wl.Len()
-	window := max(1, wl.Drift())
-	drift := rand.New(rand.NewPCG(uint64(n), uint64(window)))
-	batch := make([]Item, 0, window)
-	for start := 0; start < n; start += window {
-		batch = batch[:0]
-		for seq := start; seq < min(start+window, n); seq++ {
-			batch = append(batch, wl.Item(uint64(seq)))
+	for _, seq := range p.order {
+		it := wl.Item(seq)
+		if p.prepared != nil {
+			p.verify.expect[seq] = p.prepared.expectation(seq)
+		} else {
+			p.verify.expect[seq] = expect(it)
 		}
-		for i := range batch { // the reference's local drift shuffle
-			j := min(len(batch)-1, i+drift.IntN(window))
-			batch[i], batch[j] = batch[j], batch[i]
-		}
-		for _, it := range batch {
-			p.verify.expect[it.Seq] = expect(it)
-			select {
-			case work <- it:
-			case <-ctx.Done():
-				p.verify.expect[it.Seq].sent = false
-				return
-			}
+		select {
+		case work <- it:
+		case <-ctx.Done():
+			p.verify.expect[seq].sent = false
+			return
 		}
 	}
 }
 
 // work runs the strategy of each item. A panic stops the run.
 func (p *pipeline) work(ctx context.Context, cancel context.CancelCauseFunc, work <-chan Item, results chan<- Result) {
+	var w worker
 	for it := range work {
-		r, err := p.process(ctx, it)
+		r, err := p.process(ctx, &w, it)
 		if err != nil {
 			cancel(err)
 			return
+		}
+		if p.gate != nil {
+			if !p.gate.put(r) {
+				return
+			}
+			continue
 		}
 		select {
 		case results <- r:
@@ -243,36 +291,45 @@ func (p *pipeline) work(ctx context.Context, cancel context.CancelCauseFunc, wor
 	}
 }
 
-func (p *pipeline) process(ctx context.Context, it Item) (r Result, err error) {
+func (p *pipeline) process(ctx context.Context, w *worker, it Item) (r Result, err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			p.panics.Add(1)
 			err = fmt.Errorf("%w on item %d: %v", ErrWorkerPanic, it.Seq, v)
 		}
 	}()
-	return process(ctx, it)
+	return w.process(ctx, it)
 }
 
 // consume reorders results and delivers them to the verifier until the
 // workers are done or something fails.
 func (p *pipeline) consume(ctx context.Context, results <-chan Result) error {
 	for {
-		select {
-		case r, ok := <-results:
-			if !ok {
-				// The workers are done: because the work is, or because
-				// the run was cancelled (a panic, a parent cancel), which
-				// the select may not have noticed first.
+		var r Result
+		if p.gate != nil {
+			var ok bool
+			if r, ok = p.gate.take(); !ok {
 				return context.Cause(ctx)
 			}
-			if err := p.insert(r); err != nil {
-				return err
+		} else {
+			var ok bool
+			select {
+			case r, ok = <-results:
+				if !ok {
+					// The workers are done: because the work is, or
+					// because the run was cancelled (a panic, a parent
+					// cancel), which the select may not have noticed.
+					return context.Cause(ctx)
+				}
+			case <-ctx.Done():
+				return context.Cause(ctx)
 			}
-			if _, err := p.drain(); err != nil {
-				return err
-			}
-		case <-ctx.Done():
-			return context.Cause(ctx)
+		}
+		if err := p.insert(r); err != nil {
+			return err
+		}
+		if _, err := p.drain(); err != nil {
+			return err
 		}
 	}
 }
@@ -304,17 +361,21 @@ func (p *pipeline) insert(r Result) error {
 	}
 }
 
-// drain delivers every result that is due and returns how many.
+// drain delivers every result that is due and returns how many. A result
+// the buffer hands over along with an error is delivered too.
 func (p *pipeline) drain() (int, error) {
 	n := 0
 	for {
 		r, ok, err := p.buf.Next()
+		if ok {
+			p.account(-int64(ResultCodec{}.Size(r)))
+			p.verify.deliver(r)
+			p.slowdown()
+			n++
+		}
 		if err != nil || !ok {
 			return n, err
 		}
-		p.account(-int64(ResultCodec{}.Size(r)))
-		p.verify.deliver(r)
-		n++
 	}
 }
 
@@ -322,4 +383,20 @@ func (p *pipeline) drain() (int, error) {
 func (p *pipeline) account(delta int64) {
 	p.buffered += delta
 	p.peakBuffered = max(p.peakBuffered, p.buffered)
+}
+
+// slowdown burns CPU until the burned time is Slowdown times the time the
+// run spent on everything else.
+func (p *pipeline) slowdown() {
+	if p.cfg.Slowdown == 0 {
+		return
+	}
+	now := time.Now()
+	owed := time.Duration(p.cfg.Slowdown*float64(now.Sub(p.start)-p.burned)) - p.burned
+	if owed <= 0 {
+		return
+	}
+	for time.Since(now) < owed {
+	}
+	p.burned += time.Since(now)
 }

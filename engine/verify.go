@@ -55,7 +55,7 @@ func expect(it Item) expectation {
 	e := expectation{sent: true, status: it.Status, emit: it.Emit, size: uint64(len(it.Target))}
 	switch {
 	case it.Status != Success:
-		e.emit, e.hash, e.dataN = PayloadReason, maphash.String(hashSeed, it.Reason), len(it.Reason)
+		e.emit, e.hash, e.dataN = PayloadReason, maphash.Bytes(hashSeed, it.Reason), len(it.Reason)
 		e.sum = checksum(it.Target)
 	case it.Emit == PayloadNone:
 		e.sum = checksum(it.Target)
@@ -73,7 +73,8 @@ type verifier struct {
 	next      uint64 // the sequence number due
 	highest   int64  // highest sequence number delivered, -1 before any
 	report    Report
-	bytes     int64 // file bytes delivered
+	bytes     int64  // file bytes delivered
+	scratch   []byte // rebuilt files, reused
 }
 
 func newVerifier(wl Workload) *verifier {
@@ -119,8 +120,14 @@ func (v *verifier) intact(r Result) bool {
 	case PayloadLiteral:
 		return len(r.Data) == e.dataN && maphash.Bytes(hashSeed, r.Data) == e.hash
 	case PayloadDelta:
-		file, err := ApplyDelta(v.wl.Basis(r.Seq), r.Data, e.dataN)
-		return err == nil && len(file) == e.dataN && maphash.Bytes(hashSeed, file) == e.hash
+		file, err := appendApplied(v.scratch, v.wl.Basis(r.Seq), r.Data, e.dataN)
+		if err != nil {
+			return false
+		}
+		if cap(file) <= keepScratch {
+			v.scratch = file[:0]
+		}
+		return len(file) == e.dataN && maphash.Bytes(hashSeed, file) == e.hash
 	}
 	return false
 }

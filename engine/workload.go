@@ -27,7 +27,7 @@ type Item struct {
 	Target   []byte
 	Basis    []byte  // the receiver's old copy, for Delta
 	Status   Status  // the outcome the result reports
-	Reason   string  // why, for NeedsRedo and Failed
+	Reason   []byte  // why, for NeedsRedo and Failed; the result carries it
 	Emit     Payload // what a successful result carries
 }
 
@@ -156,8 +156,8 @@ func textBytes(r *rand.Rand, n int) []byte {
 }
 
 // reasonText returns a redo or failure reason of n bytes.
-func reasonText(r *rand.Rand, prefix string, n int) string {
-	return string(append([]byte(prefix), textBytes(r, max(0, n-len(prefix)))...))[:n]
+func reasonText(r *rand.Rand, prefix string, n int) []byte {
+	return append([]byte(prefix), textBytes(r, max(0, n-len(prefix)))...)[:n:n]
 }
 
 // mutate returns a copy of basis with about one edit per 16 KiB (at least

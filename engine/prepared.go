@@ -1,0 +1,55 @@
+package engine
+
+// Prepared is a workload generated in advance: every item, with its basis
+// and what its result must say, is in memory. A run of a prepared workload
+// measures the pipeline, not the random number generator that makes its
+// files; bench prepares each workload once and runs it many times.
+//
+// Preparing costs the memory of every target and basis at once, so
+// workloads too large for memory (or runs meant to stress generation) stay
+// unprepared: Run takes either.
+type Prepared struct {
+	wl     Workload
+	items  []Item
+	expect []expectation
+	cost   []float64
+	bytes  int64
+}
+
+// Prepare generates every item of wl. Preparing a Prepared returns it.
+func Prepare(wl Workload) *Prepared {
+	if p, ok := wl.(*Prepared); ok {
+		return p
+	}
+	n := wl.Len()
+	p := &Prepared{wl: wl, items: make([]Item, n), expect: make([]expectation, n), cost: make([]float64, n)}
+	for seq := range n {
+		it := wl.Item(uint64(seq))
+		p.items[seq] = it
+		p.expect[seq] = expect(it)
+		p.cost[seq] = modelCost(it)
+		p.bytes += int64(len(it.Target) + len(it.Basis) + len(it.Reason))
+	}
+	return p
+}
+
+// Name, Len and Drift are the generator's.
+func (p *Prepared) Name() string { return p.wl.Name() }
+func (p *Prepared) Len() int     { return len(p.items) }
+func (p *Prepared) Drift() int   { return p.wl.Drift() }
+
+// Item returns the prepared item seq. Its slices are shared by every run:
+// nothing may write to them.
+func (p *Prepared) Item(seq uint64) Item { return p.items[seq] }
+
+// Basis returns item seq's basis.
+func (p *Prepared) Basis(seq uint64) []byte { return p.items[seq].Basis }
+
+// Bytes is the size of the generated data the workload holds.
+func (p *Prepared) Bytes() int64 { return p.bytes }
+
+// expectation returns what item seq's result must say, computed once.
+func (p *Prepared) expectation(seq uint64) expectation { return p.expect[seq] }
+
+// modelCost returns item seq's modelled cost.
+func (p *Prepared) modelCost(seq uint64) float64 { return p.cost[seq] }
