@@ -116,16 +116,21 @@ func (o Outcome) BytesPerSec() float64 { return float64(o.Bytes) / o.Wall.Second
 type reorderer interface {
 	Insert(seq uint64, r Result) error
 	ForceInsert(seq uint64, r Result) error
-	Next() (Result, bool, error)
+	DrainReady(dst []Result) ([]Result, error)
 	Close() error
 }
 
 // bareRing adapts spill.Ring to reorderer.
 type bareRing struct{ *spill.Ring[Result] }
 
-func (b bareRing) Next() (Result, bool, error) {
-	r, ok := b.Ring.Next()
-	return r, ok, nil
+func (b bareRing) DrainReady(dst []Result) ([]Result, error) {
+	for {
+		r, ok := b.Ring.Next()
+		if !ok {
+			return dst, nil
+		}
+		dst = append(dst, r)
+	}
 }
 
 func (bareRing) Close() error { return nil }
@@ -241,6 +246,7 @@ type pipeline struct {
 
 	// Bare-ring accounting; the spill buffer keeps its own.
 	buffered, peakBuffered int64
+	ready                  []Result // what a drain delivers, reused
 
 	// The planted slowdown's clock.
 	start  time.Time
@@ -361,22 +367,18 @@ func (p *pipeline) insert(r Result) error {
 	}
 }
 
-// drain delivers every result that is due and returns how many. A result
-// the buffer hands over along with an error is delivered too.
+// drain delivers every result that is due and returns how many. Results
+// the buffer hands over along with an error are delivered too.
 func (p *pipeline) drain() (int, error) {
-	n := 0
-	for {
-		r, ok, err := p.buf.Next()
-		if ok {
-			p.account(-int64(ResultCodec{}.Size(r)))
-			p.verify.deliver(r)
-			p.slowdown()
-			n++
-		}
-		if err != nil || !ok {
-			return n, err
-		}
+	var err error
+	p.ready, err = p.buf.DrainReady(p.ready[:0])
+	for _, r := range p.ready {
+		p.account(-int64(ResultCodec{}.Size(r)))
+		p.verify.deliver(r)
+		p.slowdown()
 	}
+	clear(p.ready) // delivered results can be freed
+	return len(p.ready), err
 }
 
 // account tracks the bare ring's buffered bytes.

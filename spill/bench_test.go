@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 )
@@ -86,6 +87,10 @@ func benchInsertDrain(b *testing.B, w benchWorkload, p Policy) {
 	b.ReportMetric(float64(s.BytesWritten)/float64(b.N), "spill-bytes/op")
 	b.ReportMetric(float64(s.ReloadEvents)/float64(b.N), "reloads/op")
 	b.ReportMetric(float64(s.PeakMemory), "peak-mem-B")
+	if s.ItemsSpilled > 0 {
+		b.ReportMetric(float64(s.WriteCalls)/float64(s.ItemsSpilled), "writes/spilled-item")
+		b.ReportMetric(float64(s.BytesWritten+s.BytesRead)/elapsed.Seconds()/1e6, "traffic-MB/s")
+	}
 }
 
 // BenchmarkRingOnly is the no-spill baseline: the bare ring with the same
@@ -142,4 +147,155 @@ func BenchmarkSeamWriteAt(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkNoSpillOverhead measures what the buffer costs over the bare
+// ring when nothing spills: the same arrival order goes through both,
+// alternating in chunks so that both see the machine in the same state,
+// and the ratio of their times is reported as x-ring. One op is one item.
+func BenchmarkNoSpillOverhead(b *testing.B) {
+	w := newBenchWorkload(1<<16, 1024)
+	for _, g := range []Granularity{Batch, PerItem} {
+		b.Run("gran="+g.String(), func(b *testing.B) {
+			buf, err := New(2048, Bytes{}, Policy{Threshold: 1 << 30, Granularity: g, Dir: b.TempDir()})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer buf.Close()
+			ring := NewRing[[]byte](2048)
+			var tBuf, tRing time.Duration
+			n := len(w.order)
+			const chunk = 4096
+			b.ResetTimer()
+			for done := 0; done < b.N; done += chunk {
+				m := min(chunk, b.N-done)
+				start := time.Now()
+				for i := done; i < done+m; i++ {
+					round, at := i/n, i%n
+					if err := ring.Insert(uint64(round*n+w.order[at]), w.items[w.order[at]]); err != nil {
+						b.Fatal(err)
+					}
+					for {
+						if _, ok := ring.Next(); !ok {
+							break
+						}
+					}
+				}
+				mid := time.Now()
+				for i := done; i < done+m; i++ {
+					round, at := i/n, i%n
+					if err := buf.Insert(uint64(round*n+w.order[at]), w.items[w.order[at]]); err != nil {
+						b.Fatal(err)
+					}
+					for {
+						if _, ok, err := buf.Next(); err != nil {
+							b.Fatal(err)
+						} else if !ok {
+							break
+						}
+					}
+				}
+				tRing += mid.Sub(start)
+				tBuf += time.Since(mid)
+			}
+			b.StopTimer()
+			if s := buf.Stats(); s.SpillEvents != 0 {
+				b.Fatalf("%d spill events under a 1 GiB budget", s.SpillEvents)
+			}
+			b.ReportMetric(float64(tBuf.Nanoseconds())/float64(b.N), "buffer-ns/item")
+			b.ReportMetric(float64(tRing.Nanoseconds())/float64(b.N), "ring-ns/item")
+			b.ReportMetric(tBuf.Seconds()/tRing.Seconds(), "x-ring")
+		})
+	}
+}
+
+// BenchmarkSpillTraffic measures the spill path against the filesystem's
+// limit in the same directory and run: the benchmark workload through a
+// spilling buffer, alternating with writing and reading back as many
+// bytes sequentially in 1 MiB calls (raw). It reports the spill traffic
+// (bytes written plus bytes read back, per second of the buffer's run),
+// raw's rate, their ratio as of-raw, and the write and read calls per
+// spilled item. One op is one item.
+func BenchmarkSpillTraffic(b *testing.B) {
+	w := newBenchWorkload(1<<16, 1024)
+	for _, threshold := range []int64{4 << 10, 64 << 10} {
+		for _, g := range []Granularity{PerItem, Batch} {
+			name := fmt.Sprintf("threshold=%s/gran=%s", FormatSize(threshold), g)
+			b.Run(name, func(b *testing.B) {
+				dir := b.TempDir()
+				buf, err := New(2048, Bytes{}, Policy{Threshold: threshold, Granularity: g, Dir: filepath.Join(dir, "spill")})
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer buf.Close()
+				raw, err := os.CreateTemp(dir, "raw")
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer raw.Close()
+				chunk := make([]byte, 1<<20)
+				var out [][]byte
+				var tBuf, tRaw time.Duration
+				var rawBytes int64
+				n := len(w.order)
+				const step = 1 << 14
+				b.ResetTimer()
+				for done := 0; done < b.N; done += step {
+					m := min(step, b.N-done)
+					before := buf.Stats()
+					start := time.Now()
+					for i := done; i < done+m; i++ {
+						round, at := i/n, i%n
+						if err := buf.Insert(uint64(round*n+w.order[at]), w.items[w.order[at]]); err != nil {
+							b.Fatal(err)
+						}
+						if out, err = buf.DrainReady(out[:0]); err != nil {
+							b.Fatal(err)
+						}
+					}
+					tBuf += time.Since(start)
+					s := buf.Stats()
+					wrote, read := s.BytesWritten-before.BytesWritten, s.BytesRead-before.BytesRead
+					start = time.Now()
+					if err := rawWriteRead(raw, chunk, wrote, read); err != nil {
+						b.Fatal(err)
+					}
+					tRaw += time.Since(start)
+					rawBytes += wrote + read
+				}
+				b.StopTimer()
+				s := buf.Stats()
+				traffic := float64(s.BytesWritten+s.BytesRead) / tBuf.Seconds()
+				rawRate := float64(rawBytes) / tRaw.Seconds()
+				b.ReportMetric(traffic/1e6, "traffic-MB/s")
+				b.ReportMetric(rawRate/1e6, "raw-MB/s")
+				b.ReportMetric(traffic/rawRate, "of-raw")
+				if s.ItemsSpilled > 0 {
+					b.ReportMetric(float64(s.WriteCalls)/float64(s.ItemsSpilled), "writes/spilled-item")
+					b.ReportMetric(float64(s.ReadCalls)/float64(s.ItemsSpilled), "reads/spilled-item")
+				}
+			})
+		}
+	}
+}
+
+// rawWriteRead writes wrote bytes to f from offset 0 in len(chunk) calls,
+// then reads read bytes back, cycling over what was written.
+func rawWriteRead(f *os.File, chunk []byte, wrote, read int64) error {
+	for off := int64(0); off < wrote; {
+		n, err := f.WriteAt(chunk[:min(int64(len(chunk)), wrote-off)], off)
+		if err != nil {
+			return err
+		}
+		off += int64(n)
+	}
+	for off := int64(0); off < read; {
+		at := off % max(wrote, 1)
+		n, err := f.ReadAt(chunk[:min(int64(len(chunk)), read-off, max(wrote, 1)-at)], at)
+		if err != nil && n == 0 {
+			return err
+		}
+		off += int64(n)
+	}
+	return nil
 }

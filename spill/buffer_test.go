@@ -13,9 +13,7 @@ import (
 // spilledSeqs returns the spilled sequence numbers, ascending.
 func spilledSeqs(b *Buffer[[]byte]) []uint64 {
 	var s []uint64
-	for seq := range b.index {
-		s = append(s, seq)
-	}
+	b.index.all(func(seq uint64, _ int64) { s = append(s, seq) })
 	slices.Sort(s)
 	return s
 }
@@ -53,13 +51,13 @@ func TestHotZoneIsNeverEvicted(t *testing.T) {
 			b := newBuffer(t, 256, Policy{Threshold: 1 << 30, Granularity: g})
 			// Seq 0 is late; 1..n are buffered.
 			insertAll(t, b, 10, seqRange(1, uint64(n)+1)...)
-			b.threshold = 1 // squeeze everything that may go
+			squeeze(b, 1) // everything that may go goes
 			if err := b.evict(false); err != nil {
 				t.Fatalf("n=%d %s: evict: %v", n, g, err)
 			}
 			hot := max(min(16, n/2), 1)
 			for seq := uint64(1); seq <= uint64(n); seq++ {
-				_, spilled := b.index[seq]
+				_, spilled := b.index.get(seq)
 				if inZone := seq < uint64(hot); spilled == inZone {
 					t.Fatalf("n=%d %s: seq %d spilled=%t, hot zone is seq < %d", n, g, seq, spilled, hot)
 				}
@@ -108,7 +106,7 @@ func TestBatchPastMaxRecordSizeSplits(t *testing.T) {
 	// out as two records under MaxRecordSize (64 MiB).
 	const size = 16 << 20
 	insertAll(t, b, size, seqRange(1, 10)...)
-	b.threshold = 1
+	squeeze(b, 1)
 	if err := b.evict(false); err != nil {
 		t.Fatal(err)
 	}
@@ -116,12 +114,12 @@ func TestBatchPastMaxRecordSizeSplits(t *testing.T) {
 	if s.Activations != 1 || s.SpillEvents != 2 {
 		t.Fatalf("%d records in %d activations; want one batch split into 2 records", s.SpillEvents, s.Activations)
 	}
-	for off, r := range b.records {
+	for _, r := range b.recs.recs {
 		if r.size-headerSize > MaxRecordSize {
-			t.Fatalf("record at %d holds %d payload bytes, limit %d", off, r.size-headerSize, MaxRecordSize)
+			t.Fatalf("record at %d holds %d payload bytes, limit %d", r.off, r.size-headerSize, MaxRecordSize)
 		}
 	}
-	b.threshold = 1 << 30
+	squeeze(b, 1<<30)
 	insertAll(t, b, size, 0)
 	drainExpect(t, b, size, 0, 10)
 }
@@ -130,7 +128,8 @@ func TestBatchPastMaxRecordSizeSplits(t *testing.T) {
 func recordTags(t *testing.T, b *Buffer[[]byte]) map[int64]byte {
 	t.Helper()
 	tags := map[int64]byte{}
-	for off := range b.records {
+	for _, r := range b.recs.recs {
+		off := r.off
 		var h [headerSize]byte
 		if _, err := b.file.ReadAt("test", h[:], off); err != nil {
 			t.Fatalf("reading header at %d: %v", off, err)
@@ -320,7 +319,7 @@ func TestFileDoesNotGrowWithTheTotalSpilled(t *testing.T) {
 	b := newBuffer(t, 8192, Policy{Threshold: 250, Granularity: PerItem})
 	// A straggler far ahead is spilled first and stays on disk all along.
 	insertAll(t, b, 100, 5000, 1, 2)
-	if _, ok := b.index[5000]; !ok {
+	if _, ok := b.index.get(5000); !ok {
 		t.Fatal("the straggler was not spilled")
 	}
 	// Then blocks of four arrive last-but-one first: each block spills one
@@ -336,7 +335,7 @@ func TestFileDoesNotGrowWithTheTotalSpilled(t *testing.T) {
 		if _, err := b.DrainReady(nil); err != nil {
 			t.Fatal(err)
 		}
-		maxPos = max(maxPos, b.writePos)
+		maxPos = max(maxPos, b.end)
 	}
 	if s := b.Stats(); s.SpillEvents < 500 {
 		t.Fatalf("only %d records written; the test needs churn", s.SpillEvents)
@@ -355,18 +354,18 @@ func TestItemTooLargeForARecordStaysAndTheRestGoes(t *testing.T) {
 			if err := b.Insert(40, huge); err != nil {
 				t.Fatal(err)
 			}
-			b.threshold = 1000
+			squeeze(b, 1000)
 			err := b.evict(false)
 			if !errors.Is(err, ErrRecordTooLarge) {
 				t.Fatalf("evict: %v, want ErrRecordTooLarge (memory stays over budget)", err)
 			}
-			if _, spilled := b.index[40]; spilled {
+			if _, spilled := b.index.get(40); spilled {
 				t.Fatal("the oversized item was spilled")
 			}
-			if _, spilled := b.index[29]; !spilled {
+			if _, spilled := b.index.get(29); !spilled {
 				t.Fatal("the items below the oversized one were not spilled")
 			}
-			b.threshold = 1 << 30
+			squeeze(b, 1<<30)
 			insertAll(t, b, 1000, 0)
 			got, err := b.DrainReady(nil)
 			if err != nil || len(got) != 30 {

@@ -5,10 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"maps"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 
@@ -68,7 +66,7 @@ func testFailedWrite(t *testing.T, g Granularity, errno unix.Errno, partial int)
 	if before.SpillEvents != 1 || before.SpilledRecords != 1 {
 		t.Fatalf("after the failure: %d records written, %d live; want only the first", before.SpillEvents, before.SpilledRecords)
 	}
-	cursor := b.writePos
+	cursor := b.end
 
 	// The next write lands where the failed one was aimed, over whatever
 	// bytes it left behind.
@@ -76,8 +74,8 @@ func testFailedWrite(t *testing.T, g Granularity, errno unix.Errno, partial int)
 	for ; b.Stats().SpillEvents == before.SpillEvents; seq++ {
 		insertAll(t, b, 100, seq)
 	}
-	if _, ok := b.records[cursor]; !ok {
-		t.Fatalf("records at %v; the write after the failure should start at the old cursor %d", slices.Sorted(maps.Keys(b.records)), cursor)
+	if _, ok := b.recs.get(cursor); !ok {
+		t.Fatalf("records %v; the write after the failure should start at the old cursor %d", b.recs.recs, cursor)
 	}
 	insertAll(t, b, 100, 0)
 	drainExpect(t, b, 100, 0, seq)
@@ -287,7 +285,7 @@ func TestCorruptRecordOnDisk(t *testing.T) {
 			// The spooled backend keeps the file in a slice the test can damage.
 			b := newBuffer(t, 64, Policy{Threshold: 500})
 			insertAll(t, b, 100, seqRange(1, 20)...)
-			off := b.index[19]
+			off, _ := b.index.get(19)
 			sp := b.file.(*spooled)
 			sp.mem = tc.damage(sp.mem, off)
 			insertAll(t, b, 100, 0)

@@ -24,11 +24,23 @@
 // injectors wrap an FS to fail chosen sites; kernel-level injectors leave the
 // FS alone and point [Policy].Dir somewhere that fails.
 //
+// # Staged I/O
+//
+// Part of the budget, [Policy].IOBuffer, is a staging area: records wait
+// there to be written together in one call, and a reload reads ahead into
+// it so that one read serves the records due next. Items are evicted to
+// keep within the rest of the budget, so items and staging together stay
+// under the threshold (the hot zone apart). A record reloaded while still
+// staged never touches the disk. With IOBuffer negative every record is
+// written as it is made and read on its own, as the reference does.
+//
 // # Failure contract
 //
 // A failed write leaves every item it was carrying in memory and
-// deliverable; the write cursor and the index change only after a write
-// commits. If the spill directory vanishes before anything was committed,
+// deliverable: the items of a record that could not be written go back to
+// the ring, and a combined write that fails puts the items of every record
+// it carried back too, decoded from the staged bytes, and says how many in
+// [IOError].Items. The index changes only after a write commits. If the spill directory vanishes before anything was committed,
 // the buffer re-creates it once and retries once; if it vanishes after
 // records were committed the buffer returns [*PriorSpillsLostError] and keeps
 // every in-memory item deliverable. Errors are typed: see [IOError],

@@ -55,13 +55,20 @@ type IOError struct {
 	Path   string // the spill directory or file the call concerned
 	Offset int64  // byte offset in the spill file, or -1 when not a read or write
 	Err    error  // the underlying error
+	// Items is how many items a failed write was carrying, staged for a
+	// combined write: they are back in memory and deliverable.
+	Items int
 }
 
 func (e *IOError) Error() string {
-	if e.Offset >= 0 {
-		return fmt.Sprintf("spill %s %s at offset %d: %v", e.Site, e.Path, e.Offset, e.Err)
+	kept := ""
+	if e.Items > 0 {
+		kept = fmt.Sprintf(" (%d staged items kept in memory)", e.Items)
 	}
-	return fmt.Sprintf("spill %s %s: %v", e.Site, e.Path, e.Err)
+	if e.Offset >= 0 {
+		return fmt.Sprintf("spill %s %s at offset %d: %v%s", e.Site, e.Path, e.Offset, e.Err, kept)
+	}
+	return fmt.Sprintf("spill %s %s: %v%s", e.Site, e.Path, e.Err, kept)
 }
 
 func (e *IOError) Unwrap() error { return e.Err }

@@ -165,8 +165,15 @@ func payload(seq uint64, n int) []byte {
 	return b[:n]
 }
 
+// A policy that leaves IOBuffer zero gets no staging: every record is
+// written as it is made and read on its own, so the tests of eviction and
+// of the failure contract see one write per record, as the reference
+// makes them. Tests of staging set IOBuffer themselves.
 func newBuffer(t *testing.T, capacity int, p Policy) *Buffer[[]byte] {
 	t.Helper()
+	if p.IOBuffer == 0 {
+		p.IOBuffer = -1
+	}
 	b, err := New(capacity, Bytes{}, p)
 	if err != nil {
 		t.Fatalf("New: %v", err)
@@ -177,6 +184,12 @@ func newBuffer(t *testing.T, capacity int, p Policy) *Buffer[[]byte] {
 		}
 	})
 	return b
+}
+
+// squeeze changes b's budget in place, for tests that fill a buffer under
+// one budget and then evict under another.
+func squeeze(b *Buffer[[]byte], threshold int64) {
+	b.threshold, b.itemLimit = threshold, threshold-b.stage
 }
 
 // insertAll inserts payload(seq, size) for each seq and fails the test on

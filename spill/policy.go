@@ -11,6 +11,11 @@ import (
 // DefaultThreshold is the byte budget of a Policy whose Threshold is zero.
 const DefaultThreshold = 64 << 20
 
+// DefaultIOBuffer is the staging space of a Policy whose IOBuffer is zero:
+// records are combined into writes, and reloads read ahead, up to this
+// many bytes (and never more than half the budget).
+const DefaultIOBuffer = 256 << 10
+
 // Policy holds every knob of a spill buffer. The zero value is a working
 // policy: 64 MiB budget, spooled backend, whole-batch records, no
 // compression, reloaded items kept in memory, no RSS trigger.
@@ -31,6 +36,14 @@ type Policy struct {
 	Compression Compression
 	// Reclaim is what happens to memory after a reload.
 	Reclaim Reclaim
+	// IOBuffer is the part of the budget kept for staging spill I/O:
+	// records waiting to be written together and bytes read ahead for
+	// the next reloads. Items are evicted to keep within the rest of the
+	// budget, so what the buffer holds in all stays under Threshold. It is
+	// at most half the threshold; zero means DefaultIOBuffer, and a
+	// negative value turns staging off: every record is written as it is
+	// made and read on its own, as the reference implementation does.
+	IOBuffer int64
 	// RSSLimit, if positive, forces at least one item out on every insert
 	// while the process's resident set size is above it, whatever the byte
 	// budget says. RSS is read from /proc/self/statm at most every 100 ms.
@@ -51,6 +64,9 @@ func (p Policy) String() string {
 	if p.Dir != "" {
 		fmt.Fprintf(&b, " dir=%s", p.Dir)
 	}
+	if p.IOBuffer != 0 {
+		fmt.Fprintf(&b, " io-buffer=%s", FormatSize(p.ioBuffer()))
+	}
 	if p.RSSLimit > 0 {
 		fmt.Fprintf(&b, " rss-limit=%s", FormatSize(p.RSSLimit))
 	}
@@ -65,6 +81,18 @@ func (p Policy) threshold() int64 {
 		return DefaultThreshold
 	}
 	return p.Threshold
+}
+
+// ioBuffer is the staging space the policy allows: none in memory-only
+// mode, where nothing is written.
+func (p Policy) ioBuffer() int64 {
+	switch {
+	case p.IOBuffer < 0 || p.InMemoryOnly:
+		return 0
+	case p.IOBuffer == 0:
+		return min(DefaultIOBuffer, p.threshold()/2)
+	}
+	return min(p.IOBuffer, p.threshold()/2)
 }
 
 func (p Policy) fs() FS {

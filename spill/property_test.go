@@ -129,5 +129,5 @@ func peek(b *Buffer[[]byte], seq uint64) ([]byte, bool) {
 		return nil, false
 	}
 	s := r.slots[r.index(seq-r.next)]
-	return s.v, s.ok
+	return s.v.v, s.ok
 }

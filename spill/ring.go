@@ -9,7 +9,7 @@ import "fmt"
 //
 // A Ring is not safe for concurrent use.
 type Ring[T any] struct {
-	slots []slot[T] // storage; slots[head] holds sequence next
+	slots []slot[T] // storage, a power of two long; slots[head] holds sequence next
 	head  int
 	next  uint64 // the next sequence number to deliver
 	n     int    // occupied slots
@@ -36,7 +36,7 @@ func NewRing[T any](capacity int) *Ring[T] {
 	if capacity < 1 {
 		panic(fmt.Sprintf("spill: ring capacity %d, want at least 1", capacity))
 	}
-	return &Ring[T]{slots: make([]slot[T], capacity), limit: capacity}
+	return &Ring[T]{slots: make([]slot[T], pow2(capacity)), limit: capacity}
 }
 
 // Insert buffers v under seq. It returns a [*CapacityError] if seq is
@@ -63,7 +63,7 @@ func (r *Ring[T]) Next() (v T, ok bool) {
 	}
 	v = s.v
 	*s = slot[T]{}
-	r.head = (r.head + 1) % len(r.slots)
+	r.head = (r.head + 1) & (len(r.slots) - 1)
 	r.next++
 	r.n--
 	return v, true
@@ -150,11 +150,22 @@ func (r *Ring[T]) highest(floor, below uint64) (uint64, bool) {
 	return 0, false
 }
 
-func (r *Ring[T]) index(off uint64) int { return (r.head + int(off)) % len(r.slots) }
+// index is the slot of the sequence number off past the cursor: the
+// length is a power of two, so a mask wraps it, not a division.
+func (r *Ring[T]) index(off uint64) int { return (r.head + int(off)) & (len(r.slots) - 1) }
+
+// pow2 is the least power of two at or above n.
+func pow2(n int) int {
+	p := 1
+	for p < n {
+		p <<= 1
+	}
+	return p
+}
 
 // grow resizes the storage to at least size slots, keeping order.
 func (r *Ring[T]) grow(size int) {
-	size = max(size, 2*len(r.slots))
+	size = pow2(max(size, 2*len(r.slots)))
 	slots := make([]slot[T], size)
 	n := copy(slots, r.slots[r.head:])
 	copy(slots[n:], r.slots[:r.head])

@@ -1,5 +1,7 @@
 package spill
 
+import "time"
+
 // Stats is a snapshot of a buffer's spill activity.
 type Stats struct {
 	// SpilledItems is the number of items on disk now.
@@ -29,11 +31,26 @@ type Stats struct {
 	// DirRecreations counts re-creations of the spill directory after it
 	// vanished: 0 or 1.
 	DirRecreations int64
-	// BytesWritten counts record bytes written, headers included.
-	BytesWritten int64
+	// RecordBytes counts the bytes of the records made, headers included.
+	RecordBytes int64
 	// PayloadBytes counts the uncompressed payload bytes of those records;
-	// PayloadBytes / (BytesWritten - 24*SpillEvents) is the compression ratio.
+	// PayloadBytes / (RecordBytes - 24*SpillEvents) is the compression ratio.
 	PayloadBytes int64
-	// BytesRead counts record bytes read back, headers included.
+	// BytesWritten counts bytes written to the spill file. Records staged
+	// for a combined write and reloaded before it never reach the file.
+	BytesWritten int64
+	// BytesRead counts bytes read from the spill file, read-ahead included.
 	BytesRead int64
+	// WriteCalls and ReadCalls count the spill file's write and read calls:
+	// with staging, one write carries many records and one read serves
+	// several reloads.
+	WriteCalls, ReadCalls int64
+	// SpillTime is the time spent evicting: choosing, encoding,
+	// compressing, staging and writing. ReloadTime is the time spent
+	// delivering while anything was on disk: reading, checking,
+	// decompressing and decoding records, and handing out the items in
+	// between (a clock read per delivery would cost more than most of them
+	// take). Together they are the spill path's cost, apart from the rest
+	// of the program.
+	SpillTime, ReloadTime time.Duration
 }
