@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/spillbench/spillbench/engine"
 	"github.com/spillbench/spillbench/injectors"
 )
 
@@ -20,24 +21,22 @@ func BenchmarkQuick(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	r := &runner{spec: spec, profiles: "none"}
+	r := &runner{spec: spec, profiles: "none", workloads: map[engine.WorkloadSpec]*engine.Prepared{}}
 	for _, c := range spec.Cells() {
 		b.Run(c.Name(), func(b *testing.B) {
 			if c.Fault.Injector != "none" {
 				b.Skip("a fault cell: see outcomes.jsonl of spillbench run")
 			}
-			var items, wall, spilled float64
-			for i := 0; i < b.N; i++ {
-				out, _, _, _, err := r.execute(context.Background(), c, nil, -1)
-				if err != nil || out.Err != nil {
-					b.Fatalf("run: %v %v", err, out.Err)
-				}
-				items += float64(out.Report.Delivered)
-				wall += out.Wall.Seconds()
-				spilled += float64(out.Spill.BytesWritten)
+			if _, err := r.prepared(c.Workload); err != nil { // outside the timer
+				b.Fatal(err)
 			}
-			b.ReportMetric(items/wall, "items/s")
-			b.ReportMetric(spilled/float64(b.N), "spill-bytes/op")
+			b.ResetTimer()
+			m, err := r.execute(context.Background(), c, nil, b.N, -1, &cellState{c: c})
+			if err != nil || m.last.Err != nil {
+				b.Fatalf("run: %v %v", err, m.last.Err)
+			}
+			b.ReportMetric(float64(m.delivered)/m.wall.Seconds(), "items/s")
+			b.ReportMetric(float64(m.spill.BytesWritten)/float64(b.N), "spill-bytes/op")
 		})
 	}
 	if held := injectors.Resources.Held(); len(held) > 0 {

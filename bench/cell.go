@@ -37,6 +37,7 @@ type Cell struct {
 	Backend     Backend
 	Workers     int
 	Ring        int
+	Schedule    engine.Schedule
 	Fault       FaultSpec
 }
 
@@ -53,7 +54,8 @@ func (c Cell) Keys() [][2]string {
 	}
 	keys = append(keys,
 		[2]string{"workers", strconv.Itoa(c.Workers)},
-		[2]string{"ring", strconv.Itoa(c.Ring)})
+		[2]string{"ring", strconv.Itoa(c.Ring)},
+		[2]string{"schedule", c.Schedule.String()})
 	if c.Kind != KindRing {
 		keys = append(keys, [2]string{"fault", c.Fault.String()})
 	}
@@ -98,12 +100,15 @@ func (s *Spec) Cells() []Cell {
 						for _, b := range s.Backends {
 							for _, n := range s.Workers {
 								for _, ring := range s.Rings {
-									for _, f := range s.Faults {
-										if len(f.Workloads) > 0 && !slices.Contains(f.Workloads, w.Name) {
-											continue
+									for _, sc := range s.Schedules {
+										for _, f := range s.Faults {
+											if len(f.Workloads) > 0 && !slices.Contains(f.Workloads, w.Name) ||
+												len(f.Thresholds) > 0 && !slices.Contains(f.Thresholds, t) {
+												continue
+											}
+											cells = append(cells, Cell{Kind: KindEngine, Workload: w, Threshold: t, Granularity: g,
+												Compression: c, Reclaim: r, Backend: b, Workers: n, Ring: ring, Schedule: sc, Fault: f})
 										}
-										cells = append(cells, Cell{Kind: KindEngine, Workload: w, Threshold: t, Granularity: g,
-											Compression: c, Reclaim: r, Backend: b, Workers: n, Ring: ring, Fault: f})
 									}
 								}
 							}
@@ -117,10 +122,12 @@ func (s *Spec) Cells() []Cell {
 	for _, w := range s.Workloads {
 		for _, n := range s.Workers {
 			for _, ring := range s.Rings {
-				c := Cell{Kind: KindRing, Workload: w, Workers: n, Ring: ring}
-				if !seen[c.Name()] {
-					seen[c.Name()] = true
-					cells = append(cells, c)
+				for _, sc := range s.Schedules {
+					c := Cell{Kind: KindRing, Workload: w, Workers: n, Ring: ring, Schedule: sc}
+					if !seen[c.Name()] {
+						seen[c.Name()] = true
+						cells = append(cells, c)
+					}
 				}
 			}
 		}

@@ -47,6 +47,40 @@ type Env struct {
 	MeasuredSeconds float64 `json:"measured_seconds"`
 	TotalSeconds    float64 `json:"total_seconds"`
 	Overhead        float64 `json:"harness_overhead"`
+	// OverheadSeconds says where the time outside measured runs went.
+	OverheadSeconds Overhead `json:"overhead_seconds"`
+
+	// How the measurements were taken: the collector's setting, the
+	// measured time a repetition aims for, the interval target and the
+	// repetition bounds of adaptive repetition, the steal bound, the CPU
+	// profile's rate.
+	GOGC      int     `json:"gogc"`
+	Benchtime string  `json:"benchtime"`
+	CI        float64 `json:"ci_target"`
+	MinCount  int     `json:"min_count"`
+	MaxCount  int     `json:"max_count"`
+	MaxSteal  float64 `json:"max_steal"`
+	ProfileHz int     `json:"profile_hz"`
+	// Rounds is how many recorded rounds ran; StealRepeats how many
+	// repetitions were discarded and run again because the hypervisor
+	// stole more than MaxSteal of the CPU.
+	Rounds       int `json:"rounds"`
+	StealRepeats int `json:"steal_repeats"`
+	// Planted names a regression planted on purpose (spillbench run
+	// --plant): results from such a run measure the tools, not the code.
+	Planted string `json:"planted,omitempty"`
+}
+
+// Overhead is the time a sweep spent outside measured runs, by cause. The
+// rest of the total (loading, writing results, the progress display) is
+// in none of them.
+type Overhead struct {
+	Warmup        float64 `json:"warmup"`         // unrecorded warm-up runs
+	GC            float64 `json:"gc"`             // collecting the heap before each repetition
+	SetupTeardown float64 `json:"setup_teardown"` // injectors and spill directories
+	BetweenRuns   float64 `json:"between_runs"`   // the engine's own setup and teardown around each run
+	Profiles      float64 `json:"profiles"`       // stopping CPU profiles and writing heap profiles
+	Limits        float64 `json:"limits"`         // the RawFS limit measured beside spilling cells
 }
 
 func collectEnv(spec *Spec, shard Shard) Env {

@@ -40,6 +40,15 @@ func newProgress(w io.Writer, terminal bool, total int) *progress {
 
 func (p *progress) failed() { p.failures++ }
 
+// more adds n runs to the expected total: adaptive repetition decides as
+// it goes.
+func (p *progress) more(n int) {
+	p.total += n
+	if p.bar != nil {
+		p.bar.ChangeMax(p.total)
+	}
+}
+
 // step counts one finished run of cell.
 func (p *progress) step(cell string) {
 	p.done++

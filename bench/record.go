@@ -65,7 +65,16 @@ type Outcome struct {
 
 	SetupMS    float64 `json:"setup_ms"`
 	TeardownMS float64 `json:"teardown_ms"`
-	WallMS     float64 `json:"wall_ms"`
+	WallMS     float64 `json:"wall_ms"` // measured time per run
+	// Runs is how many runs of the engine the repetition measured; CPUMS
+	// the process CPU time across them; StealPct the share of the host's
+	// CPU the hypervisor stole meanwhile.
+	Runs     int     `json:"runs"`
+	CPUMS    float64 `json:"cpu_ms"`
+	StealPct float64 `json:"steal_pct"`
+	// GCCycles is how many garbage collections ran during the runs: the
+	// heap is collected before a repetition that could meet one.
+	GCCycles uint64 `json:"gc_cycles"`
 
 	Spill *spill.Stats `json:"spill,omitempty"`
 }
@@ -191,6 +200,7 @@ func (d *resultDir) header(env Env) error {
 	// before the first result. Unit metadata comes first.
 	for _, u := range []struct{ unit, better string }{
 		{"items/s", "higher"}, {"spill-bytes/op", "lower"}, {"reloads/op", "lower"}, {"activations/op", "lower"},
+		{"reload-bytes/op", "lower"}, {"spill-ns/op", "lower"}, {"reload-ns/op", "lower"}, {"cpu-ns/op", "lower"},
 		{"peak-heap-B", "lower"}, {"peak-rss-B", "lower"}, {"peak-buffered-B", "lower"}, {"lost-items/op", "lower"},
 		{"bytes/s", "higher"},
 	} {

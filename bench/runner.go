@@ -1,16 +1,22 @@
 package bench
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
+	"regexp"
 	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
+	"strings"
 	"time"
 
 	"golang.org/x/perf/benchfmt"
+	"golang.org/x/perf/benchmath"
 
 	"github.com/spillbench/spillbench/engine"
 	"github.com/spillbench/spillbench/injectors"
@@ -21,7 +27,8 @@ import (
 type Options struct {
 	// Out is the result directory to create; it must not exist or be empty.
 	Out string
-	// Count, if positive, overrides the spec's repetitions.
+	// Count, if positive, overrides the spec's repetitions (the least and
+	// the most: adaptive repetition is off).
 	Count int
 	// Shard runs a deterministic part of the cells; the zero value runs all.
 	Shard Shard
@@ -34,6 +41,45 @@ type Options struct {
 	// CPUs, if set, pins the process to these CPUs for the sweep, where
 	// the host allows (sched_setaffinity).
 	CPUs []int
+	// Plant, for testing the measurement tools only, slows the matching
+	// cells down by a known fraction. env.json records it.
+	Plant *Plant
+}
+
+// Plant is a regression planted on purpose: the engine's consumer burns
+// CPU for Fraction of the run's time (engine.Config.Slowdown) in every
+// engine cell whose name Match matches. It exists to check that compare
+// and the report see a change of a known size in the cell that has it and
+// in no other.
+type Plant struct {
+	Match    *regexp.Regexp
+	Fraction float64
+}
+
+// ParsePlant reads "REGEXP=FRACTION", such as
+// "workload=mix/threshold=2KiB/gran=item=5%": everything after the last
+// '=' is the fraction.
+func ParsePlant(s string) (*Plant, error) {
+	i := strings.LastIndex(s, "=")
+	if i <= 0 {
+		return nil, fmt.Errorf("plant %q: write CELL-REGEXP=FRACTION, such as gran=item/comp=none=5%%", s)
+	}
+	re, err := regexp.Compile(s[:i])
+	if err != nil {
+		return nil, fmt.Errorf("plant %q: %v", s, err)
+	}
+	f, err := ParsePercent(s[i+1:])
+	if err != nil || f <= 0 || f > 10 {
+		return nil, fmt.Errorf("plant %q: the fraction after the last = must be a percentage above 0, such as 5%%", s)
+	}
+	return &Plant{Match: re, Fraction: f}, nil
+}
+
+func (p *Plant) String() string {
+	if p == nil {
+		return ""
+	}
+	return fmt.Sprintf("%s=%g%%", p.Match, 100*p.Fraction)
 }
 
 // Summary is what a sweep did.
@@ -44,26 +90,35 @@ type Summary struct {
 	Failures []string          // "cell rep: status reason"
 }
 
-// Run runs the spec's cells (this shard's), repetitions round-robin across
-// cells after the warm-up runs, and writes the result directory. If ctx is
-// cancelled it starts nothing new, tears the current run down, and leaves
-// the directory valid and marked incomplete; the error is then ctx's.
+// Run runs the spec's cells (this shard's) and writes the result directory.
+//
+// Every cell runs spec.Warmup unrecorded repetitions first, which also fix
+// how many runs fill a repetition of spec.Benchtime. Then the recorded
+// repetitions go round-robin across cells, so slow drifts of the machine
+// spread over all of them: each cell gets at least spec.Count, and cells
+// whose 95% interval of time per run is still wider than spec.CI get more,
+// up to spec.MaxCount. A repetition during which the hypervisor stole
+// more than spec.MaxSteal of the CPU is discarded and run again.
+//
+// If ctx is cancelled Run starts nothing new, tears the current run down,
+// and leaves the directory valid and marked incomplete; the error is then
+// ctx's.
 func Run(ctx context.Context, spec *Spec, opt Options) (Summary, error) {
 	if opt.Shard.N == 0 {
 		opt.Shard = Shard{0, 1}
 	}
-	count := spec.Count
+	minCount, maxCount := spec.Count, spec.MaxCount
 	if opt.Count > 0 {
-		count = opt.Count
+		minCount, maxCount = opt.Count, opt.Count
 	}
 	profiles := spec.Profiles
 	if opt.Profiles != "" {
 		profiles = opt.Profiles
 	}
-	var cells []Cell
+	var cells []*cellState
 	for _, c := range spec.Cells() {
 		if opt.Shard.Has(c) {
-			cells = append(cells, c)
+			cells = append(cells, &cellState{c: c, timed: c.timed()})
 		}
 	}
 	if len(opt.CPUs) > 0 {
@@ -75,29 +130,25 @@ func Run(ctx context.Context, spec *Spec, opt Options) (Summary, error) {
 	if err != nil {
 		return Summary{}, err
 	}
+	defer debug.SetGCPercent(debug.SetGCPercent(spec.GOGC))
 	env := collectEnv(spec, opt.Shard)
 	env.Cells, env.PinnedCPUs = len(cells), opt.CPUs
+	env.GOGC, env.Benchtime, env.CI = spec.GOGC, spec.Benchtime.String(), spec.CI
+	env.MinCount, env.MaxCount, env.MaxSteal = minCount, maxCount, spec.MaxSteal
+	env.ProfileHz, env.Planted = ProfileHz, opt.Plant.String()
 	sum := Summary{Dir: opt.Out, Skipped: map[string]string{}}
 	if err := errors.Join(d.header(env), d.writeEnv(env)); err != nil {
 		d.close()
 		return sum, err
 	}
-	r := &runner{spec: spec, dir: d, profiles: profiles, env: &env, sum: &sum,
-		progress: newProgress(opt.Progress, opt.Terminal, (spec.Warmup+count)*len(cells))}
+	r := &runner{spec: spec, dir: d, profiles: profiles, env: &env, sum: &sum, plant: opt.Plant,
+		progress:  newProgress(opt.Progress, opt.Terminal, (spec.Warmup+minCount)*len(cells)),
+		workloads: map[engine.WorkloadSpec]*engine.Prepared{}}
 
-	var runErr error
-loop:
-	for rep := -spec.Warmup; rep < count; rep++ {
-		for _, c := range cells {
-			if ctx.Err() != nil {
-				env.Interrupted = true
-				runErr = ctx.Err()
-				break loop
-			}
-			if err := r.runCell(ctx, c, rep); err != nil {
-				runErr = err
-				break loop
-			}
+	runErr := r.sweep(ctx, cells, minCount, maxCount)
+	for _, st := range cells {
+		if err := st.cpu.write(); err != nil && runErr == nil {
+			runErr = err
 		}
 	}
 	r.progress.finish()
@@ -114,18 +165,108 @@ loop:
 	return sum, runErr
 }
 
+// sweep runs the warm-up and then the recorded rounds.
+func (r *runner) sweep(ctx context.Context, cells []*cellState, minCount, maxCount int) error {
+	for rep := -r.spec.Warmup; ; rep++ {
+		ran := false
+		for _, st := range cells {
+			if rep >= 0 && r.enough(st, minCount, maxCount) {
+				continue
+			}
+			if ctx.Err() != nil {
+				r.env.Interrupted = true
+				return ctx.Err()
+			}
+			if rep >= minCount {
+				r.progress.more(1) // an adaptive repetition past the planned count
+			}
+			if err := r.runCell(ctx, st, rep); err != nil {
+				return err
+			}
+			ran = true
+		}
+		if rep >= 0 && !ran {
+			return nil
+		}
+		if rep >= 0 {
+			r.env.Rounds = rep + 1
+		}
+	}
+}
+
+// enough reports whether a cell has all the recorded repetitions it
+// needs: minCount, and more while its interval of time per run is wider
+// than the spec's target, up to maxCount.
+func (r *runner) enough(st *cellState, minCount, maxCount int) bool {
+	n := st.recorded
+	switch {
+	case n < minCount:
+		return false
+	case n >= maxCount || !st.timed || r.spec.CI == 0 || len(st.ns) < minCount:
+		return true
+	}
+	return halfWidth(st.ns) <= r.spec.CI
+}
+
+// halfWidth is the relative half width of the 95% interval of the median
+// of xs, as benchstat computes it.
+func halfWidth(xs []float64) float64 {
+	s := benchmath.AssumeNothing.Summary(benchmath.NewSample(xs, &benchmath.DefaultThresholds), 0.95)
+	if s.Center == 0 || math.IsInf(s.Hi, 0) || math.IsInf(s.Lo, 0) {
+		return math.Inf(1)
+	}
+	return (s.Hi - s.Lo) / 2 / math.Abs(s.Center)
+}
+
 type runner struct {
-	spec     *Spec
-	dir      *resultDir
-	profiles string
-	env      *Env
-	sum      *Summary
-	progress *progress
+	spec      *Spec
+	dir       *resultDir
+	profiles  string
+	env       *Env
+	sum       *Summary
+	progress  *progress
+	plant     *Plant
+	workloads map[engine.WorkloadSpec]*engine.Prepared
+}
+
+// cellState is what the sweep keeps of a cell between its repetitions.
+type cellState struct {
+	c        Cell
+	timed    bool      // measured for speed: repeated to fill benchtime, adaptive
+	iters    int       // runs per repetition, fixed by the warm-up; 0 before
+	ns       []float64 // time per run of each recorded repetition, ns
+	recorded int
+	// allocPerRep is the most a recorded repetition allocated: what the
+	// next one may need before the collector's goal.
+	allocPerRep uint64
+	cpu         profileMerger
+}
+
+// timed reports whether a cell is measured for speed: an engine cell with
+// no fault, or with a quiet one, or a ring cell. A cell with a fault meant
+// to fire measures what the failure does: one run per repetition.
+func (c Cell) timed() bool {
+	return c.Kind == KindRing || c.Fault.Injector == "none" || c.Fault.Quiet
+}
+
+// prepared returns the cell's workload, generated once per sweep.
+func (r *runner) prepared(w engine.WorkloadSpec) (*engine.Prepared, error) {
+	if p := r.workloads[w]; p != nil {
+		return p, nil
+	}
+	wl, err := engine.NewWorkload(w)
+	if err != nil {
+		return nil, err
+	}
+	p := engine.Prepare(wl)
+	r.workloads[w] = p
+	return p, nil
 }
 
 // runCell runs one repetition of a cell (rep < 0 is a warm-up) and records
 // it. Only a failure to write results is returned.
-func (r *runner) runCell(ctx context.Context, c Cell, rep int) error {
+func (r *runner) runCell(ctx context.Context, st *cellState, rep int) error {
+	c := st.c
 	defer r.progress.step(c.Name())
 	o := Outcome{Cell: c.Name(), Kind: c.Kind, Keys: map[string]string{}, Rep: rep}
 	for _, kv := range c.Keys() {
@@ -138,28 +279,64 @@ func (r *runner) runCell(ctx context.Context, c Cell, rep int) error {
 			if rep < 0 {
 				return nil
 			}
+			st.recorded++
 			o.Status, o.Reason = StatusSkipped, err.Error()
 			r.sum.Skipped[c.Name()] = err.Error()
 			r.env.Skipped++
 			return r.dir.outcome(o)
 		}
 	}
-	out, fault, setup, teardown, err := r.execute(ctx, c, inj, rep)
-	o.SetupMS, o.TeardownMS = ms(setup), ms(teardown)
+	if st.timed && st.iters == 0 {
+		if err := r.calibrate(ctx, st, inj); err != nil {
+			st.iters = 1 // the repetition below records why
+		}
+	}
+	iters := max(st.iters, 1)
+	switch {
+	case !st.timed:
+		iters = 1
+	case rep < 0:
+		// A warm-up repetition warms the caches and refines the count;
+		// a quarter of the runs does both.
+		iters = max(1, iters/4)
+	}
+	var m repetition
+	var err error
+	for try := 0; ; try++ {
+		m, err = r.execute(ctx, c, inj, iters, rep, st)
+		if err != nil || ctx.Err() != nil || m.steal <= r.spec.MaxSteal || try == maxStealRetries {
+			break
+		}
+		r.env.StealRepeats++ // the hypervisor took the CPU: this one measured the neighbours
+	}
+	o.SetupMS, o.TeardownMS = ms(m.setup), ms(m.teardown)
+	r.env.OverheadSeconds.SetupTeardown += (m.setup + m.teardown).Seconds()
+	r.env.OverheadSeconds.GC += m.gc.Seconds()
+	r.env.OverheadSeconds.Profiles += m.profiling.Seconds()
+	r.env.OverheadSeconds.BetweenRuns += m.between.Seconds()
 	if rep < 0 {
+		r.env.OverheadSeconds.Warmup += m.wall.Seconds()
+		if err == nil && st.timed && m.runs > 0 && r.spec.Benchtime > 0 {
+			st.iters = itersFor(r.spec.Benchtime, m.wall/time.Duration(m.runs))
+		}
 		return nil // warm-up: not recorded
 	}
+	out := m.last
 	switch {
 	case err != nil:
 		o.Status, o.Reason = StatusSetupFailed, err.Error()
 	case ctx.Err() != nil:
-		o.fill(out, fault)
+		o.fill(out, m.fault)
 		o.Status, o.Reason = StatusInterrupted, "the sweep was interrupted during this run"
 	case errors.Is(out.Err, context.DeadlineExceeded):
-		o.fill(out, fault)
+		o.fill(out, m.fault)
 		o.Status, o.Reason = StatusTimeout, fmt.Sprintf("the run passed the spec's %v timeout", r.spec.Timeout)
 	default:
-		o.fill(out, fault)
+		o.fill(out, m.fault)
+	}
+	o.Runs, o.CPUMS, o.StealPct, o.GCCycles = m.runs, ms(m.cpu), 100*m.steal, m.gcCycles
+	if m.runs > 0 {
+		o.WallMS = ms(m.wall) / float64(m.runs)
 	}
 	if !o.Status.Passed() {
 		r.env.Failed++
@@ -167,29 +344,138 @@ func (r *runner) runCell(ctx context.Context, c Cell, rep int) error {
 		r.progress.failed()
 	}
 	r.env.Recorded++
+	st.recorded++
+	// Every recorded run is a measurement: of time, or of what a fault
+	// did to it.
+	r.env.MeasuredSeconds += m.wall.Seconds()
 	if err := r.dir.outcome(o); err != nil {
 		return err
 	}
-	if o.Status == StatusOK {
-		r.env.MeasuredSeconds += out.Wall.Seconds()
-		if err := r.dir.result(c.Name(), engineValues(out)); err != nil {
-			return err
-		}
-		if c.Kind == KindEngine && c.Backend == BackendDir && c.Fault.Injector == "none" && out.Spill.BytesWritten > 0 {
-			return r.rawFS(c, out.Spill)
-		}
+	if o.Status != StatusOK {
+		return nil
+	}
+	st.ns = append(st.ns, float64(m.wall.Nanoseconds())/float64(m.runs))
+	st.allocPerRep = max(st.allocPerRep, m.allocBytes)
+	if err := r.dir.result(c.Name(), m.values()); err != nil {
+		return err
+	}
+	if c.Kind == KindEngine && c.Backend == BackendDir && c.Fault.Injector == "none" && out.Spill.BytesWritten > 0 {
+		start := time.Now()
+		defer func() { r.env.OverheadSeconds.Limits += time.Since(start).Seconds() }()
+		return r.rawFS(c, out.Spill)
 	}
 	return nil
 }
 
-// execute sets the cell's injector (or spill directory) up, runs the
-// engine, and tears down. The measured region is engine.Run alone.
-func (r *runner) execute(ctx context.Context, c Cell, inj injectors.Injector, rep int) (out engine.Outcome, fault *FaultOutcome, setup, teardown time.Duration, err error) {
-	wl, err := engine.NewWorkload(c.Workload)
-	if err != nil {
-		return out, nil, 0, 0, err
+// maxStealRetries bounds how often one repetition is run again for steal:
+// on a host that is always overcommitted, the sweep still ends.
+const maxStealRetries = 3
+
+// maxIters bounds the runs of one repetition.
+const maxIters = 10000
+
+// itersFor is how many runs of perRun fill benchtime, at least one.
+func itersFor(benchtime, perRun time.Duration) int {
+	if perRun <= 0 {
+		return maxIters
 	}
-	cfg := engine.Config{Workload: wl, Workers: c.Workers, RingCapacity: c.Ring}
+	return int(min(max(math.Round(float64(benchtime)/float64(perRun)), 1), maxIters))
+}
+
+// calibrate times one run of a timed cell and sets its first estimate of
+// the runs that fill a repetition; the warm-up refines it.
+func (r *runner) calibrate(ctx context.Context, st *cellState, inj injectors.Injector) error {
+	st.iters = 1
+	if r.spec.Benchtime <= 0 {
+		return nil
+	}
+	m, err := r.execute(ctx, st.c, inj, 1, -1, st)
+	if err != nil {
+		return err
+	}
+	if m.runs > 0 {
+		st.iters = itersFor(r.spec.Benchtime, m.wall)
+	}
+	return nil
+}
+
+// repetition is what the runs of one repetition measured.
+type repetition struct {
+	runs            int           // runs that completed
+	wall            time.Duration // their measured time, summed
+	cpu             time.Duration // process CPU time across them, setup between runs included
+	steal           float64       // share of host CPU stolen meanwhile
+	setup, teardown time.Duration
+	gc, profiling   time.Duration // collecting before, and writing profiles after
+	between         time.Duration // the engine's setup and teardown between its runs
+	gcCycles        uint64        // collections during the runs
+	fault           *FaultOutcome
+
+	last                   engine.Outcome // the last run, whose status the repetition takes
+	allocs, allocBytes     uint64
+	delivered              int64
+	spill                  spill.Stats // summed over the runs
+	peakHeap               uint64
+	peakRSS, peakBuf, lost int64
+}
+
+// add accounts one run.
+func (m *repetition) add(out engine.Outcome) {
+	m.runs++
+	m.last = out
+	m.wall += out.Wall
+	m.allocs += out.Allocs
+	m.allocBytes += out.AllocBytes
+	m.delivered += out.Report.Delivered
+	m.lost += out.Report.Lost
+	s := out.Spill
+	m.spill.BytesWritten += s.BytesWritten
+	m.spill.BytesRead += s.BytesRead
+	m.spill.ReloadEvents += s.ReloadEvents
+	m.spill.Activations += s.Activations
+	m.spill.SpillEvents += s.SpillEvents
+	m.spill.SpillTime += s.SpillTime
+	m.spill.ReloadTime += s.ReloadTime
+	m.peakHeap = max(m.peakHeap, out.PeakHeap)
+	m.peakRSS = max(m.peakRSS, out.PeakRSS)
+	m.peakBuf = max(m.peakBuf, out.PeakBuffered)
+}
+
+// values are the repetition's measurements in benchmark units, per run.
+func (m *repetition) values() []benchfmt.Value {
+	n := float64(m.runs)
+	s := m.spill
+	return []benchfmt.Value{
+		{Value: float64(m.wall.Nanoseconds()) / n, Unit: "ns/op"},
+		{Value: float64(m.cpu.Nanoseconds()) / n, Unit: "cpu-ns/op"},
+		{Value: float64(m.allocBytes) / n, Unit: "B/op"},
+		{Value: float64(m.allocs) / n, Unit: "allocs/op"},
+		{Value: float64(m.delivered) / m.wall.Seconds(), Unit: "items/s"},
+		{Value: float64(s.BytesWritten) / n, Unit: "spill-bytes/op"},
+		{Value: float64(s.BytesRead) / n, Unit: "reload-bytes/op"},
+		{Value: float64(s.ReloadEvents) / n, Unit: "reloads/op"},
+		{Value: float64(s.Activations) / n, Unit: "activations/op"},
+		{Value: float64(s.SpillTime.Nanoseconds()) / n, Unit: "spill-ns/op"},
+		{Value: float64(s.ReloadTime.Nanoseconds()) / n, Unit: "reload-ns/op"},
+		{Value: float64(m.peakHeap), Unit: "peak-heap-B"},
+		{Value: float64(m.peakRSS), Unit: "peak-rss-B"},
+		{Value: float64(m.peakBuf), Unit: "peak-buffered-B"},
+		{Value: float64(m.lost) / n, Unit: "lost-items/op"},
+	}
+}
+
+// execute sets the cell's injector (or spill directory) up, runs the
+// engine iters times, and tears down. The measured region is the runs of
+// engine.Run; the heap is collected before them.
+func (r *runner) execute(ctx context.Context, c Cell, inj injectors.Injector, iters, rep int, st *cellState) (m repetition, err error) {
+	wl, err := r.prepared(c.Workload)
+	if err != nil {
+		return m, err
+	}
+	cfg := engine.Config{Workload: wl, Workers: c.Workers, RingCapacity: c.Ring, Schedule: c.Schedule, Seed: r.spec.Seed}
+	if r.plant != nil && c.Kind == KindEngine && r.plant.Match.MatchString(c.Name()) {
+		cfg.Slowdown = r.plant.Fraction
+	}
 	start := time.Now()
 	var release func() error
 	if c.Kind == KindEngine {
@@ -202,14 +488,14 @@ func (r *runner) execute(ctx context.Context, c Cell, inj injectors.Injector, re
 				serr = inj.Arm(c.Fault.Fault)
 			}
 			if serr != nil {
-				return out, nil, time.Since(start), 0, errors.Join(serr, release())
+				return m, errors.Join(serr, release())
 			}
 			p := s.Apply(*policy)
 			policy = &p
 		case c.Backend == BackendDir:
 			dir, derr := os.MkdirTemp("", "spillbench-spill-")
 			if derr != nil {
-				return out, nil, 0, 0, derr
+				return m, derr
 			}
 			h := injectors.Resources.Add("dir", dir, func() error { return os.RemoveAll(dir) })
 			release = h.Release
@@ -217,52 +503,83 @@ func (r *runner) execute(ctx context.Context, c Cell, inj injectors.Injector, re
 		}
 		cfg.Spill = policy
 	}
-	setup = time.Since(start)
+	m.setup = time.Since(start)
 
-	runCtx, cancel := context.WithTimeout(ctx, r.spec.Timeout)
-	defer cancel()
-	stopProfile := r.startProfile(c, rep)
-	out, err = engine.Run(runCtx, cfg)
+	if st.allocPerRep == 0 || gcDue(2*st.allocPerRep) {
+		// The repetition could meet a collection on its way: collect
+		// now, outside the measurement, so that none runs inside it.
+		gcStart := time.Now()
+		runtime.GC()
+		m.gc = time.Since(gcStart)
+	}
+	stopProfile := r.startProfile(c, rep, st)
+	m0, gc0 := readMachine(), gcCycles()
+	loopStart := time.Now()
+	for range iters {
+		runCtx, cancel := context.WithTimeout(ctx, r.spec.Timeout)
+		out, rerr := engine.Run(runCtx, cfg)
+		cancel()
+		if rerr != nil {
+			err = rerr
+			break
+		}
+		m.add(out)
+		if out.Err != nil || !out.Report.Clean() || out.Panics > 0 || ctx.Err() != nil {
+			break // the repetition takes this run's status
+		}
+	}
+	m.between = time.Since(loopStart) - m.wall
+	m.cpu, m.steal = readMachine().since(m0)
+	m.gcCycles = gcCycles() - gc0
+	profStart := time.Now()
 	perr := stopProfile()
+	m.profiling = time.Since(profStart)
 
 	start = time.Now()
 	if inj != nil {
-		fault = &FaultOutcome{Injector: inj.Name(), Mode: string(c.Fault.Fault.Mode), Quiet: c.Fault.Quiet, TargetSite: c.Fault.Fault.Site,
+		f := &FaultOutcome{Injector: inj.Name(), Mode: string(c.Fault.Fault.Mode), Quiet: c.Fault.Quiet, TargetSite: c.Fault.Fault.Site,
 			Family: string(inj.Family())}
 		for _, r := range inj.Requires() {
-			fault.Requires = append(fault.Requires, string(r))
+			f.Requires = append(f.Requires, string(r))
 		}
 		obs := inj.Observations()
-		fault.Summary = injectors.Summarize(obs)
-		fault.Observations = obs[:min(len(obs), 8)]
+		f.Summary = injectors.Summarize(obs)
+		f.Observations = obs[:min(len(obs), 8)]
+		m.fault = f
 	}
 	var terr error
 	if release != nil {
 		terr = release()
 	}
-	teardown = time.Since(start)
-	return out, fault, setup, teardown, errors.Join(err, perr, terr)
+	m.teardown = time.Since(start)
+	return m, errors.Join(err, perr, terr)
 }
 
-// startProfile starts a CPU profile for the cell's first recorded
-// repetition (or every one, with profiles: rep) and returns the function
-// that stops it and writes the heap profile beside it.
-func (r *runner) startProfile(c Cell, rep int) func() error {
+// startProfile starts the CPU profile of a recorded repetition and returns
+// the function that stops it. With profiles: cell the repetitions of a
+// timed cell are merged into one profile per cell (a cell with a fault
+// profiles its first repetition); with rep each has its own file. The
+// heap profile is the state after the cell's first recorded repetition.
+func (r *runner) startProfile(c Cell, rep int, st *cellState) func() error {
 	perRep := r.profiles == "rep"
-	if rep < 0 || r.profiles == "none" || (!perRep && rep != 0) {
+	if rep < 0 || r.profiles == "none" || (!perRep && !st.timed && rep != 0) {
 		return func() error { return nil }
 	}
-	cpu, err := os.Create(r.dir.profilePath(c, rep, perRep, "cpu"))
-	if err != nil {
-		return func() error { return err }
-	}
-	if err := pprof.StartCPUProfile(cpu); err != nil {
-		cpu.Close()
+	var buf bytes.Buffer
+	if err := startCPUProfile(&buf); err != nil {
 		return func() error { return fmt.Errorf("cpu profile: %w", err) }
 	}
 	return func() error {
 		pprof.StopCPUProfile()
-		err := cpu.Close()
+		var err error
+		if perRep {
+			err = os.WriteFile(r.dir.profilePath(c, rep, true, "cpu"), buf.Bytes(), 0o644)
+		} else {
+			err = st.cpu.add(r.dir.profilePath(c, rep, false, "cpu"), buf.Bytes())
+		}
+		if rep != 0 && !perRep {
+			return err
+		}
 		heap, herr := os.Create(r.dir.profilePath(c, rep, perRep, "heap"))
 		if herr != nil {
 			return errors.Join(err, herr)
@@ -272,30 +589,13 @@ func (r *runner) startProfile(c Cell, rep int) func() error {
 	}
 }
 
-// engineValues are the measurements of one run in benchmark units.
-func engineValues(out engine.Outcome) []benchfmt.Value {
-	s := out.Spill
-	return []benchfmt.Value{
-		{Value: float64(out.Wall.Nanoseconds()), Unit: "ns/op"},
-		{Value: float64(out.AllocBytes), Unit: "B/op"},
-		{Value: float64(out.Allocs), Unit: "allocs/op"},
-		{Value: out.ItemsPerSec(), Unit: "items/s"},
-		{Value: float64(s.BytesWritten), Unit: "spill-bytes/op"},
-		{Value: float64(s.ReloadEvents), Unit: "reloads/op"},
-		{Value: float64(s.Activations), Unit: "activations/op"},
-		{Value: float64(out.PeakHeap), Unit: "peak-heap-B"},
-		{Value: float64(out.PeakRSS), Unit: "peak-rss-B"},
-		{Value: float64(out.PeakBuffered), Unit: "peak-buffered-B"},
-		{Value: float64(out.Report.Lost), Unit: "lost-items/op"},
-	}
-}
-
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // rawFS measures the spill path's physical limit beside an engine cell:
-// it writes as many bytes as the engine spilled, sequentially, into a
-// fresh file in a spill directory of the same kind, and reads back as many
-// as it reloaded, and records the result as RawFS/<the cell's keys>.
+// it writes as many bytes as one run spilled, sequentially in 1 MiB
+// writes, into a fresh file in a spill directory of the same kind, and
+// reads back as many as it reloaded, and records the result as
+// RawFS/<the cell's keys>.
 func (r *runner) rawFS(c Cell, s spill.Stats) error {
 	dir, err := os.MkdirTemp("", "spillbench-rawfs-")
 	if err != nil {

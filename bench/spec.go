@@ -24,11 +24,16 @@ import (
 // product is the set of cells, and how to run them.
 //
 //	name: quick
-//	count: 3                  # recorded repetitions of every cell
-//	warmup: 1                 # unrecorded runs of every cell first
+//	count: 6                  # recorded repetitions of every cell, at least
+//	max-count: 12             # and at most, while its interval is wider than ci
+//	ci: 1%                    # target half width of a cell's 95% interval of time per run
+//	benchtime: 150ms          # measured time per repetition: runs are repeated to fill it
+//	warmup: 1                 # unrecorded repetitions of every cell first
 //	seed: 1
 //	timeout: 30s              # one run's limit; past it the run is cancelled
-//	profiles: cell            # cell (first recorded rep), rep, or none
+//	profiles: cell            # cell (every recorded rep merged), rep, or none
+//	gogc: 100                 # the garbage collector's GOGC during the sweep
+//	max-steal: 5%             # repeat a repetition whose CPU steal was above this
 //	threshold: [4KiB, 64KiB]  # or a range: 4KiB..64MiB x4
 //	granularity: [batch, item]
 //	compression: [none, zstd:3]
@@ -36,6 +41,7 @@ import (
 //	backend: [dir]            # dir, spooled, memory (in-memory-only)
 //	workers: [2]
 //	ring: [1024]
+//	schedule: [seeded]        # seeded (the same arrival order every run) or free
 //	workload:
 //	  - {name: hol, items: 2000, scale: 0.25}
 //	fault:
@@ -43,11 +49,22 @@ import (
 //	  - {injector: tmpfs, mode: enospc, after: 256KiB}
 type Spec struct {
 	Name     string
-	Count    int
+	Count    int // recorded repetitions of every cell, at least
+	MaxCount int // and at most; repetitions past Count run while the interval is wider than CI
+	CI       float64
 	Warmup   int
 	Seed     uint64
 	Timeout  time.Duration
 	Profiles string
+	// Benchtime is the measured time a repetition of a timed cell aims
+	// for: its runs are repeated back to back to fill it, the count fixed
+	// from the warm-up. Zero is one run per repetition.
+	Benchtime time.Duration
+	// GOGC is the garbage collector's setting during the sweep.
+	GOGC int
+	// MaxSteal is the share of CPU time the hypervisor may steal during a
+	// repetition before it is discarded and run again.
+	MaxSteal float64
 
 	Thresholds  []int64
 	Granularity []spill.Granularity
@@ -56,6 +73,7 @@ type Spec struct {
 	Backends    []Backend
 	Workers     []int
 	Rings       []int
+	Schedules   []engine.Schedule
 	Workloads   []engine.WorkloadSpec
 	Faults      []FaultSpec
 	Source      []byte // the YAML it was parsed from
@@ -75,9 +93,11 @@ const (
 type FaultSpec struct {
 	Injector string // "none" or an injector name
 	Fault    injectors.Fault
-	// Workloads, if set, limits the fault to cells of these workloads: a
-	// fault needs a workload that spills enough to meet it.
-	Workloads []string
+	// Workloads and Thresholds, if set, limit the fault to cells of these
+	// workloads and thresholds: a fault needs a cell that spills enough
+	// to meet it.
+	Workloads  []string
+	Thresholds []int64
 	// Quiet arms the mechanism with a fault meant never to fire, to measure
 	// what the mechanism costs the engine on its own; such a cell passes
 	// only if the fault did not fire.
@@ -130,8 +150,8 @@ type SpecError struct {
 func (e *SpecError) Error() string { return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg) }
 
 // axes and their parsers. Order is the order of cell-name keys.
-var axisNames = []string{"workload", "threshold", "granularity", "compression", "reclaim", "backend", "workers", "ring", "fault"}
-var settingNames = []string{"name", "count", "warmup", "seed", "timeout", "profiles"}
+var axisNames = []string{"workload", "threshold", "granularity", "compression", "reclaim", "backend", "workers", "ring", "schedule", "fault"}
+var settingNames = []string{"name", "count", "max-count", "ci", "benchtime", "warmup", "seed", "timeout", "profiles", "gogc", "max-steal"}
 
 // ParseSpec parses a spec and checks it, reporting the first problem with
 // its file and line. Nothing runs until a spec parses.
@@ -156,6 +176,7 @@ func ParseSpec(file string, src []byte) (*Spec, error) {
 	}
 	p := &specParser{file: file, s: &Spec{
 		Name: strings.TrimSuffix(file, filepath.Ext(file)), Count: 1, Seed: 1, Timeout: 2 * time.Minute, Profiles: "cell",
+		GOGC: 100, MaxSteal: 0.05,
 		Source: bytes.Clone(src), SourceName: file,
 	}}
 	root := doc.Content[0]
@@ -205,16 +226,47 @@ func (p *specParser) field(k, v *yaml.Node) error {
 	switch k.Value {
 	case "name":
 		s.Name = v.Value
-	case "count", "warmup":
+	case "count", "max-count", "warmup":
 		n, err := strconv.Atoi(v.Value)
-		if err != nil || n < 0 || (k.Value == "count" && n == 0) {
-			return p.errorf(v, "%s %q: give a whole number (count at least 1)", k.Value, v.Value)
+		if err != nil || n < 0 {
+			return p.errorf(v, "%s %q: give a whole number", k.Value, v.Value)
 		}
-		if k.Value == "count" {
+		if k.Value != "warmup" && n == 0 {
+			return p.errorf(v, "%s %q: give a whole number (%s at least 1)", k.Value, v.Value, k.Value)
+		}
+		switch k.Value {
+		case "count":
 			s.Count = n
-		} else {
+		case "max-count":
+			s.MaxCount = n
+		default:
 			s.Warmup = n
 		}
+	case "ci", "max-steal":
+		f, err := ParsePercent(v.Value)
+		if err != nil || f <= 0 || f >= 1 {
+			return p.errorf(v, "%s %q: give a percentage above 0 and below 100, such as 1%%", k.Value, v.Value)
+		}
+		if k.Value == "ci" {
+			s.CI = f
+		} else {
+			s.MaxSteal = f
+		}
+	case "benchtime":
+		d, err := time.ParseDuration(v.Value)
+		if err != nil || d < 0 {
+			return p.errorf(v, "benchtime %q: give a duration such as 150ms, or 0 for one run per repetition", v.Value)
+		}
+		s.Benchtime = d
+	case "gogc":
+		n, err := strconv.Atoi(v.Value)
+		if v.Value == "off" {
+			n, err = -1, nil
+		}
+		if err != nil || n < -1 || n == 0 {
+			return p.errorf(v, "gogc %q: give a positive percentage such as 100, or off", v.Value)
+		}
+		s.GOGC = n
 	case "seed":
 		n, err := strconv.ParseUint(v.Value, 10, 64)
 		if err != nil {
@@ -234,7 +286,7 @@ func (p *specParser) field(k, v *yaml.Node) error {
 		s.Profiles = v.Value
 	case "threshold":
 		return p.thresholds(k, v)
-	case "granularity", "compression", "reclaim", "backend", "workers", "ring":
+	case "granularity", "compression", "reclaim", "backend", "workers", "ring", "schedule":
 		items, err := p.list(k, v)
 		if err != nil {
 			return err
@@ -283,6 +335,11 @@ func (p *specParser) scalarAxis(axis string, it *yaml.Node) error {
 			err = fmt.Errorf("backend %q not recognised; use dir, spooled or memory", it.Value)
 		}
 		s.Backends = append(s.Backends, b)
+	case "schedule":
+		var sc engine.Schedule
+		if sc, err = engine.ParseSchedule(it.Value); err == nil {
+			s.Schedules = append(s.Schedules, sc)
+		}
 	case "workers", "ring":
 		n, perr := strconv.Atoi(it.Value)
 		if perr != nil || n < 1 {
@@ -376,12 +433,13 @@ func (p *specParser) faults(k, v *yaml.Node) error {
 			Probability float64  `yaml:"probability"`
 			Latency     string   `yaml:"latency"`
 			Workloads   []string `yaml:"workloads"`
+			Thresholds  []string `yaml:"thresholds"`
 			Quiet       bool     `yaml:"quiet"`
 		}
 		if it.Kind == yaml.ScalarNode {
 			raw.Injector = it.Value
 		} else if err := strictDecode(it, &raw); err != nil {
-			return p.errorf(it, "fault: %v; give injector, mode and its knobs (site, after, nth, persistent, rule, terms, probability, latency, workloads)", err)
+			return p.errorf(it, "fault: %v; give injector, mode and its knobs (site, after, nth, persistent, rule, terms, probability, latency, workloads, thresholds)", err)
 		}
 		f := FaultSpec{Injector: raw.Injector, Workloads: raw.Workloads, Quiet: raw.Quiet, Line: it.Line}
 		for _, w := range raw.Workloads {
@@ -389,8 +447,15 @@ func (p *specParser) faults(k, v *yaml.Node) error {
 				return p.errorf(it, "fault workloads: unknown workload %q; use %s", w, strings.Join(engine.Workloads, ", "))
 			}
 		}
+		for _, t := range raw.Thresholds {
+			n, err := spill.ParseSize(t)
+			if err != nil || n <= 0 {
+				return p.errorf(it, "fault thresholds: %q is not a positive size such as 2KiB", t)
+			}
+			f.Thresholds = append(f.Thresholds, n)
+		}
 		if f.Injector == "none" || f.Injector == "" {
-			p.s.Faults = append(p.s.Faults, FaultSpec{Injector: "none", Workloads: raw.Workloads, Line: it.Line})
+			p.s.Faults = append(p.s.Faults, FaultSpec{Injector: "none", Workloads: raw.Workloads, Thresholds: f.Thresholds, Line: it.Line})
 			continue
 		}
 		inj, err := injectors.ByName(raw.Injector)
@@ -423,6 +488,24 @@ func (p *specParser) faults(k, v *yaml.Node) error {
 		p.s.Faults = append(p.s.Faults, f)
 	}
 	return nil
+}
+
+// ParsePercent reads a share written as a percentage, "5%", or as a
+// fraction, "0.05". A bare number of 1 or more is refused: "5" could mean
+// either, and guessing wrong silently changes a gate by a factor of 100.
+func ParsePercent(s string) (float64, error) {
+	t := strings.TrimSpace(s)
+	pct, isPct := strings.CutSuffix(t, "%")
+	f, err := strconv.ParseFloat(strings.TrimSpace(pct), 64)
+	switch {
+	case err != nil || math.IsNaN(f) || math.IsInf(f, 0):
+		return 0, fmt.Errorf("%q is not a percentage; write it as 5%% or 0.05", s)
+	case isPct:
+		return f / 100, nil
+	case f >= 1:
+		return 0, fmt.Errorf("%q is ambiguous; write %s%% for a percentage or a fraction below 1", s, t)
+	}
+	return f, nil
 }
 
 // strictDecode decodes a mapping node, refusing keys the struct lacks,
@@ -476,6 +559,15 @@ func (p *specParser) defaults(root *yaml.Node) error {
 	}
 	if len(s.Rings) == 0 {
 		s.Rings = []int{engine.DefaultRingCapacity}
+	}
+	if len(s.Schedules) == 0 {
+		s.Schedules = []engine.Schedule{engine.Seeded}
+	}
+	if s.MaxCount == 0 {
+		s.MaxCount = s.Count
+	}
+	if s.MaxCount < s.Count {
+		return p.errorf(root, "max-count %d is below count %d; give a max-count of at least count", s.MaxCount, s.Count)
 	}
 	if len(s.Workloads) == 0 {
 		return p.errorf(root, "the spec runs no workload; add workload: [mix] (or tree, hol, bulk)")

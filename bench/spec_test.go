@@ -9,9 +9,12 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/perf/benchfmt"
 	"golang.org/x/perf/benchproc"
+
+	"github.com/spillbench/spillbench/engine"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -52,7 +55,7 @@ func TestBuiltinSpecsExpandToTheirGoldenCells(t *testing.T) {
 			if n := len(s.Cells()); n != 7500 {
 				t.Errorf("full spec: %d cells, want 7500", n)
 			}
-			if !strings.Contains(b.String(), "Engine/workload=hol/threshold=64MiB/gran=item/comp=zstd:3/reclaim=respill/backend=dir/workers=4/ring=1024/fault=vanish:unmount\n") {
+			if !strings.Contains(b.String(), "Engine/workload=hol/threshold=64MiB/gran=item/comp=zstd:3/reclaim=respill/backend=dir/workers=4/ring=1024/schedule=seeded/fault=vanish:unmount\n") {
 				t.Error("full spec lacks its last fault cell")
 			}
 			continue
@@ -73,6 +76,16 @@ func TestSpecDefaultsAndRange(t *testing.T) {
 	if s.Count != 1 || s.Backends[0] != BackendDir || s.Faults[0].Injector != "none" || len(s.Cells()) != 4 {
 		t.Fatalf("defaults: %+v, %d cells", s, len(s.Cells()))
 	}
+	if s.MaxCount != s.Count || s.CI != 0 || s.Benchtime != 0 || s.GOGC != 100 || s.MaxSteal != 0.05 || !slices.Equal(s.Schedules, []engine.Schedule{engine.Seeded}) {
+		t.Fatalf("measurement defaults: %+v", s)
+	}
+	s, err = ParseSpec("t.yaml", []byte("workload: [mix]\ncount: 4\nmax-count: 9\nci: 1.5%\nbenchtime: 80ms\ngogc: off\nmax-steal: 0.1\nschedule: [free, seeded]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.MaxCount != 9 || s.CI != 0.015 || s.Benchtime != 80*time.Millisecond || s.GOGC != -1 || s.MaxSteal != 0.1 || len(s.Cells()) != 4 {
+		t.Fatalf("measurement settings: %+v, %d cells", s, len(s.Cells()))
+	}
 }
 
 func TestSpecErrorsNameTheLine(t *testing.T) {
@@ -92,6 +105,11 @@ func TestSpecErrorsNameTheLine(t *testing.T) {
 		{"workload key", "workload:\n  - {name: mix, itemz: 3}\n", 2, `unknown key "itemz"`},
 		{"no workload", "threshold: [4KiB]\n", 1, "runs no workload"},
 		{"bad count", "workload: [mix]\ncount: 0\n", 2, "count at least 1"},
+		{"max-count below count", "workload: [mix]\ncount: 5\nmax-count: 3\n", 1, "max-count 3 is below count 5"},
+		{"ambiguous ci", "workload: [mix]\nci: 5\n", 2, "percentage above 0"},
+		{"bad benchtime", "workload: [mix]\nbenchtime: fast\n", 2, "duration such as 150ms"},
+		{"bad gogc", "workload: [mix]\ngogc: 0\n", 2, "or off"},
+		{"bad schedule", "workload: [mix]\nschedule: [random]\n", 2, "use seeded or free"},
 		{"bad injector", "workload: [mix]\nfault:\n  - {injector: magic, mode: eio}\n", 3, "unknown injector"},
 		{"bad mode", "workload: [mix]\nfault:\n  - {injector: tmpfs, mode: eio}\n", 3, "has no mode"},
 		{"bad rule", "workload: [mix]\nfault:\n  - {injector: mock, mode: eio, rule: \"(op seek)\"}\n", 3, "never happens"},

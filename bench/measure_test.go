@@ -1,0 +1,238 @@
+package bench
+
+import (
+	"context"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/pprof/profile"
+	"golang.org/x/perf/benchfmt"
+)
+
+// measuredSpec is a sweep of two timed cells and a fault cell, with
+// repetitions of 30 ms.
+const measuredSpec = `
+name: measured
+count: 3
+max-count: 5
+benchtime: 30ms
+warmup: 1
+timeout: 20s
+workload:
+  - {name: mix, items: 600}
+threshold: [1KiB]
+granularity: [batch, item]
+fault:
+  - none
+  - {injector: mock, mode: eio, nth: 2}
+`
+
+func runMeasured(t *testing.T, edit func(*Spec), opt Options) (string, []Outcome) {
+	t.Helper()
+	spec, err := ParseSpec("measured.yaml", []byte(measuredSpec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if edit != nil {
+		edit(spec)
+	}
+	opt.Out = filepath.Join(t.TempDir(), "out")
+	if _, err := Run(context.Background(), spec, opt); err != nil {
+		t.Fatal(err)
+	}
+	return opt.Out, readOutcomes(t, opt.Out)
+}
+
+// values reads every value of unit in results.txt, by benchmark name.
+func values(t *testing.T, dir, unit string) map[string][]float64 {
+	t.Helper()
+	f, err := os.Open(filepath.Join(dir, "results.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	out := map[string][]float64{}
+	r := benchfmt.NewReader(f, "results.txt")
+	for r.Scan() {
+		if res, ok := r.Result().(*benchfmt.Result); ok {
+			if v, ok := res.Value(unit); ok {
+				out[string(res.Name.Full())] = append(out[string(res.Name.Full())], v)
+			}
+		}
+	}
+	return out
+}
+
+func TestRepetitionsFillTheBenchtime(t *testing.T) {
+	dir, outcomes := runMeasured(t, nil, Options{})
+	for _, o := range outcomes {
+		timed := o.Kind == KindRing || o.Keys["fault"] == "none"
+		switch {
+		case timed && o.Status == StatusOK && (o.Runs < 2 || o.WallMS*float64(o.Runs) < 10):
+			t.Errorf("%s rep %d: %d runs of %.2f ms; a repetition should fill about 30 ms", o.Cell, o.Rep, o.Runs, o.WallMS)
+		case !timed && o.Runs != 1:
+			t.Errorf("%s: a fault cell ran %d times in a repetition", o.Cell, o.Runs)
+		case timed && o.CPUMS <= 0:
+			t.Errorf("%s: no CPU time recorded", o.Cell)
+		}
+	}
+	// ns/op is per run, and cpu-sec/op sits beside it.
+	ns, cpu := values(t, dir, "sec/op"), values(t, dir, "cpu-sec/op")
+	for name, vs := range ns {
+		if !strings.HasPrefix(name, "Engine/") {
+			continue
+		}
+		if len(cpu[name]) != len(vs) || slices.Min(vs) > 0.03 {
+			t.Errorf("%s: sec/op %v (per run, well under a repetition), cpu-sec/op %v", name, vs, cpu[name])
+		}
+	}
+	env := readEnv(t, dir)
+	if env.GOGC != 100 || env.Benchtime != "30ms" || env.ProfileHz != ProfileHz || env.Rounds < 3 {
+		t.Errorf("env.json does not record how it measured: %+v", env)
+	}
+}
+
+func TestAdaptiveRepetitionRunsUntilTheTarget(t *testing.T) {
+	// An interval needs 6 runs; with count 6 and max-count 8, an
+	// impossible target runs every timed cell 8 times, the fault cells 6.
+	reps := func(ci float64) map[string]int {
+		_, outcomes := runMeasured(t, func(s *Spec) { s.Count, s.MaxCount, s.CI, s.Benchtime = 6, 8, ci, 10*time.Millisecond }, Options{})
+		n := map[string]int{}
+		for _, o := range outcomes {
+			n[o.Cell]++
+		}
+		return n
+	}
+	for cell, n := range reps(1e-9) {
+		want := 8
+		if strings.Contains(cell, "fault=mock") {
+			want = 6
+		}
+		if n != want {
+			t.Errorf("impossible target: %s ran %d repetitions, want %d", cell, n, want)
+		}
+	}
+	// A target any sample meets: count repetitions each.
+	for cell, n := range reps(0.99) {
+		if n != 6 {
+			t.Errorf("target met at once: %s ran %d repetitions, want 6", cell, n)
+		}
+	}
+}
+
+func TestSeededRepetitionsRepeatTheirSpillWork(t *testing.T) {
+	dir, _ := runMeasured(t, nil, Options{})
+	for _, unit := range []string{"spill-bytes/op", "reloads/op", "activations/op"} {
+		for name, vs := range values(t, dir, unit) {
+			if !strings.HasPrefix(name, "Engine/") {
+				continue
+			}
+			if slices.Min(vs) != slices.Max(vs) {
+				t.Errorf("%s %s varies across repetitions: %v", name, unit, vs)
+			}
+			if unit == "spill-bytes/op" && vs[0] == 0 {
+				t.Errorf("%s spilled nothing; the test needs spilling", name)
+			}
+		}
+	}
+}
+
+func TestCellProfilesMergeEveryRepetition(t *testing.T) {
+	dir, _ := runMeasured(t, nil, Options{})
+	paths, _ := filepath.Glob(filepath.Join(dir, "profiles", "Engine_*fault=none.cpu.pb.gz"))
+	if len(paths) != 2 {
+		t.Fatalf("profiles %v, want one per fault-free cell", paths)
+	}
+	for _, p := range paths {
+		f, err := os.Open(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		prof, err := profile.Parse(f)
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := int64(time.Second / ProfileHz); prof.Period != want {
+			t.Errorf("%s: a sample every %d ns, want %d (%d Hz)", p, prof.Period, want, ProfileHz)
+		}
+		var total int64
+		for _, s := range prof.Sample {
+			total += s.Value[0]
+		}
+		// Three repetitions of about 30 ms each, at 500 Hz: far more
+		// samples than one repetition gives.
+		if total < 20 {
+			t.Errorf("%s holds %d samples; the repetitions were not merged", p, total)
+		}
+	}
+	if tmps, _ := filepath.Glob(filepath.Join(dir, "profiles", "*.tmp")); len(tmps) > 0 {
+		t.Errorf("temporary profile files left: %v", tmps)
+	}
+}
+
+func TestPlantSlowsTheCellsItNames(t *testing.T) {
+	plant, err := ParsePlant("gran=item=50%")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, _ := runMeasured(t, func(s *Spec) { s.Faults = s.Faults[:1] }, Options{Plant: plant})
+	if env := readEnv(t, dir); env.Planted != "gran=item=50%" {
+		t.Errorf("env.json planted %q", env.Planted)
+	}
+	ns := values(t, dir, "sec/op")
+	var batch, item float64
+	for name, vs := range ns {
+		switch {
+		case strings.Contains(name, "Engine/") && strings.Contains(name, "gran=batch"):
+			batch = slices.Min(vs)
+		case strings.Contains(name, "Engine/") && strings.Contains(name, "gran=item"):
+			item = slices.Min(vs)
+		}
+	}
+	// Half the run again in the planted cell; the margin is wide, the
+	// effect is not subtle.
+	if item < 1.25*batch {
+		t.Errorf("planted cell %.3g s/op against %.3g s/op unplanted", item, batch)
+	}
+	for _, bad := range []string{"", "x", "gran=item", "gran=item=5", "gran=item=-5%", "(=5%"} {
+		if _, err := ParsePlant(bad); err == nil {
+			t.Errorf("ParsePlant(%q) accepted it", bad)
+		}
+	}
+}
+
+func TestParsePercent(t *testing.T) {
+	for in, want := range map[string]float64{"5%": 0.05, "0.05": 0.05, " 2.5 % ": 0.025, "0%": 0, "100%": 1} {
+		if got, err := ParsePercent(in); err != nil || math.Abs(got-want) > 1e-12 {
+			t.Errorf("ParsePercent(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"5", "lots", "", "%", "NaN%", "1.5"} {
+		if _, err := ParsePercent(bad); err == nil {
+			t.Errorf("ParsePercent(%q) accepted it", bad)
+		}
+	}
+}
+
+func TestParseStealTicks(t *testing.T) {
+	steal, total, ok := parseStealTicks("cpu  100 2 30 800 5 0 6 40 0 0\n")
+	if !ok || steal != 40 || total != 983 {
+		t.Fatalf("steal %d of %d (%t); want 40 of 983", steal, total, ok)
+	}
+	for _, bad := range []string{"", "cpu0 1 2 3 4 5 6 7 8", "cpu 1 2 x 4 5 6 7 8", "cpu 1 2 3"} {
+		if _, _, ok := parseStealTicks(bad); ok {
+			t.Errorf("parseStealTicks(%q) accepted it", bad)
+		}
+	}
+	m0 := machine{steal: 10, total: 1000, stealKnown: true}
+	m1 := machine{cpu: time.Second, steal: 30, total: 1200, stealKnown: true}
+	if cpu, s := m1.since(m0); cpu != time.Second || math.Abs(s-0.1) > 1e-12 {
+		t.Fatalf("since: %v %v; want 1s and 10%% stolen", cpu, s)
+	}
+}
