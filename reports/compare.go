@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
+	"strconv"
+	"strings"
 )
 
 // Comparison is every row of every unit compared between an old and a
@@ -20,7 +23,9 @@ type Comparison struct {
 type ComparedRow struct {
 	Unit string
 	Change
-	// Regression: significant (p < alpha), worse, and beyond the threshold.
+	// Regression: significant after Holm-Bonferroni over every row
+	// compared, worse, and beyond the threshold. The raw p-value alone
+	// would flag one A/A row in twenty at alpha 0.05.
 	Regression bool
 }
 
@@ -68,11 +73,60 @@ func CompareSets(old, cur *Set, units []string, filter string, alpha, threshold 
 		}
 	}
 	holm(all)
+	detectable(all)
 	for i, c := range all {
-		reg := c.P < alpha && c.Worse && math.Abs(c.Ratio-1) > threshold
+		reg := c.Holm && c.Worse && math.Abs(c.Ratio-1) > threshold
 		cmp.Rows = append(cmp.Rows, ComparedRow{Unit: allUnits[i], Change: c, Regression: reg})
 	}
 	return cmp, nil
+}
+
+// resolution says how small a change the comparison could see: the median
+// and the largest minimum detectable change over its rows.
+func (c Comparison) resolution() string {
+	var mins []float64
+	for _, r := range c.Rows {
+		mins = append(mins, r.MinChange)
+	}
+	if len(mins) == 0 {
+		return "nothing compared"
+	}
+	slices.Sort(mins)
+	return fmt.Sprintf("this comparison could see changes of %s in a typical row (%s in the least certain)",
+		FormatChange(mins[len(mins)/2]), FormatChange(mins[len(mins)-1]))
+}
+
+// FormatChange prints a minimum detectable change: "≥2.1%"; "any change"
+// for a quantity with no noise; "nothing" where no change could be
+// significant.
+func FormatChange(c float64) string {
+	switch {
+	case math.IsInf(c, 1) || math.IsNaN(c):
+		return "nothing"
+	case c == 0:
+		return "any change"
+	}
+	return "≥" + formatPercent(c)
+}
+
+// formatPercent prints a share as a percentage with the precision it
+// needs: 0.4%, 2.1%, 12%.
+func formatPercent(f float64) string {
+	switch p := 100 * f; {
+	case p == 0:
+		return "0%"
+	case p < 10:
+		return strconv.FormatFloat(p, 'f', 1, 64) + "%"
+	default:
+		return strconv.FormatFloat(p, 'f', 0, 64) + "%"
+	}
+}
+
+func upperFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
 }
 
 // Write renders the comparison as text, csv, json or markdown.
@@ -84,22 +138,24 @@ func (c Comparison) Write(w io.Writer, format string) error {
 			if r.Regression {
 				mark = "  REGRESSION"
 			}
-			fmt.Fprintf(w, "%-10s %s: %s -> %s  %s (p=%.3f n=%d+%d)%s\n", r.Unit, r.Row,
+			fmt.Fprintf(w, "%-10s %s: %s -> %s  %s (p=%.3f n=%d+%d, sees %s)%s\n", r.Unit, r.Row,
 				formatValue(r.Old.Summary.Center, r.Unit), formatValue(r.New.Summary.Center, r.Unit), r.Delta, r.P,
-				len(r.Old.Sample.Values), len(r.New.Sample.Values), mark)
+				len(r.Old.Sample.Values), len(r.New.Sample.Values), FormatChange(r.MinChange), mark)
 		}
 		regs := c.Regressions()
-		fmt.Fprintf(w, "%d compared, %d regressed by more than %.0f%% at alpha %g\n", len(c.Rows), len(regs), 100*c.Threshold, c.Alpha)
+		fmt.Fprintf(w, "%d compared, %d regressed by more than %s at alpha %g after Holm-Bonferroni; %s\n",
+			len(c.Rows), len(regs), formatPercent(c.Threshold), c.Alpha, c.resolution())
 		for _, r := range regs {
 			fmt.Fprintf(w, "regression: %s %s %s (p=%.3f)\n", r.Row, r.Unit, r.Delta, r.P)
 		}
 		return nil
 	case "csv":
 		cw := csv.NewWriter(w)
-		cw.Write([]string{"benchmark", "unit", "old", "new", "delta", "p", "n_old", "n_new", "holm", "regression"})
+		cw.Write([]string{"benchmark", "unit", "old", "new", "delta", "p", "n_old", "n_new", "holm", "regression", "min_detectable"})
 		for _, r := range c.Rows {
 			cw.Write([]string{r.Row, r.Unit, fmt.Sprint(r.Old.Summary.Center), fmt.Sprint(r.New.Summary.Center), r.Delta,
-				fmt.Sprintf("%.4f", r.P), fmt.Sprint(len(r.Old.Sample.Values)), fmt.Sprint(len(r.New.Sample.Values)), fmt.Sprint(r.Holm), fmt.Sprint(r.Regression)})
+				fmt.Sprintf("%.4f", r.P), fmt.Sprint(len(r.Old.Sample.Values)), fmt.Sprint(len(r.New.Sample.Values)), fmt.Sprint(r.Holm), fmt.Sprint(r.Regression),
+				fmt.Sprint(r.MinChange)})
 		}
 		cw.Flush()
 		return cw.Error()
@@ -113,10 +169,16 @@ func (c Comparison) Write(w io.Writer, format string) error {
 			P          float64 `json:"p"`
 			Holm       bool    `json:"holm"`
 			Regression bool    `json:"regression"`
+			// MinDetectable is null where no change could be seen.
+			MinDetectable *float64 `json:"min_detectable"`
 		}
 		var rows []row
 		for _, r := range c.Rows {
-			rows = append(rows, row{r.Row, r.Unit, r.Old.Summary.Center, r.New.Summary.Center, r.Delta, r.P, r.Holm, r.Regression})
+			var md *float64
+			if !math.IsInf(r.MinChange, 0) {
+				md = &r.MinChange
+			}
+			rows = append(rows, row{r.Row, r.Unit, r.Old.Summary.Center, r.New.Summary.Center, r.Delta, r.P, r.Holm, r.Regression, md})
 		}
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
@@ -128,14 +190,15 @@ func (c Comparison) Write(w io.Writer, format string) error {
 			verdict = fmt.Sprintf("**%d regression(s)**", len(regs))
 		}
 		fmt.Fprintf(w, "### spillbench comparison: %s\n\n", verdict)
-		fmt.Fprintf(w, "Alpha %g, threshold %.0f%%; `~` is no significant change, as benchstat prints it.\n\n", c.Alpha, 100*c.Threshold)
-		fmt.Fprintf(w, "| benchmark | unit | old | new | change | p |\n|---|---|---|---|---|---|\n")
+		fmt.Fprintf(w, "Alpha %g after Holm-Bonferroni over all %d rows, threshold %s; `~` is no significant change, as benchstat prints it. %s.\n\n",
+			c.Alpha, len(c.Rows), formatPercent(c.Threshold), upperFirst(c.resolution()))
+		fmt.Fprintf(w, "| benchmark | unit | old | new | change | p | could see |\n|---|---|---|---|---|---|---|\n")
 		for _, r := range c.Rows {
 			change := r.Delta
 			if r.Regression {
 				change = "**" + change + "** :x:"
 			}
-			fmt.Fprintf(w, "| `%s` | %s | %s | %s | %s | %.3f |\n", r.Row, r.Unit, formatValue(r.Old.Summary.Center, r.Unit), formatValue(r.New.Summary.Center, r.Unit), change, r.P)
+			fmt.Fprintf(w, "| `%s` | %s | %s | %s | %s | %.3f | %s |\n", r.Row, r.Unit, formatValue(r.Old.Summary.Center, r.Unit), formatValue(r.New.Summary.Center, r.Unit), change, r.P, FormatChange(r.MinChange))
 		}
 		return nil
 	}

@@ -160,11 +160,14 @@ func (h *History) WriteTrendPlot(path, unit string, points []HistoryPoint) error
 	return os.WriteFile(path, b, 0o644)
 }
 
-// Calibrate reads two runs of the same commit (A/A) and recommends, per
-// unit, the regression threshold and the repetitions compare needs: the
-// threshold must clear the largest change seen between identical runs and
-// twice the typical interval half-width; the repetitions must let a test
-// at alpha 0.05 be significant after Holm-Bonferroni over every benchmark.
+// Calibrate compares two runs of the same commit (A/A) and says what a
+// comparison of such runs can be trusted with: how often it raises a
+// false alarm, how far apart two runs of unchanged code land, and the
+// smallest change a comparison could see. It recommends the compare
+// threshold: the larger of the largest A/A change (below it, drift between
+// runs alone can pass the gate's threshold) and the typical minimum
+// detectable change (below it, the gate misses most changes anyway),
+// rounded up to half a percent.
 func Calibrate(a, b *Set, units []string, filter string) (string, error) {
 	var out strings.Builder
 	fmt.Fprintf(&out, "A/A calibration: two runs of the same commit compared.\n")
@@ -176,32 +179,44 @@ func Calibrate(a, b *Set, units []string, filter string) (string, error) {
 		if len(cmp.Rows) == 0 {
 			continue
 		}
-		falsePos, maxDelta := 0, 0.0
-		var halfWidths []float64
-		n := 0
+		rawPos, holmPos, maxDelta := 0, 0, 0.0
+		var halfWidths, mins []float64
+		nMin, nMax := math.MaxInt, 0
 		for _, r := range cmp.Rows {
 			if r.P < DefaultAlpha {
-				falsePos++
+				rawPos++
+			}
+			if r.Holm {
+				holmPos++
 			}
 			maxDelta = math.Max(maxDelta, math.Abs(r.Ratio-1))
 			for _, c := range []*Cell{r.Old, r.New} {
 				if c.Summary.Center != 0 && !math.IsInf(c.Summary.Hi, 0) {
 					halfWidths = append(halfWidths, (c.Summary.Hi-c.Summary.Lo)/2/math.Abs(c.Summary.Center))
 				}
+				nMin, nMax = min(nMin, len(c.Sample.Values)), max(nMax, len(c.Sample.Values))
 			}
-			n = max(n, len(r.Old.Sample.Values))
+			mins = append(mins, r.MinChange)
 		}
 		slices.Sort(halfWidths)
+		slices.Sort(mins)
 		typical := 0.0
 		if len(halfWidths) > 0 {
 			typical = halfWidths[len(halfWidths)/2]
 		}
-		thr := math.Ceil(100*math.Max(maxDelta, 2*typical)) / 100
-		runs := RunsNeeded(DefaultAlpha / float64(len(cmp.Rows)))
-		fmt.Fprintf(&out, "%s: %d benchmarks, %d runs each; %d differed at p<0.05 with nothing changed; largest A/A change %.1f%%, typical interval ±%.1f%%\n",
-			unit, len(cmp.Rows), n, falsePos, 100*maxDelta, 100*typical)
-		fmt.Fprintf(&out, "  recommend: spillbench compare --metric %s --threshold %.0f%% with --count %d (the fewest runs that can be significant after Holm over %d benchmarks)\n",
-			unit, 100*thr, max(runs, n), len(cmp.Rows))
+		sees := mins[len(mins)/2]
+		runs := fmt.Sprintf("%d runs each", nMin)
+		if nMax > nMin {
+			runs = fmt.Sprintf("%d to %d runs each", nMin, nMax)
+		}
+		fmt.Fprintf(&out, "%s: %d benchmarks, %s; %d significant after Holm-Bonferroni (%d at p<0.05 uncorrected) with nothing changed; largest A/A change %.1f%%, typical interval ±%.1f%%; a comparison sees a lone change of %s in a typical benchmark (%s in the least certain)\n",
+			unit, len(cmp.Rows), runs, holmPos, rawPos, 100*maxDelta, 100*typical, FormatChange(sees), FormatChange(mins[len(mins)-1]))
+		if math.IsInf(sees, 1) {
+			fmt.Fprintf(&out, "  recommend: more runs; with %d a side no change can be significant after Holm over %d benchmarks\n", nMin, len(cmp.Rows))
+			continue
+		}
+		thr := math.Ceil(200*math.Max(maxDelta, sees)) / 200
+		fmt.Fprintf(&out, "  recommend: spillbench compare --metric %s --threshold %s\n", unit, formatPercent(thr))
 	}
 	return out.String(), nil
 }

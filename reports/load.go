@@ -60,6 +60,16 @@ type Env struct {
 	TotalSeconds    float64   `json:"total_seconds"`
 	MeasuredSeconds float64   `json:"measured_seconds"`
 	Overhead        float64   `json:"harness_overhead"`
+	GOGC            int       `json:"gogc"`
+	Benchtime       string    `json:"benchtime"`
+	CI              float64   `json:"ci_target"`
+	MinCount        int       `json:"min_count"`
+	MaxCount        int       `json:"max_count"`
+	MaxSteal        float64   `json:"max_steal"`
+	ProfileHz       int       `json:"profile_hz"`
+	Rounds          int       `json:"rounds"`
+	StealRepeats    int       `json:"steal_repeats"`
+	Planted         string    `json:"planted"`
 }
 
 // Outcome is a line of outcomes.jsonl: the fields reports use.
@@ -84,6 +94,9 @@ type Outcome struct {
 	SetupMS      float64           `json:"setup_ms"`
 	TeardownMS   float64           `json:"teardown_ms"`
 	WallMS       float64           `json:"wall_ms"`
+	Runs         int               `json:"runs"`
+	CPUMS        float64           `json:"cpu_ms"`
+	StealPct     float64           `json:"steal_pct"`
 }
 
 // FaultOutcome is what the injector of a fault cell observed.

@@ -35,6 +35,7 @@ type Attribution struct {
 	Profile    string
 	Unit       string // the sample value's unit: nanoseconds, bytes
 	Total      int64
+	Samples    int64 // samples taken, for a CPU profile: what its shares stand on
 	Categories map[string]int64
 	Flat, Cum  map[string]int64 // by function
 }
@@ -84,9 +85,13 @@ func Attribute(name string, p *profile.Profile) Attribution {
 	}
 	a := Attribution{Profile: name, Unit: p.SampleType[vi].Unit, Categories: map[string]int64{},
 		Flat: map[string]int64{}, Cum: map[string]int64{}}
+	ci := slices.IndexFunc(p.SampleType, func(st *profile.ValueType) bool { return st.Type == "samples" })
 	for _, s := range p.Sample {
 		v := s.Value[vi]
 		a.Total += v
+		if ci >= 0 {
+			a.Samples += s.Value[ci]
+		}
 		var stack []string
 		for _, loc := range s.Location {
 			for i := len(loc.Line) - 1; i >= 0; i-- { // inlined frames, innermost first

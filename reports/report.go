@@ -358,89 +358,15 @@ func workloadSection(d *doc, s *Set, w string) error {
 	return nil
 }
 
+// cellText is a cell's median, the interval's half width, the runs, and
+// the smallest change a comparison with another run like it would see.
 func cellText(c *Cell, unit string) string {
 	if c == nil {
 		return "-"
 	}
-	return fmt.Sprintf("%s %s (n=%d)", formatValue(c.Summary.Center, unit), c.Summary.PctRangeString(), len(c.Sample.Values))
-}
-
-// efficiencySection compares the engine with the limits measured beside
-// it in the same run.
-func efficiencySection(d *doc, s *Set, workloads []string) error {
-	d.h(3, "Efficiency against the limits")
-	d.p("Spill efficiency compares, cell by cell, the engine's spill traffic rate (bytes written, and read back once, per second of run) with the RawFS line measured beside it (the same bytes written and read sequentially in the same kind of directory): the median over the workload's spilling cells, and their range. No-spill overhead is the engine's time per run at its largest threshold over the Ring limit (the same workload through the bare in-memory ring), with the ratio of the 95%% interval bounds.")
-	var rows [][]string
-	for _, w := range workloads {
-		eff := "-"
-		if rs := spillEfficiencies(s, w); len(rs) > 0 {
-			slices.Sort(rs)
-			eff = fmt.Sprintf("%.4f [%.4f, %.4f] over %d cells", rs[len(rs)/2], rs[0], rs[len(rs)-1], len(rs))
-		}
-		largest, best := "", -1.0
-		for _, t := range keyValuesWhere(s, "threshold", w) {
-			if v, ok := parseSize(t); ok && v > best {
-				best, largest = v, t
-			}
-		}
-		over := "-"
-		ring := sample(s, fmt.Sprintf(".name:Ring /workload:%s", w), "sec/op")
-		eng := sample(s, fmt.Sprintf(".name:Engine /workload:%s /fault:none /threshold:%s", w, largest), "sec/op")
-		if ring != nil && eng != nil {
-			over = ratioText(eng, ring)
-		}
-		rows = append(rows, []string{w, eff, over, largest})
-	}
-	d.t([]string{"workload", "spill efficiency (engine / RawFS)", "no-spill overhead (engine / Ring)", "engine threshold for the overhead"}, rows)
-	return nil
-}
-
-// spillEfficiencies returns, for each engine cell of workload w with RawFS
-// lines beside it, its median spill traffic rate over its median RawFS
-// rate. One pass groups the values by cell name.
-func spillEfficiencies(s *Set, w string) []float64 {
-	type vals struct{ bytes, secs, raw []float64 }
-	cells := map[string]*vals{}
-	get := func(name string) *vals {
-		v := cells[name]
-		if v == nil {
-			v = &vals{}
-			cells[name] = v
-		}
-		return v
-	}
-	for _, r := range s.Results() {
-		name := string(r.Name.Full())
-		if !slices.Contains(nameKeys(name), [2]string{"workload", w}) {
-			continue
-		}
-		switch kind, rest, _ := strings.Cut(name, "/"); kind {
-		case "Engine":
-			v := get(rest)
-			if b, ok := r.Value("spill-bytes/op"); ok {
-				v.bytes = append(v.bytes, b)
-			}
-			if t, ok := r.Value("sec/op"); ok {
-				v.secs = append(v.secs, t)
-			}
-		case "RawFS":
-			if b, ok := r.Value("bytes/s"); ok {
-				get(rest).raw = append(get(rest).raw, b)
-			}
-		}
-	}
-	var out []float64
-	for _, name := range slices.Sorted(mapKeys(cells)) {
-		v := cells[name]
-		if len(v.raw) == 0 || len(v.bytes) == 0 || len(v.secs) == 0 {
-			continue
-		}
-		b, t, raw := median(v.bytes), median(v.secs), median(v.raw)
-		if t > 0 && raw > 0 {
-			out = append(out, 2*b/t/raw)
-		}
-	}
-	return out
+	vs := c.Sample.Values
+	return fmt.Sprintf("%s ±%s (n=%d, sees %s)", formatValue(c.Summary.Center, unit), c.Summary.PctRangeString(), len(vs),
+		FormatChange(MinDetectable(vs, vs, DefaultAlpha, DefaultPower)))
 }
 
 func median(xs []float64) float64 {
@@ -479,11 +405,23 @@ func ratioText(a, b *Cell) string {
 	return fmt.Sprintf("%.3f [%.3f, %.3f]", a.Summary.Center/b.Summary.Center, a.Summary.Lo/b.Summary.Hi, a.Summary.Hi/b.Summary.Lo)
 }
 
-// profileSection attributes the CPU profiles, merged per workload,
-// granularity and compression (one run's profile holds few samples), to
-// categories and lists the functions that matter.
+// MinProfileSamples is the fewest CPU samples a profile group must stand
+// on before the report attributes its time: with fewer, a share of a few
+// percent is a handful of samples.
+const MinProfileSamples = 1000
+
+// profileSection attributes the CPU profiles of the fault-free engine
+// cells to categories and lists the functions that matter. Profiles merge
+// into groups, the finest grouping whose every group holds at least
+// MinProfileSamples samples: per workload, granularity and compression;
+// else per workload and granularity; else per workload; else all
+// together. Every share is printed with the samples behind it.
 func profileSection(d *doc, s *Set) error {
-	groups := map[string][]string{}
+	type prof struct {
+		path string
+		keys map[string]string
+	}
+	var profs []prof
 	for _, dir := range s.Dirs {
 		for _, p := range dir.Profiles {
 			base := filepath.Base(p)
@@ -494,69 +432,132 @@ func profileSection(d *doc, s *Set) error {
 			for _, kv := range nameKeys(strings.ReplaceAll(strings.TrimSuffix(base, ".cpu.pb.gz"), "_", "/")) {
 				keys[kv[0]] = kv[1]
 			}
-			if keys["fault"] != "none" {
-				continue
+			if keys["fault"] == "none" {
+				profs = append(profs, prof{p, keys})
 			}
-			g := fmt.Sprintf("workload=%s gran=%s comp=%s", keys["workload"], keys["gran"], keys["comp"])
-			groups[g] = append(groups[g], p)
 		}
 	}
-	if len(groups) == 0 {
+	if len(profs) == 0 {
 		return nil
 	}
+	runs := profiledRuns(s)
+	var groups map[string][]string
+	var as map[string]Attribution
+	var by []string
+	for _, keys := range [][]string{{"workload", "gran", "comp"}, {"workload", "gran"}, {"workload"}, nil} {
+		by = keys
+		groups = map[string][]string{}
+		for _, p := range profs {
+			var g []string
+			for _, k := range keys {
+				g = append(g, k+"="+p.keys[k])
+			}
+			name := strings.Join(g, " ")
+			if name == "" {
+				name = "all cells"
+			}
+			groups[name] = append(groups[name], p.path)
+		}
+		as = map[string]Attribution{}
+		enough := true
+		for g, paths := range groups {
+			p, err := MergeProfiles(paths)
+			if err != nil {
+				return err
+			}
+			a := Attribute(g, p)
+			as[g] = a
+			enough = enough && a.Samples >= MinProfileSamples
+		}
+		if enough {
+			break
+		}
+	}
 	d.h(3, "Where the time goes")
-	d.p("CPU profiles of the cells without faults, merged per workload, granularity and compression, attributed by the first rule that matches from the leaf of the stack (the rules are the table reports.Categories; anything else is other).")
-	var as []Attribution
+	grouping := "all together"
+	if len(by) > 0 {
+		grouping = "per " + strings.Join(by, ", ")
+	}
+	d.p("CPU profiles of the cells without faults, every recorded repetition, merged %s: the finest grouping in which every group stands on at least %d samples. Time is attributed by the first rule that matches from the leaf of the stack (the rules are the table reports.Categories; anything else is other); each share is given with its samples.", grouping, MinProfileSamples)
+	var list []Attribution
 	var rows [][]string
-	for i, g := range slices.Sorted(mapKeys(groups)) {
-		p, err := MergeProfiles(groups[g])
-		if err != nil {
-			return err
-		}
-		a := Attribute(g, p)
-		as = append(as, a)
-		var tops []string
+	names := slices.Sorted(mapKeys(groups))
+	share := func(v int64, a Attribution) string {
+		f := float64(v) / float64(max(a.Total, 1))
+		return fmt.Sprintf("%.0f%% (%d)", 100*f, int64(math.Round(f*float64(a.Samples))))
+	}
+	for i, g := range names {
+		a := as[g]
+		list = append(list, a)
+		var tops, cats, cums []string
 		for _, f := range Top(a.Flat, 3) {
-			tops = append(tops, fmt.Sprintf("%s %.0f%%", shortFunc(f.Func), 100*float64(f.Value)/float64(max(a.Total, 1))))
+			tops = append(tops, shortFunc(f.Func)+" "+share(f.Value, a))
 		}
-		var cats []string
 		for _, c := range append(categoryNames(), "other") {
 			if v := a.Categories[c]; v > 0 {
-				cats = append(cats, fmt.Sprintf("%s %.0f%%", c, 100*float64(v)/float64(max(a.Total, 1))))
+				cats = append(cats, c+" "+share(v, a))
 			}
 		}
-		var cums []string
 		for _, f := range Top(a.Cum, 3) {
-			cums = append(cums, fmt.Sprintf("%s %.0f%%", shortFunc(f.Func), 100*float64(f.Value)/float64(max(a.Total, 1))))
+			cums = append(cums, shortFunc(f.Func)+" "+share(f.Value, a))
 		}
-		rows = append(rows, []string{fmt.Sprintf("#%d", i+1), g, fmt.Sprint(len(groups[g])), fmt.Sprintf("%.0f ms", float64(a.Total)/1e6),
+		note := ""
+		if a.Samples < MinProfileSamples {
+			note = " (too few to attribute reliably)"
+		}
+		rows = append(rows, []string{fmt.Sprintf("#%d", i+1), g, fmt.Sprint(len(groups[g])), fmt.Sprintf("%d%s", a.Samples, note), fmt.Sprintf("%.0f ms", float64(a.Total)/1e6),
 			strings.Join(cats, ", "), strings.Join(tops, ", "), strings.Join(cums, ", ")})
 	}
-	p, err := CategoryBars(as, "CPU time by category")
+	p, err := CategoryBars(list, "CPU time by category")
 	if err != nil {
 		return err
 	}
 	if err := d.fig("profile-categories", "Share of CPU samples by category, one bar per group of profiles (numbered as in the table).", p); err != nil {
 		return err
 	}
-	d.t([]string{"#", "cells", "profiles", "CPU sampled", "categories", "top functions (flat)", "top functions (cumulative)"}, rows)
+	d.t([]string{"#", "cells", "profiles", "samples", "CPU sampled", "categories (share, samples)", "top functions, flat", "top functions, cumulative"}, rows)
 
-	// Where a granularity's time differs: the first two groups of the
-	// first workload, function by function, per profiled run.
-	names := slices.Sorted(mapKeys(groups))
+	// Where the time of the first two groups of one workload differs,
+	// function by function, per engine run profiled.
 	if len(names) >= 2 && strings.Fields(names[0])[0] == strings.Fields(names[1])[0] {
-		a, b := as[0], as[1]
-		shifts := Diff(a, b, len(groups[names[0]]), len(groups[names[1]]))
+		a, b := as[names[0]], as[names[1]]
+		ra, rb := runs.of(groups[names[0]]), runs.of(groups[names[1]])
+		shifts := Diff(a, b, ra, rb)
 		var drows [][]string
 		for _, sh := range shifts[:min(5, len(shifts))] {
-			drows = append(drows, []string{shortFunc(sh.Func), fmt.Sprintf("%.1f", float64(sh.Old)/1e6), fmt.Sprintf("%.1f", float64(sh.New)/1e6), fmt.Sprintf("%+.0f%%", 100*sh.Share)})
+			drows = append(drows, []string{shortFunc(sh.Func), fmt.Sprintf("%.2f", float64(sh.Old)/1e6), fmt.Sprintf("%.2f", float64(sh.New)/1e6), fmt.Sprintf("%+.0f%%", 100*sh.Share)})
 		}
 		if len(drows) > 0 {
-			d.p("From %s (#1) to %s (#2), CPU ms per profiled run by function; the share is the part of the total change each explains.", names[0], names[1])
+			d.p("From %s (#1, %d runs profiled) to %s (#2, %d runs), CPU ms per run by function; the share is the part of the total change each explains.", names[0], ra, names[1], rb)
 			d.t([]string{"function", "#1 ms/run", "#2 ms/run", "share of the change"}, drows)
 		}
 	}
 	return nil
+}
+
+// runCounts is how many engine runs each cell's profile covers.
+type runCounts map[string]int
+
+// profiledRuns counts, from outcomes.jsonl, the runs the merged profile of
+// each cell covers: every run of its recorded repetitions (one each in
+// result directories from before repetitions held several).
+func profiledRuns(s *Set) runCounts {
+	rc := runCounts{}
+	for _, o := range s.Outcomes() {
+		if o.Rep >= 0 && (o.Status == "ok" || o.Status == "error") {
+			rc[strings.ReplaceAll(o.Cell, "/", "_")] += max(o.Runs, 1)
+		}
+	}
+	return rc
+}
+
+// of sums the runs behind the profiles at paths.
+func (rc runCounts) of(paths []string) int {
+	n := 0
+	for _, p := range paths {
+		n += rc[strings.TrimSuffix(filepath.Base(p), ".cpu.pb.gz")]
+	}
+	return max(n, 1)
 }
 
 // granularitySection compares batch with per-item records cell by cell
@@ -761,7 +762,8 @@ func limitationsSection(d *doc, s *Set) {
 	}
 	t, err := Summarize(s, Query{Filter: ".name:Engine /fault:none", Unit: "sec/op"})
 	if err == nil {
-		noisy, small := 0, 0
+		noisy, small, blurred := 0, 0, 0
+		var mins []float64
 		for i := range t.Rows {
 			c := t.Cells[i][0]
 			if c == nil {
@@ -773,12 +775,23 @@ func limitationsSection(d *doc, s *Set) {
 			if MinPValue(len(c.Sample.Values), len(c.Sample.Values)) >= DefaultAlpha {
 				small++
 			}
+			vs := c.Sample.Values
+			m := MinDetectable(vs, vs, DefaultAlpha, DefaultPower)
+			mins = append(mins, m)
+			if m > 0.05 {
+				blurred++
+			}
 		}
 		if noisy > 0 {
 			items = append(items, fmt.Sprintf("%d of %d engine cells are noisy: their 95%% interval of time per run is wider than ±10%% of the median.", noisy, len(t.Rows)))
 		}
 		if small > 0 {
 			items = append(items, fmt.Sprintf("%d cells have too few runs for any comparison to be significant at alpha 0.05; %d runs per side are needed.", small, RunsNeeded(DefaultAlpha)))
+		}
+		if len(mins) > 0 {
+			slices.Sort(mins)
+			items = append(items, fmt.Sprintf("Compared with another run like it, a cell's time per run would show a change of %s in the typical cell and %s in the least certain (80%% power at alpha 0.05); %d of %d cells would miss a 5%% change more often than not. `~` in a comparison means no change this large, not no change.",
+				FormatChange(mins[len(mins)/2]), FormatChange(mins[len(mins)-1]), blurred, len(mins)))
 		}
 	}
 	if len(items) == 0 {
@@ -790,19 +803,3 @@ func limitationsSection(d *doc, s *Set) {
 	}
 }
 
-// keyValuesWhere lists the values of key among workload w's results.
-func keyValuesWhere(s *Set, key, w string) []string {
-	var vs []string
-	for _, r := range s.Results() {
-		kv := nameKeys(string(r.Name.Full()))
-		if !slices.Contains(kv, [2]string{"workload", w}) {
-			continue
-		}
-		for _, x := range kv {
-			if x[0] == key && !slices.Contains(vs, x[1]) {
-				vs = append(vs, x[1])
-			}
-		}
-	}
-	return vs
-}

@@ -322,40 +322,47 @@ func TestFaultMatrixWidensWithItsModes(t *testing.T) {
 // scale, so the tight thresholds are not flattened onto zero; a narrow
 // range stays linear.
 func TestPeakBufferedGoesLogAcrossDecades(t *testing.T) {
-	dir := t.TempDir()
 	env, err := os.ReadFile("testdata/quick/env.json")
 	if err != nil {
 		t.Fatal(err)
 	}
-	os.WriteFile(filepath.Join(dir, "env.json"), env, 0o644)
-	var b strings.Builder
-	b.WriteString("Unit peak-buffered-B better=lower\n")
-	for _, th := range []string{"4KiB", "64KiB", "1MiB", "16MiB"} {
-		for range 3 {
-			fmt.Fprintf(&b, "BenchmarkEngine/workload=hol/threshold=%s/gran=item/fault=none 1 1e6 ns/op 3000 peak-buffered-B\n", th)
+	// peakPlot plots the peak buffered bytes of a set with these
+	// thresholds, each with a peak just above its threshold.
+	peakPlot := func(thresholds ...string) *plot.Plot {
+		t.Helper()
+		dir := t.TempDir()
+		os.WriteFile(filepath.Join(dir, "env.json"), env, 0o644)
+		var b strings.Builder
+		b.WriteString("Unit peak-buffered-B better=lower\n")
+		for _, th := range thresholds {
+			for range 3 {
+				fmt.Fprintf(&b, "BenchmarkEngine/workload=hol/threshold=%s/gran=item/fault=none 1 1e6 ns/op 3000 peak-buffered-B\n", th)
+			}
 		}
+		os.WriteFile(filepath.Join(dir, "results.txt"), []byte(b.String()), 0o644)
+		os.WriteFile(filepath.Join(dir, "outcomes.jsonl"), nil, 0o644)
+		s, err := Load(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := MetricVsThreshold(s, "hol", "peak-buffered-B", "peak", "bytes", true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Render(p, "png"); err != nil {
+			t.Fatal(err)
+		}
+		return p
 	}
-	os.WriteFile(filepath.Join(dir, "results.txt"), []byte(b.String()), 0o644)
-	os.WriteFile(filepath.Join(dir, "outcomes.jsonl"), nil, 0o644)
-	s, err := Load(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := MetricVsThreshold(s, "hol", "peak-buffered-B", "wide", "bytes", true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, ok := p.Y.Scale.(plot.LogScale); !ok {
+	if p := peakPlot("4KiB", "64KiB", "1MiB", "16MiB"); !isLog(p.Y.Scale) {
 		t.Fatalf("4 KiB..16 MiB thresholds: y scale %T, want a log scale", p.Y.Scale)
 	}
-	if _, err := Render(p, "png"); err != nil {
-		t.Fatal(err)
-	}
-	narrow, err := MetricVsThreshold(loadQuick(t), "hol", "peak-buffered-B", "narrow", "bytes", true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, ok := narrow.Y.Scale.(plot.LogScale); ok {
+	if p := peakPlot("2KiB", "16KiB"); isLog(p.Y.Scale) {
 		t.Fatal("2 KiB..16 KiB thresholds went to a log scale")
 	}
+}
+
+func isLog(s plot.Normalizer) bool {
+	_, ok := s.(plot.LogScale)
+	return ok
 }

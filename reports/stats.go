@@ -112,6 +112,11 @@ type Change struct {
 	Worse     bool    // the change is in the unit's worse direction
 	MinP      float64 // the smallest p-value these sample sizes can give
 	RunsToSee int     // runs per side needed for any change to be significant, if MinP >= alpha
+	// MinChange is the smallest relative change the comparison would
+	// detect with 80% power (MinDetectable), at the level a lone change
+	// must reach to survive Holm-Bonferroni over every row compared with
+	// it: what `~` could have hidden. +Inf when no change could be seen.
+	MinChange float64
 }
 
 // Compare compares column 0 with column 1 of each row of t (the old and
@@ -129,7 +134,17 @@ func Compare(t *Table, higherIsBetter bool, alpha float64) []Change {
 		changes = append(changes, compareCells(rk.StringValues(), t.Cells[i][0], t.Cells[i][1], higherIsBetter, alpha))
 	}
 	holm(changes)
+	detectable(changes)
 	return changes
+}
+
+// detectable fills in each change's MinChange, at the Holm level of a
+// lone change among all of them.
+func detectable(cs []Change) {
+	for i := range cs {
+		c := &cs[i]
+		c.MinChange = MinDetectable(c.Old.Sample.Values, c.New.Sample.Values, c.Alpha/float64(len(cs)), DefaultPower)
+	}
 }
 
 // compareCells compares one row's old and new samples.

@@ -173,8 +173,17 @@ func runCmd(stdout, stderr io.Writer, args []string) error {
 	profiles := fs.String("profiles", "", "pprof profiles: cell, rep or none (default: the spec's)")
 	quiet := fs.Bool("q", false, "no progress output")
 	cpuList := fs.String("cpus", "", "pin the sweep to these CPUs, such as 0-1 (where allowed)")
+	plantFlag := fs.String("plant", "", "testing the tools only: slow the engine cells matching REGEXP by a share of their run, as REGEXP=5%; env.json records it")
 	if err := fs.parse(args); err != nil {
 		return err
+	}
+	var plant *bench.Plant
+	if *plantFlag != "" {
+		p, err := bench.ParsePlant(*plantFlag)
+		if err != nil {
+			return usagef("run: --plant: %v", err)
+		}
+		plant = p
 	}
 	if *count < 0 {
 		return usagef("run: --count %d; give a positive number of repetitions", *count)
@@ -218,7 +227,7 @@ func runCmd(stdout, stderr io.Writer, args []string) error {
 			terminal = term.IsTerminal(int(f.Fd()))
 		}
 	}
-	sum, err := bench.Run(ctx, spec, bench.Options{Out: dir, Count: *count, Shard: shard, Profiles: *profiles, Progress: progress, Terminal: terminal, CPUs: cpus})
+	sum, err := bench.Run(ctx, spec, bench.Options{Out: dir, Count: *count, Shard: shard, Profiles: *profiles, Progress: progress, Terminal: terminal, CPUs: cpus, Plant: plant})
 	printSummary(stdout, sum)
 	return err
 }
@@ -232,8 +241,14 @@ func printSummary(w io.Writer, s bench.Summary) {
 	if !e.Complete {
 		state = "INCOMPLETE"
 	}
-	fmt.Fprintf(w, "spillbench: %s (%s): %d cells, %d runs recorded, %d skipped, %d failed, %.0fs (harness overhead %.0f%%)\n",
-		s.Dir, state, e.Cells, e.Recorded, e.Skipped, e.Failed, e.TotalSeconds, 100*e.Overhead)
+	fmt.Fprintf(w, "spillbench: %s (%s): %d cells, %d repetitions recorded in %d rounds, %d skipped, %d failed, %.0fs (harness overhead %.0f%%)\n",
+		s.Dir, state, e.Cells, e.Recorded, e.Rounds, e.Skipped, e.Failed, e.TotalSeconds, 100*e.Overhead)
+	if e.StealRepeats > 0 {
+		fmt.Fprintf(w, "  %d repetition(s) run again: the hypervisor stole more than %.0f%% of the CPU\n", e.StealRepeats, 100*e.MaxSteal)
+	}
+	if e.Planted != "" {
+		fmt.Fprintf(w, "  PLANTED slowdown %s: these results test the tools, not the code\n", e.Planted)
+	}
 	reasons := map[string]int{}
 	for _, r := range s.Skipped {
 		reasons[r]++

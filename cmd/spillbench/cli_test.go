@@ -66,7 +66,7 @@ func TestRunWritesAResultDirectory(t *testing.T) {
 	os.WriteFile(spec, []byte("name: tiny\ncount: 1\nworkload:\n  - {name: mix, items: 300}\nthreshold: [2KiB]\n"), 0o644)
 	out := filepath.Join(dir, "out")
 	code, stdout, stderr := run("run", "--spec", spec, "--out", out, "-q")
-	if code != 0 || !strings.Contains(stdout, out+" (complete): 2 cells, 2 runs recorded, 0 skipped, 0 failed") {
+	if code != 0 || !strings.Contains(stdout, out+" (complete): 2 cells, 2 repetitions recorded in 1 rounds, 0 skipped, 0 failed") {
 		t.Fatalf("exit %d\nstdout %q\nstderr %q", code, stdout, stderr)
 	}
 	for _, f := range []string{"results.txt", "outcomes.jsonl", "env.json", "spec.yaml"} {
@@ -144,7 +144,7 @@ const quickData = "../../reports/testdata/quick"
 func TestCompareExitsOneOnARegressionAndZeroOnNoise(t *testing.T) {
 	slower := copyResultDir(t, quickData, "workload=hol/threshold=2KiB", func(_ int, v float64) float64 { return v * 1.6 })
 	code, out, errOut := run("compare", "--metric", "sec/op", quickData, slower)
-	if code != 1 || !strings.Contains(out, "regression: Engine/workload=hol/threshold=2KiB") || !strings.Contains(out, "(p=0.002)") {
+	if code != 1 || !strings.Contains(out, "regression: Engine/workload=hol/threshold=2KiB") || !strings.Contains(out, "4 regressed") {
 		t.Fatalf("planted regression: exit %d\n%s\n%s", code, out, errOut)
 	}
 	noisy := copyResultDir(t, quickData, "Engine/", func(i int, v float64) float64 { return v * (1 + 0.01*float64(i%3-1)) })
@@ -166,6 +166,7 @@ func TestCompareExitsOneOnARegressionAndZeroOnNoise(t *testing.T) {
 	}{
 		{[]string{"compare", quickData}, "exactly two"},
 		{[]string{"compare", "--threshold", "lots", quickData, slower}, "--threshold"},
+		{[]string{"compare", "--threshold", "5", quickData, slower}, "ambiguous"},
 		{[]string{"compare", "--alpha", "2", quickData, slower}, "--alpha"},
 		{[]string{"compare", "--format", "xml", quickData, slower}, "--format"},
 		{[]string{"compare", quickData, t.TempDir()}, "not a spillbench result directory"},

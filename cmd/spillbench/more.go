@@ -20,18 +20,6 @@ import (
 	"github.com/spillbench/spillbench/reports"
 )
 
-// parsePercent reads "5%" or "0.05" as a fraction.
-func parsePercent(s string) (float64, error) {
-	v, err := strconv.ParseFloat(strings.TrimSuffix(s, "%"), 64)
-	if err != nil || v < 0 {
-		return 0, fmt.Errorf("%q is not a percentage such as 5%%", s)
-	}
-	if strings.HasSuffix(s, "%") {
-		v /= 100
-	}
-	return v, nil
-}
-
 // exitError carries an exit status other than 1 without a message.
 type exitError struct{ code int }
 
@@ -53,7 +41,10 @@ func compareCmd(stdout, stderr io.Writer, args []string) error {
 	if len(dirs) != 2 {
 		return usagef("compare: give exactly two result directories, OLD and NEW")
 	}
-	thr, err := parsePercent(*threshold)
+	thr, err := bench.ParsePercent(*threshold)
+	if err == nil && thr < 0 {
+		err = fmt.Errorf("%q is negative", *threshold)
+	}
 	if err != nil {
 		return usagef("compare: --threshold %v", err)
 	}
