@@ -161,16 +161,22 @@ func Run(ctx context.Context, cfg Config) (Outcome, error) {
 		buf = bareRing{spill.NewRing[Result](cfg.RingCapacity)}
 	}
 
-	p := &pipeline{cfg: cfg, buf: buf, verify: newVerifier(cfg.Workload), order: dispatchOrder(cfg.Workload)}
+	p := &pipeline{cfg: cfg, buf: buf, verify: newVerifier(cfg.Workload)}
 	p.prepared, _ = cfg.Workload.(*Prepared)
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	if cfg.Schedule == Seeded {
-		cost := func(seq uint64) float64 { return modelCost(cfg.Workload.Item(seq)) }
-		if p.prepared != nil {
-			cost = p.prepared.modelCost
+	var arrival []uint64
+	if p.prepared != nil {
+		p.order, arrival = p.prepared.orders(cfg.Schedule == Seeded, cfg.Workers, cfg.Seed)
+	} else {
+		p.order = dispatchOrder(cfg.Workload)
+		if cfg.Schedule == Seeded {
+			cost := func(seq uint64) float64 { return modelCost(cfg.Workload.Item(seq)) }
+			arrival = arrivalOrder(p.order, cost, cfg.Workers, cfg.Seed)
 		}
-		p.gate = newGate(ctx, arrivalOrder(p.order, cost, cfg.Workers, cfg.Seed), cfg.GateWindow)
+	}
+	if cfg.Schedule == Seeded {
+		p.gate = newGate(ctx, arrival, cfg.GateWindow)
 		defer p.gate.release()
 	}
 

@@ -1,5 +1,7 @@
 package engine
 
+import "sync"
+
 // Prepared is a workload generated in advance: every item, with its basis
 // and what its result must say, is in memory. A run of a prepared workload
 // measures the pipeline, not the random number generator that makes its
@@ -14,6 +16,12 @@ type Prepared struct {
 	expect []expectation
 	cost   []float64
 	bytes  int64
+
+	// The dispatch order and the arrival orders computed so far, by
+	// workers and seed: a sweep runs one workload many times.
+	mu       sync.Mutex
+	order    []uint64
+	arrivals map[[2]uint64][]uint64
 }
 
 // Prepare generates every item of wl. Preparing a Prepared returns it.
@@ -53,3 +61,24 @@ func (p *Prepared) expectation(seq uint64) expectation { return p.expect[seq] }
 
 // modelCost returns item seq's modelled cost.
 func (p *Prepared) modelCost(seq uint64) float64 { return p.cost[seq] }
+
+// orders returns the dispatch order, and for the Seeded schedule the
+// arrival order of workers and seed, computed once each.
+func (p *Prepared) orders(seeded bool, workers int, seed uint64) (dispatch, arrival []uint64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.order == nil {
+		p.order = dispatchOrder(p)
+	}
+	if !seeded {
+		return p.order, nil
+	}
+	key := [2]uint64{uint64(workers), seed}
+	if p.arrivals == nil {
+		p.arrivals = map[[2]uint64][]uint64{}
+	}
+	if p.arrivals[key] == nil {
+		p.arrivals[key] = arrivalOrder(p.order, p.modelCost, workers, seed)
+	}
+	return p.order, p.arrivals[key]
+}
