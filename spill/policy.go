@@ -13,7 +13,12 @@ const DefaultThreshold = 64 << 20
 
 // DefaultIOBuffer is the staging space of a Policy whose IOBuffer is zero:
 // records are combined into writes, and reloads read ahead, up to this
-// many bytes (and never more than half the budget).
+// many bytes, and never more than a sixteenth of the budget. The items
+// keep the rest: at small budgets every byte given to staging is a byte
+// the items lose, and more evictions cost more than combined writes save
+// (at a 2 KiB budget, half of it for staging made the engine evict 11
+// times as often and run 1.5 to 2.3 times slower). An explicit IOBuffer
+// may take up to half.
 const DefaultIOBuffer = 256 << 10
 
 // Policy holds every knob of a spill buffer. The zero value is a working
@@ -40,9 +45,10 @@ type Policy struct {
 	// records waiting to be written together and bytes read ahead for
 	// the next reloads. Items are evicted to keep within the rest of the
 	// budget, so what the buffer holds in all stays under Threshold. It is
-	// at most half the threshold; zero means DefaultIOBuffer, and a
-	// negative value turns staging off: every record is written as it is
-	// made and read on its own, as the reference implementation does.
+	// at most half the threshold; zero means DefaultIOBuffer, at most a
+	// sixteenth; a negative value turns staging off: every record is
+	// written as it is made and read on its own, as the reference
+	// implementation does.
 	IOBuffer int64
 	// RSSLimit, if positive, forces at least one item out on every insert
 	// while the process's resident set size is above it, whatever the byte
@@ -90,7 +96,7 @@ func (p Policy) ioBuffer() int64 {
 	case p.IOBuffer < 0 || p.InMemoryOnly:
 		return 0
 	case p.IOBuffer == 0:
-		return min(DefaultIOBuffer, p.threshold()/2)
+		return min(DefaultIOBuffer, p.threshold()/16)
 	}
 	return min(p.IOBuffer, p.threshold()/2)
 }
