@@ -802,4 +802,3 @@ func limitationsSection(d *doc, s *Set) {
 		d.p("- %s", it)
 	}
 }
-
