@@ -20,6 +20,7 @@ func TuningDoc(s *Set, out, command string) error {
 	d.p("Which spill threshold, granularity, compression and reclaim policy should the buffer use? Measured with the `%s` sweep: %d cells, %d recorded runs, on the host described at the end.", env.Spec, env.Cells, env.Recorded)
 
 	workloads := keyValues(s, "workload")
+	resolutionSection(d, s, workloads)
 	d.h(2, "Results per workload")
 	// A legend holds a dozen strategies, not three dozen: with several
 	// worker counts the plots show the middle one; the tables below cover
@@ -91,7 +92,7 @@ func TuningDoc(s *Set, out, command string) error {
 
 	// Recommendations by stated rules.
 	d.h(2, "Recommended defaults")
-	d.p("Rules: (1) the default threshold is the largest workload knee, so no workload pays measurably for spilling; (2) a knob's alternative is recommended when it is faster by more than 5%% (Mann-Whitney U, p < 0.05) in more cells than it is slower, or when it is nowhere slower by more than 5%% and cuts disk bytes or peak buffered memory by at least 20%% (geometric mean over cells); otherwise the simpler setting stays. The per-cell tests are not corrected for multiplicity: the evidence column says how many survive Holm-Bonferroni and how many runs a side that would need.")
+	d.p("Rules: (1) the default threshold is the largest workload knee, so no workload pays measurably for spilling; (2) a knob's alternative is recommended when it is faster by more than 5%% in more cells than it is slower, counting only differences that survive Holm-Bonferroni over every cell compared (Mann-Whitney U, family-wise alpha 0.05): those are real; or when it is nowhere really slower and cuts disk bytes or peak buffered memory by at least 20%% (geometric mean over cells); otherwise the simpler setting stays. The evidence column also gives the differences significant only before the correction, which this run cannot tell from noise.")
 	var recs [][]string
 	threshold := 0.0
 	for _, w := range workloads {
@@ -174,6 +175,43 @@ func TuningDoc(s *Set, out, command string) error {
 	return d.writeDesign(out, "threshold-tuning")
 }
 
+// resolutionSection says how small a difference the sweep could see in
+// each workload: the minimum detectable change of its cells' throughput,
+// between two runs like each cell, at alpha 0.05 and at the Holm level
+// of a comparison over all the workload's cells.
+func resolutionSection(d *doc, s *Set, workloads []string) {
+	var rows [][]string
+	for _, w := range workloads {
+		t, err := Summarize(s, Query{Filter: fmt.Sprintf(".name:Engine /fault:none /workload:%q", w), Unit: "items/s"})
+		if err != nil || len(t.Rows) == 0 {
+			continue
+		}
+		var one, all []float64
+		n := map[int]bool{}
+		for i := range t.Rows {
+			c := t.Cells[i][0]
+			if c == nil {
+				continue
+			}
+			vs := c.Sample.Values
+			n[len(vs)] = true
+			one = append(one, MinDetectable(vs, vs, DefaultAlpha, DefaultPower))
+			all = append(all, MinDetectable(vs, vs, DefaultAlpha/float64(len(t.Rows)), DefaultPower))
+		}
+		slices.Sort(one)
+		slices.Sort(all)
+		runs := slices.Sorted(mapKeys(n))
+		rows = append(rows, []string{w, fmt.Sprint(len(one)), fmt.Sprintf("%d to %d", runs[0], runs[len(runs)-1]),
+			FormatChange(one[len(one)/2]), FormatChange(one[len(one)-1]), FormatChange(all[len(all)/2])})
+	}
+	if len(rows) == 0 {
+		return
+	}
+	d.h(2, "Resolution")
+	d.p("How small a difference in throughput this sweep could see, per workload: the minimum detectable change (80%% power) of a cell compared with another cell measured like it, at alpha 0.05 for one comparison and at the Holm-Bonferroni level of a comparison among all the workload's cells. A difference below these is not evidence of no difference; every recommendation below rests only on differences that survive the correction.")
+	d.t([]string{"workload", "cells", "runs per cell", "one comparison, typical cell", "one comparison, least certain cell", "among all cells, typical"}, rows)
+}
+
 // knobRecommendation compares a knob's alternatives with its base value
 // at the same other settings, over every engine cell without faults.
 func knobRecommendation(s *Set, key, base, name string) []string {
@@ -196,12 +234,14 @@ func knobRecommendation(s *Set, key, base, name string) []string {
 			continue
 		}
 		changes := Compare(tab, true, DefaultAlpha)
-		holmSurvivors := 0
+		raw := 0
+		var mins []float64
 		for _, c := range changes {
-			if c.Holm {
-				holmSurvivors++
-			}
+			mins = append(mins, c.MinChange)
 			if c.P < DefaultAlpha && math.Abs(c.Ratio-1) > 0.05 {
+				raw++
+			}
+			if c.Holm && math.Abs(c.Ratio-1) > 0.05 {
 				sig++
 				if c.Ratio > 1 {
 					faster++
@@ -209,6 +249,11 @@ func knobRecommendation(s *Set, key, base, name string) []string {
 					slower++
 				}
 			}
+		}
+		slices.Sort(mins)
+		sees := "nothing"
+		if len(mins) > 0 {
+			sees = FormatChange(mins[len(mins)/2])
 		}
 		for _, unit := range []string{"spill-bytes/op", "peak-buffered-B"} {
 			t, err := Summarize(s, Query{Filter: filter, Col: col, Unit: unit})
@@ -228,8 +273,8 @@ func knobRecommendation(s *Set, key, base, name string) []string {
 			}
 		}
 		gb, gm := geomean(bytesRatio), geomean(memRatio)
-		evidence = append(evidence, fmt.Sprintf("%s vs %s: in %d of %d cells throughput differs by more than 5%% at p<0.05 (%d faster, %d slower; %d survive Holm, which would need %d runs a side to be reachable); disk bytes x%.2f, peak buffered x%.2f (geometric means)",
-			alt, base, sig, len(changes), faster, slower, holmSurvivors, RunsNeeded(DefaultAlpha/float64(max(len(changes), 1))), gb, gm))
+		evidence = append(evidence, fmt.Sprintf("%s vs %s: in %d of %d cells throughput really differs by more than 5%% (%d faster, %d slower, after Holm-Bonferroni; %d before it); a typical cell could see a change of %s; disk bytes x%.2f, peak buffered x%.2f (geometric means)",
+			alt, base, sig, len(changes), faster, slower, raw, sees, gb, gm))
 		switch {
 		case faster > slower && faster > 0:
 			best = alt
