@@ -114,6 +114,8 @@ func (o Outcome) BytesPerSec() float64 { return float64(o.Bytes) / o.Wall.Second
 
 // reorderer is what the consumer needs of the ring or the spill buffer.
 type reorderer interface {
+	NextExpected() uint64
+	Cap() int
 	Insert(seq uint64, r Result) error
 	ForceInsert(seq uint64, r Result) error
 	DrainReady(dst []Result) ([]Result, error)
@@ -351,7 +353,12 @@ func (p *pipeline) consume(ctx context.Context, results <-chan Result) error {
 // force the insert.
 func (p *pipeline) insert(r Result) error {
 	for {
-		err := p.buf.Insert(r.Seq, r)
+		var err error
+		if next := p.buf.NextExpected(); r.Seq >= next && r.Seq-next >= uint64(p.buf.Cap()) {
+			err = spill.ErrCapacity // known without building the error
+		} else {
+			err = p.buf.Insert(r.Seq, r)
+		}
 		if errors.Is(err, spill.ErrCapacity) {
 			n, derr := p.drain()
 			if derr != nil {

@@ -77,8 +77,9 @@ type Buffer[T any] struct {
 	rec     []byte // a record being built: header space, then raw payload
 	zrec    []byte // the same record compressed
 	hdr     [headerSize]byte
-	payload []byte // a record's payload read on its own
-	inflate []byte // its decompressed form
+	payload []byte  // a record's payload read on its own
+	inflate []byte  // its decompressed form
+	entries []entry // a reloaded record's entries
 	taken   []taken[T]
 }
 
@@ -677,8 +678,11 @@ func (b *Buffer[T]) reload(off int64) error {
 	if size := int64(headerSize) + int64(h.stored); size != meta.size {
 		return corrupt(off, "record is %d bytes, %d were written there", size, meta.size)
 	}
-	entries, inflate, err := h.decodePayload(hb, p, off, b.inflate)
+	entries, inflate, err := h.decodePayload(b.entries, hb, p, off, b.inflate)
 	b.inflate = inflate
+	if cap(entries) <= keepScratch/16 {
+		b.entries = entries[:0]
+	}
 	if err != nil {
 		return err
 	}

@@ -117,9 +117,10 @@ func parseHeader(b []byte, off int64) (header, error) {
 }
 
 // decodePayload checks the stored payload p of the record at off against
-// the header hdr (whose raw bytes are hb) and returns its entries. The
-// entries alias scratch, p or both; scratch is grown as needed and returned.
-func (h header) decodePayload(hb, p []byte, off int64, scratch []byte) ([]entry, []byte, error) {
+// the header hdr (whose raw bytes are hb) and appends its entries to
+// dst[:0]. The entries alias scratch, p or both; scratch is grown as
+// needed and returned.
+func (h header) decodePayload(dst []entry, hb, p []byte, off int64, scratch []byte) ([]entry, []byte, error) {
 	if len(p) != int(h.stored) {
 		return nil, scratch, corrupt(off, "payload is %d bytes, header says %d", len(p), h.stored)
 	}
@@ -143,18 +144,22 @@ func (h header) decodePayload(hb, p []byte, off int64, scratch []byte) ([]entry,
 	default:
 		return nil, scratch, &UnsupportedCompressionError{Tag: h.tag, Offset: off}
 	}
-	entries, err := parseEntries(raw, int(h.count))
+	entries, err := parseEntries(dst, raw, int(h.count))
 	if err != nil {
 		return nil, scratch, corrupt(off, "%v", err)
 	}
 	return entries, scratch, nil
 }
 
-// parseEntries splits a raw payload into exactly count entries.
-func parseEntries(raw []byte, count int) ([]entry, error) {
+// parseEntries splits a raw payload into exactly count entries, appended
+// to dst[:0].
+func parseEntries(dst []entry, raw []byte, count int) ([]entry, error) {
 	// count is checked against the payload only entry by entry: start
 	// small rather than trust it with an allocation.
-	entries := make([]entry, 0, min(count, 1024))
+	entries := dst[:0]
+	if cap(entries) == 0 {
+		entries = make([]entry, 0, min(count, 1024))
+	}
 	rest := raw
 	for i := range count {
 		seq, n := binary.Uvarint(rest)
@@ -193,7 +198,7 @@ func decodeRecord(b []byte, off int64) ([]entry, int, error) {
 	if end > len(b) {
 		return nil, 0, corrupt(off, "stored length %d runs past the %d bytes available", h.stored, len(b)-headerSize)
 	}
-	entries, _, err := h.decodePayload(b[:headerSize], b[headerSize:end], off, nil)
+	entries, _, err := h.decodePayload(nil, b[:headerSize], b[headerSize:end], off, nil)
 	if err != nil {
 		return nil, 0, err
 	}
