@@ -40,8 +40,8 @@ type Config struct {
 	// Seed seeds the Seeded schedule's simulated worker times.
 	Seed uint64
 	// GateWindow is how many places of the arrival order the Seeded
-	// schedule's gate holds; 0 means 4 x Workers, and it is never less
-	// than Workers.
+	// schedule's gate holds; 0 means 64, and it is never less than
+	// Workers. A window narrower than the workers' lead throttles them.
 	GateWindow int
 	// Slowdown, for testing the measurement tools only, makes the consumer
 	// burn CPU for this fraction of the run's time (0.05 is 5%), spread
@@ -76,7 +76,7 @@ func (c Config) withDefaults() (Config, error) {
 		c.SampleEvery = 5 * time.Millisecond
 	}
 	if c.GateWindow == 0 {
-		c.GateWindow = 4 * c.Workers
+		c.GateWindow = 64
 	}
 	c.GateWindow = max(c.GateWindow, c.Workers)
 	return c, nil
@@ -262,45 +262,48 @@ type pipeline struct {
 }
 
 // produce records what every item's result must say and dispatches the
-// items in the dispatch order.
+// items in the dispatch order. Once the run stops it sends nothing more;
+// a send never blocks for good, because the workers read the queue to
+// the end whatever happens.
 func (p *pipeline) produce(ctx context.Context, work chan<- Item) {
 	defer close(work)
 	wl := p.cfg.Workload
 	for _, seq := range p.order {
+		if ctx.Err() != nil {
+			return
+		}
 		it := wl.Item(seq)
 		if p.prepared != nil {
 			p.verify.expect[seq] = p.prepared.expectation(seq)
 		} else {
 			p.verify.expect[seq] = expect(it)
 		}
-		select {
-		case work <- it:
-		case <-ctx.Done():
-			p.verify.expect[seq].sent = false
-			return
-		}
+		work <- it
 	}
 }
 
-// work runs the strategy of each item. A panic stops the run.
+// work runs the strategy of each item. A panic stops the run. After the
+// run stops, a worker still reads the queue to its end, doing nothing
+// with what it reads, so the producer never waits on a queue nobody
+// reads and needs no select on every send.
 func (p *pipeline) work(ctx context.Context, cancel context.CancelCauseFunc, work <-chan Item, results chan<- Result) {
 	var w worker
 	for it := range work {
+		if ctx.Err() != nil {
+			continue
+		}
 		r, err := p.process(ctx, &w, it)
 		if err != nil {
 			cancel(err)
-			return
+			continue
 		}
 		if p.gate != nil {
-			if !p.gate.put(r) {
-				return
-			}
+			p.gate.put(r) // false only when the run has stopped
 			continue
 		}
 		select {
 		case results <- r:
 		case <-ctx.Done():
-			return
 		}
 	}
 }
@@ -316,28 +319,40 @@ func (p *pipeline) process(ctx context.Context, w *worker, it Item) (r Result, e
 }
 
 // consume reorders results and delivers them to the verifier until the
-// workers are done or something fails.
+// workers are done or something fails. With the Seeded schedule it takes
+// from the gate every result ready in arrival order at once.
 func (p *pipeline) consume(ctx context.Context, results <-chan Result) error {
+	if p.gate != nil {
+		var batch []Result
+		for {
+			var ok bool
+			if batch, ok = p.gate.takeReady(batch[:0]); !ok {
+				return context.Cause(ctx)
+			}
+			for _, r := range batch {
+				if err := p.insert(r); err != nil {
+					return err
+				}
+				if _, err := p.drain(); err != nil {
+					return err
+				}
+			}
+			clear(batch)
+		}
+	}
 	for {
 		var r Result
-		if p.gate != nil {
-			var ok bool
-			if r, ok = p.gate.take(); !ok {
+		var ok bool
+		select {
+		case r, ok = <-results:
+			if !ok {
+				// The workers are done: because the work is, or because
+				// the run was cancelled (a panic, a parent cancel), which
+				// the select may not have noticed.
 				return context.Cause(ctx)
 			}
-		} else {
-			var ok bool
-			select {
-			case r, ok = <-results:
-				if !ok {
-					// The workers are done: because the work is, or
-					// because the run was cancelled (a panic, a parent
-					// cancel), which the select may not have noticed.
-					return context.Cause(ctx)
-				}
-			case <-ctx.Done():
-				return context.Cause(ctx)
-			}
+		case <-ctx.Done():
+			return context.Cause(ctx)
 		}
 		if err := p.insert(r); err != nil {
 			return err

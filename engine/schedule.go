@@ -73,6 +73,11 @@ func modelCost(it Item) float64 {
 	return c
 }
 
+// gateBytes is how much result data the gate holds for results that
+// are not yet due: results carrying whole files wait for the consumer in
+// the workers rather than pile up outside the budget.
+const gateBytes = 1 << 20
+
 // jitter is the spread of a worker's time around the model: each item
 // takes between 1-jitter and 1+jitter times its modelled cost, drawn from
 // the seed, as real items vary with caches and preemption.
@@ -156,10 +161,14 @@ func (h *freeTimes) Pop() any {
 // gate releases results to the consumer in a fixed arrival order. Workers
 // put results in as they finish them; the consumer takes them out in
 // order. A worker whose result is window or more places ahead of the
-// consumer waits, so the gate holds at most window results plus one per
-// worker. With a window of at least the number of workers, and items
-// dispatched in the order arrivalOrder simulated, that wait cannot
-// deadlock: the worker the consumer waits for is never the one waiting.
+// consumer waits, as does one whose result is not the next due while the
+// gate holds gateBytes of result data: the gate holds at most window
+// results, and gateBytes besides the next one, outside the reorder
+// buffer's budget. With a window of at least the number of workers, and
+// items dispatched in the order arrivalOrder simulated, waiting cannot
+// deadlock: the worker holding the next result never waits, and fewer
+// than workers items dispatched before it can be held by waiting workers,
+// so a worker is always free to take it from the queue.
 type gate struct {
 	mu      sync.Mutex
 	ready   sync.Cond // the consumer waits here for its next result
@@ -167,8 +176,9 @@ type gate struct {
 	pos     []int32   // seq -> place in the arrival order
 	slots   []Result  // place % window -> result
 	filled  []bool
-	next    int // the place the consumer takes next
-	waiting int // workers waiting for room
+	next    int   // the place the consumer takes next
+	held    int64 // bytes of result data waiting in slots
+	waiting int   // workers waiting for room
 	closed  bool
 	stop    func() bool
 }
@@ -190,7 +200,8 @@ func (g *gate) put(r Result) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	place := int(g.pos[r.Seq])
-	for place >= g.next+len(g.slots) && !g.closed {
+	size := int64(len(r.Data))
+	for !g.closed && (place >= g.next+len(g.slots) || place != g.next && g.held+size > gateBytes) {
 		g.waiting++
 		g.room.Wait()
 		g.waiting--
@@ -200,31 +211,40 @@ func (g *gate) put(r Result) bool {
 	}
 	i := place % len(g.slots)
 	g.slots[i], g.filled[i] = r, true
+	g.held += size
 	if place == g.next {
 		g.ready.Signal()
 	}
 	return true
 }
 
-// take returns the next result in arrival order, waiting for it. It
-// returns false once the gate is closed and that result has not come.
-func (g *gate) take() (Result, bool) {
+// takeReady appends to dst the next result in arrival order, waiting for
+// it, and every result after it that is already there: one lock for a
+// run of results. It returns false once the gate is closed and the next
+// result has not come.
+func (g *gate) takeReady(dst []Result) ([]Result, bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	i := g.next % len(g.slots)
-	for !g.filled[i] {
+	for !g.filled[g.next%len(g.slots)] {
 		if g.closed {
-			return Result{}, false
+			return dst, false
 		}
 		g.ready.Wait()
 	}
-	r := g.slots[i]
-	g.slots[i], g.filled[i] = Result{}, false
-	g.next++
+	for {
+		i := g.next % len(g.slots)
+		if !g.filled[i] {
+			break
+		}
+		dst = append(dst, g.slots[i])
+		g.held -= int64(len(g.slots[i].Data))
+		g.slots[i], g.filled[i] = Result{}, false
+		g.next++
+	}
 	if g.waiting > 0 {
 		g.room.Broadcast()
 	}
-	return r, true
+	return dst, true
 }
 
 // close wakes everyone: puts fail, and take returns what is already there

@@ -160,13 +160,16 @@ func TestGateDeliversInOrderWhateverTheWorkersDo(t *testing.T) {
 		done := make(chan []uint64)
 		go func() {
 			var got []uint64
+			var batch []Result
 			for {
-				r, ok := g.take()
-				if !ok {
+				var ok bool
+				if batch, ok = g.takeReady(batch[:0]); !ok {
 					done <- got
 					return
 				}
-				got = append(got, r.Seq)
+				for _, r := range batch {
+					got = append(got, r.Seq)
+				}
 				if len(got) == n {
 					wg.Wait()
 					g.close()
@@ -194,7 +197,7 @@ func TestGateOpensOnCancel(t *testing.T) {
 	putDone := make(chan bool)
 	go func() { putDone <- g.put(Result{Seq: 3}) }() // too far ahead: waits
 	takeDone := make(chan bool)
-	go func() { _, ok := g.take(); takeDone <- ok }() // nothing there: waits
+	go func() { _, ok := g.takeReady(nil); takeDone <- ok }() // nothing there: waits
 	time.Sleep(10 * time.Millisecond)
 	cancel()
 	if <-putDone || <-takeDone {

@@ -11,9 +11,17 @@ import (
 )
 
 // Categories attribute a sample to what the spill machinery was doing.
-// The first rule, tried from the leaf of the stack to the root, whose
-// function name has the prefix (or contains the fragment) wins; a stack
-// no rule matches is "other". The rules are this one table.
+// The rules are this one table, applied in three steps:
+//
+//  1. A stack with a frame of the garbage collector (GCFrames) is GC work,
+//     whatever called it: allocation pays for collection.
+//  2. Otherwise the first rule, tried from the leaf of the stack to the
+//     root and skipping the runtime's own frames, whose function name has
+//     the prefix (or contains the fragment) wins: a memmove inside a
+//     checksum is the checksum's.
+//  3. A stack no rule matches is scheduling if it has a runtime frame
+//     (goroutines parking and waking, channels, locks): what the
+//     pipeline's hand-offs cost. Otherwise it is other.
 var Categories = []struct {
 	Name  string
 	Match []string // prefixes, or "~fragment" for a substring
@@ -22,13 +30,25 @@ var Categories = []struct {
 	{"read syscalls", []string{"syscall.pread", "internal/poll.(*FD).Pread", "os.(*File).ReadAt", "os.(*File).Read"}},
 	{"compression", []string{"github.com/klauspost/compress/"}},
 	{"encode/decode", []string{"github.com/spillbench/spillbench/spill.appendEntry", "github.com/spillbench/spillbench/spill.finishRecord",
-		"github.com/spillbench/spillbench/spill.parseEntries", "github.com/spillbench/spillbench/spill.(*header).decodePayload",
+		"github.com/spillbench/spillbench/spill.parseEntries", "github.com/spillbench/spillbench/spill.header.decodePayload",
 		"github.com/spillbench/spillbench/spill.recordCRC", "github.com/spillbench/spillbench/engine.ResultCodec", "hash/crc32."}},
 	{"reorder ring", []string{"github.com/spillbench/spillbench/spill.(*Ring"}},
-	{"strategy (checksum, delta)", []string{"github.com/spillbench/spillbench/engine.ComputeDelta", "github.com/spillbench/spillbench/engine.checksum",
-		"crypto/", "github.com/spillbench/spillbench/engine.ApplyDelta", "hash/maphash."}},
-	{"GC/runtime", []string{"runtime.", "~gcBgMarkWorker"}},
+	{"strategy (checksum, delta)", []string{"github.com/spillbench/spillbench/engine.ComputeDelta", "github.com/spillbench/spillbench/engine.(*matcher)",
+		"github.com/spillbench/spillbench/engine.checksum", "crypto/", "github.com/spillbench/spillbench/engine.ApplyDelta",
+		"github.com/spillbench/spillbench/engine.appendApplied", "hash/maphash."}},
+	{Scheduling, []string{"runtime.", "internal/runtime/", "internal/sync.", "sync."}},
+	{GC, nil}, // by GCFrames, not by name
 }
+
+// The categories of the runtime's work: the garbage collector's, and the
+// scheduler's with the synchronisation around it.
+const (
+	GC         = "GC"
+	Scheduling = "scheduling"
+)
+
+// GCFrames are the frames that make a sample the garbage collector's.
+var GCFrames = []string{"runtime.gcBgMarkWorker", "runtime.gcAssistAlloc", "runtime.mallocgc", "runtime.bgsweep", "runtime.bgscavenge", "runtime.GC"}
 
 // Attribution is one profile's time (or bytes) by category and function.
 type Attribution struct {
@@ -117,15 +137,48 @@ func Attribute(name string, p *profile.Profile) Attribution {
 
 func categorize(stack []string) string {
 	for _, fn := range stack {
-		for _, c := range Categories {
-			for _, m := range c.Match {
-				if frag, ok := strings.CutPrefix(m, "~"); ok && strings.Contains(fn, frag) || strings.HasPrefix(fn, m) {
-					return c.Name
-				}
+		for _, g := range GCFrames {
+			if strings.HasPrefix(fn, g) {
+				return GC
 			}
 		}
 	}
+	runtimeFrame := false
+	for _, fn := range stack {
+		if isRuntime(fn) {
+			runtimeFrame = true
+			continue
+		}
+		for _, c := range Categories {
+			if c.Name != Scheduling && matches(fn, c.Match) {
+				return c.Name
+			}
+		}
+	}
+	if runtimeFrame {
+		return Scheduling
+	}
 	return "other"
+}
+
+// isRuntime reports whether fn is the Go runtime's or its sync
+// primitives': frames that belong to whatever called them.
+func isRuntime(fn string) bool {
+	for _, c := range Categories {
+		if c.Name == Scheduling {
+			return matches(fn, c.Match)
+		}
+	}
+	return false
+}
+
+func matches(fn string, rules []string) bool {
+	for _, m := range rules {
+		if frag, ok := strings.CutPrefix(m, "~"); ok && strings.Contains(fn, frag) || strings.HasPrefix(fn, m) {
+			return true
+		}
+	}
+	return false
 }
 
 // FuncValue is a function and its value.
