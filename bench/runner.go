@@ -46,9 +46,10 @@ type Options struct {
 	Plant *Plant
 }
 
-// Plant is a regression planted on purpose: the engine's consumer burns
-// CPU for Fraction of the run's time (engine.Config.Slowdown) in every
-// engine cell whose name Match matches. It exists to check that compare
+// Plant is a regression planted on purpose: after its last delivery the
+// engine's consumer burns CPU for Fraction of the run so far
+// (engine.Config.Slowdown), in every engine cell whose name Match
+// matches, so the cell's time per run grows by that fraction. It exists to check that compare
 // and the report see a change of a known size in the cell that has it and
 // in no other.
 type Plant struct {

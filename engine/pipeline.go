@@ -43,10 +43,12 @@ type Config struct {
 	// schedule's gate holds; 0 means 64, and it is never less than
 	// Workers. A window narrower than the workers' lead throttles them.
 	GateWindow int
-	// Slowdown, for testing the measurement tools only, makes the consumer
-	// burn CPU for this fraction of the run's time (0.05 is 5%), spread
-	// over its deliveries: a planted regression of a known size. Zero,
-	// the default, plants nothing.
+	// Slowdown, for testing the measurement tools only, makes the
+	// consumer, once it has delivered the last item, burn CPU for this
+	// fraction of the run so far (0.05 is 5%): a planted regression of a
+	// known size on the run's critical path. (Burning as it delivers
+	// would hide in a core the workers leave idle.) Zero, the default,
+	// plants nothing.
 	Slowdown float64
 }
 
@@ -204,6 +206,8 @@ func Run(ctx context.Context, cfg Config) (Outcome, error) {
 	runErr := p.consume(ctx, results)
 	if runErr != nil {
 		cancel(runErr)
+	} else {
+		p.slowdown()
 	}
 	producer.Wait()
 	workers.Wait()
@@ -403,7 +407,6 @@ func (p *pipeline) drain() (int, error) {
 	for _, r := range p.ready {
 		p.account(-int64(ResultCodec{}.Size(r)))
 		p.verify.deliver(r)
-		p.slowdown()
 	}
 	clear(p.ready) // delivered results can be freed
 	return len(p.ready), err
@@ -415,18 +418,14 @@ func (p *pipeline) account(delta int64) {
 	p.peakBuffered = max(p.peakBuffered, p.buffered)
 }
 
-// slowdown burns CPU until the burned time is Slowdown times the time the
-// run spent on everything else.
+// slowdown burns CPU for Slowdown times the run so far.
 func (p *pipeline) slowdown() {
 	if p.cfg.Slowdown == 0 {
 		return
 	}
 	now := time.Now()
-	owed := time.Duration(p.cfg.Slowdown*float64(now.Sub(p.start)-p.burned)) - p.burned
-	if owed <= 0 {
-		return
-	}
+	owed := time.Duration(p.cfg.Slowdown * float64(now.Sub(p.start)))
 	for time.Since(now) < owed {
 	}
-	p.burned += time.Since(now)
+	p.burned = time.Since(now)
 }

@@ -234,15 +234,17 @@ func TestFreeScheduleDeliversEverything(t *testing.T) {
 	}
 }
 
-// TestSlowdownBurnsItsShare checks the planted slowdown's accounting: the
-// consumer burns the configured fraction of the rest of the run.
+// TestSlowdownBurnsItsShare checks the planted slowdown's accounting:
+// the consumer burns the configured fraction of the run before it.
 func TestSlowdownBurnsItsShare(t *testing.T) {
 	wl := Prepare(small(t, "mix"))
 	out := run(t, Config{Workload: wl, Workers: 2, Slowdown: 0.5})
 	if out.Err != nil || !out.Report.Clean() {
 		t.Fatalf("%v %v", out.Err, out.Report)
 	}
-	if ratio := out.Burned.Seconds() / (out.Wall - out.Burned).Seconds(); ratio < 0.35 || ratio > 0.65 {
+	// The burn is measured from the run's start to the last delivery,
+	// so it is half of a little less than the rest of the run.
+	if ratio := out.Burned.Seconds() / (out.Wall - out.Burned).Seconds(); ratio < 0.4 || ratio > 0.55 {
 		t.Fatalf("burned %v of a %v run, a share of %.2f of the rest; want about 0.5", out.Burned, out.Wall, ratio)
 	}
 	if out := run(t, Config{Workload: wl, Workers: 2}); out.Burned != 0 {
