@@ -97,6 +97,7 @@ type Outcome struct {
 	Runs         int               `json:"runs"`
 	CPUMS        float64           `json:"cpu_ms"`
 	StealPct     float64           `json:"steal_pct"`
+	GCCycles     int               `json:"gc_cycles"`
 }
 
 // FaultOutcome is what the injector of a fault cell observed.

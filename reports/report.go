@@ -262,6 +262,13 @@ func build(s *Set, opt Options) (*doc, error) {
 		cmd = "spillbench report " + strings.Join(dirs, " ")
 	}
 	d.p("Reproduce: `spillbench run --spec %s` (with `--shard i/n` per shard), then `%s`.", env.Spec, cmd)
+	if env.Benchtime != "" {
+		d.p("Measurement: each repetition of a timed cell runs the engine back to back for %s; %s repetitions per cell (more while its 95%% interval is wider than ±%s); GOGC %s; CPU profiles at %d Hz over every recorded repetition; %.0f%% of the sweep's time outside measured runs.",
+			env.Benchtime, countRange(env.MinCount, env.MaxCount), formatPercent(env.CI), gogcText(env.GOGC), env.ProfileHz, 100*env.Overhead)
+	}
+	if env.Planted != "" {
+		d.p("**This run had a slowdown planted on purpose (`%s`): it tests the tools, not the code.**", env.Planted)
+	}
 
 	workloads := keyValues(s, "workload")
 	d.h(2, "Results")
@@ -286,6 +293,23 @@ func build(s *Set, opt Options) (*doc, error) {
 }
 
 func short(commit string) string { return commit[:min(12, len(commit))] }
+
+func countRange(lo, hi int) string {
+	if hi > lo {
+		return fmt.Sprintf("%d to %d", lo, hi)
+	}
+	return fmt.Sprint(lo)
+}
+
+func gogcText(n int) string {
+	switch n {
+	case 0:
+		return "unrecorded"
+	case -1:
+		return "off"
+	}
+	return fmt.Sprint(n)
+}
 
 // keyValues lists the values of a cell key across the results, in order
 // of first appearance.
@@ -756,6 +780,22 @@ func limitationsSection(d *doc, s *Set) {
 	}
 	for _, r := range slices.Sorted(mapKeys(skipped)) {
 		items = append(items, fmt.Sprintf("%d runs skipped: %s", skipped[r], r))
+	}
+	steal, gcs, stolen := 0, 0, 0.0
+	for _, dir := range s.Dirs {
+		steal += dir.Env.StealRepeats
+	}
+	for _, o := range s.Outcomes() {
+		if o.GCCycles > 0 {
+			gcs++
+		}
+		stolen = math.Max(stolen, o.StealPct)
+	}
+	if steal > 0 {
+		items = append(items, fmt.Sprintf("%d repetitions were run again because the hypervisor stole more CPU than the spec allows; the largest steal kept was %.1f%%.", steal, stolen))
+	}
+	if gcs > 0 {
+		items = append(items, fmt.Sprintf("%d repetitions met a garbage collection inside their measured runs.", gcs))
 	}
 	for _, r := range slices.Sorted(mapKeys(notFired)) {
 		items = append(items, fmt.Sprintf("%d runs of %s are no evidence about their fault.", notFired[r], r))
