@@ -298,8 +298,8 @@ func (r *runner) runCell(ctx context.Context, st *cellState, rep int) error {
 		iters = 1
 	case rep < 0:
 		// A warm-up repetition warms the caches and refines the count;
-		// a quarter of the runs does both.
-		iters = max(1, iters/4)
+		// an eighth of the runs does both.
+		iters = max(1, iters/8)
 	}
 	var m repetition
 	var err error
