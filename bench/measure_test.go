@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/pprof/profile"
 	"golang.org/x/perf/benchfmt"
 )
 
@@ -149,15 +148,7 @@ func TestCellProfilesMergeEveryRepetition(t *testing.T) {
 		t.Fatalf("profiles %v, want one per fault-free cell", paths)
 	}
 	for _, p := range paths {
-		f, err := os.Open(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		prof, err := profile.Parse(f)
-		f.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
+		prof := readProfile(t, p)
 		if want := int64(time.Second / ProfileHz); prof.Period != want {
 			t.Errorf("%s: a sample every %d ns, want %d (%d Hz)", p, prof.Period, want, ProfileHz)
 		}

@@ -90,6 +90,21 @@ func readResults(t *testing.T, dir string) []string {
 	return names
 }
 
+// readProfile parses a profile file as pprof does.
+func readProfile(t *testing.T, path string) *profile.Profile {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	prof, err := profile.Parse(f)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return prof
+}
+
 func readEnv(t *testing.T, dir string) Env {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(dir, "env.json"))
@@ -162,15 +177,7 @@ func TestQuickSweepEndToEnd(t *testing.T) {
 		t.Fatal("no profiles")
 	}
 	for _, p := range profiles {
-		f, err := os.Open(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		prof, err := profile.Parse(f)
-		f.Close()
-		if err != nil {
-			t.Fatalf("%s: %v", p, err)
-		}
+		prof := readProfile(t, p)
 		if strings.HasSuffix(p, ".cpu.pb.gz") && prof.PeriodType.Type != "cpu" {
 			t.Fatalf("%s: period type %v", p, prof.PeriodType)
 		}
