@@ -15,7 +15,6 @@ type Prepared struct {
 	items  []Item
 	expect []expectation
 	cost   []float64
-	bytes  int64
 
 	// The dispatch order and the arrival orders computed so far, by
 	// workers and seed: a sweep runs one workload many times.
@@ -36,7 +35,6 @@ func Prepare(wl Workload) *Prepared {
 		p.items[seq] = it
 		p.expect[seq] = expect(it)
 		p.cost[seq] = modelCost(it)
-		p.bytes += int64(len(it.Target) + len(it.Basis) + len(it.Reason))
 	}
 	return p
 }
@@ -52,9 +50,6 @@ func (p *Prepared) Item(seq uint64) Item { return p.items[seq] }
 
 // Basis returns item seq's basis.
 func (p *Prepared) Basis(seq uint64) []byte { return p.items[seq].Basis }
-
-// Bytes is the size of the generated data the workload holds.
-func (p *Prepared) Bytes() int64 { return p.bytes }
 
 // expectation returns what item seq's result must say, computed once.
 func (p *Prepared) expectation(seq uint64) expectation { return p.expect[seq] }
