@@ -143,6 +143,9 @@ func startCPUProfile(w io.Writer) error {
 		runtime.SetCPUProfileRate(0) // pprof did not take the profile over
 	}
 	if derr := unix.Dup2(saved, 2); derr != nil {
+		if err == nil {
+			pprof.StopCPUProfile() // an error means no profile runs
+		}
 		return errors.Join(err, fmt.Errorf("restoring standard error after starting the profile: %w", derr))
 	}
 	return err
