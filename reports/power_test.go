@@ -42,6 +42,19 @@ func TestUCriticalAgreesWithTheUTest(t *testing.T) {
 	}
 }
 
+// normalSampler returns a source of n values around 100 with normal noise
+// of relative standard deviation sd, from a fixed seed.
+func normalSampler(seed uint64) func(n int, sd float64) []float64 {
+	r := rand.New(rand.NewPCG(seed, seed))
+	return func(n int, sd float64) []float64 {
+		xs := make([]float64, n)
+		for i := range xs {
+			xs[i] = 100 * (1 + sd*r.NormFloat64())
+		}
+		return xs
+	}
+}
+
 // TestMinDetectableOnNormalNoise checks the minimum detectable change
 // against a distribution whose answer is known. For normal noise of 2%
 // and 16 runs a side, a U test at 5% reaches 80% power at a shift of
@@ -50,14 +63,7 @@ func TestUCriticalAgreesWithTheUTest(t *testing.T) {
 // it reports, applied to fresh samples from the true distribution, must
 // be detected about 80% of the time.
 func TestMinDetectableOnNormalNoise(t *testing.T) {
-	r := rand.New(rand.NewPCG(7, 7))
-	normal := func(n int, sd float64) []float64 {
-		xs := make([]float64, n)
-		for i := range xs {
-			xs[i] = 100 * (1 + sd*r.NormFloat64())
-		}
-		return xs
-	}
+	normal := normalSampler(7)
 	var estimates []float64
 	for range 20 {
 		estimates = append(estimates, MinDetectable(normal(16, 0.02), normal(16, 0.02), 0.05, DefaultPower))
@@ -91,14 +97,7 @@ func TestMinDetectableOnNormalNoise(t *testing.T) {
 // fewer runs or a stricter alpha need a larger change; samples too small
 // for alpha cannot see any; samples with no noise see every change.
 func TestMinDetectableScales(t *testing.T) {
-	r := rand.New(rand.NewPCG(9, 9))
-	sample := func(n int, sd float64) []float64 {
-		xs := make([]float64, n)
-		for i := range xs {
-			xs[i] = 50 * (1 + sd*r.NormFloat64())
-		}
-		return xs
-	}
+	sample := normalSampler(9)
 	a, b := sample(16, 0.01), sample(16, 0.01)
 	base := MinDetectable(a, b, 0.05, DefaultPower)
 	for _, tc := range []struct {
