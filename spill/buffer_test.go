@@ -13,7 +13,11 @@ import (
 // spilledSeqs returns the spilled sequence numbers, ascending.
 func spilledSeqs(b *Buffer[[]byte]) []uint64 {
 	var s []uint64
-	b.index.all(func(seq uint64, _ int64) { s = append(s, seq) })
+	for _, slot := range b.index.slots {
+		if slot.ok {
+			s = append(s, slot.seq)
+		}
+	}
 	slices.Sort(s)
 	return s
 }

@@ -83,15 +83,6 @@ func (x *seqIndex) grow() {
 	}
 }
 
-// all calls f for every spilled item.
-func (x *seqIndex) all(f func(seq uint64, off int64)) {
-	for _, s := range x.slots {
-		if s.ok {
-			f(s.seq, s.off)
-		}
-	}
-}
-
 // shift moves every offset down by d.
 func (x *seqIndex) shift(d int64) {
 	for i := range x.slots {
