@@ -15,13 +15,19 @@ import (
 //
 //  1. A stack with a frame of the garbage collector (GCFrames) is GC work,
 //     whatever called it: allocation pays for collection.
-//  2. Otherwise the first rule, tried from the leaf of the stack to the
-//     root and skipping the runtime's own frames, whose function name has
-//     the prefix (or contains the fragment) wins: a memmove inside a
-//     checksum is the checksum's.
-//  3. A stack no rule matches is scheduling if it has a runtime frame
-//     (goroutines parking and waking, channels, locks): what the
-//     pipeline's hand-offs cost. Otherwise it is other.
+//  2. The runtime frames at the leaf end of the stack decide whether the
+//     sample is the runtime's own work. If any of them is not a helper
+//     that works for its caller (HelperFrames: memmove, map access,
+//     hashing, slice growth, a system call's entry), the sample is scheduling: goroutines
+//     parking and waking, channels, locks, the scheduler's own loop. A
+//     stack of nothing but such frames is scheduling too.
+//  3. Otherwise the first rule that matches a frame, tried from the leaf
+//     to the root, wins: a memmove inside a checksum is the checksum's.
+//     A stack no rule matches is other.
+//
+// The last two rules catch the engine's own code that no earlier rule
+// names: the producer, the gate and the consumer's verification are the
+// pipeline; the spill buffer's bookkeeping is its own.
 var Categories = []struct {
 	Name  string
 	Match []string // prefixes, or "~fragment" for a substring
@@ -36,7 +42,9 @@ var Categories = []struct {
 	{"strategy (checksum, delta)", []string{"github.com/spillbench/spillbench/engine.ComputeDelta", "github.com/spillbench/spillbench/engine.(*matcher)",
 		"github.com/spillbench/spillbench/engine.checksum", "crypto/", "github.com/spillbench/spillbench/engine.ApplyDelta",
 		"github.com/spillbench/spillbench/engine.appendApplied", "hash/maphash."}},
-	{Scheduling, []string{"runtime.", "internal/runtime/", "internal/sync.", "sync."}},
+	{Scheduling, []string{"runtime.", "internal/runtime/", "internal/sync.", "sync.", "internal/bytealg.", "aeshashbody"}},
+	{"spill buffer", []string{"github.com/spillbench/spillbench/spill."}},
+	{"pipeline (dispatch, gate, verify)", []string{"github.com/spillbench/spillbench/engine."}},
 	{GC, nil}, // by GCFrames, not by name
 }
 
@@ -46,6 +54,15 @@ const (
 	GC         = "GC"
 	Scheduling = "scheduling"
 )
+
+// HelperFrames are runtime frames that do their caller's work: a sample
+// in one belongs to the first frame above it that is not the runtime's.
+var HelperFrames = []string{"runtime.memmove", "runtime.memclr", "runtime.memequal", "runtime.cmpbody", "internal/bytealg.",
+	"runtime.map", "internal/runtime/maps.", "runtime.aeshash", "aeshashbody", "runtime.growslice", "runtime.makeslice",
+	"runtime.slicebytetostring", "runtime.concatstring", "runtime.typedmemmove", "runtime.typedslicecopy", "runtime.duff",
+	"runtime.wbBuf", "runtime.bulkBarrier", "runtime.gcWriteBarrier", "runtime.nanotime", "runtime.walltime", "runtime.panicIndex",
+	// A system call's way in and out is the caller's I/O.
+	"internal/runtime/syscall/", "runtime.entersyscall", "runtime.exitsyscall", "runtime.reentersyscall"}
 
 // GCFrames are the frames that make a sample the garbage collector's.
 var GCFrames = []string{"runtime.gcBgMarkWorker", "runtime.gcAssistAlloc", "runtime.mallocgc", "runtime.bgsweep", "runtime.bgscavenge", "runtime.GC"}
@@ -143,10 +160,19 @@ func categorize(stack []string) string {
 			}
 		}
 	}
-	runtimeFrame := false
-	for _, fn := range stack {
+	// The runtime's frames at the leaf: helpers working for their caller,
+	// or the runtime's own work.
+	user := 0
+	for ; user < len(stack) && isRuntime(stack[user]); user++ {
+		if !matches(stack[user], HelperFrames) {
+			return Scheduling
+		}
+	}
+	if user == len(stack) && user > 0 {
+		return Scheduling
+	}
+	for _, fn := range stack[user:] {
 		if isRuntime(fn) {
-			runtimeFrame = true
 			continue
 		}
 		for _, c := range Categories {
@@ -154,9 +180,6 @@ func categorize(stack []string) string {
 				return c.Name
 			}
 		}
-	}
-	if runtimeFrame {
-		return Scheduling
 	}
 	return "other"
 }
