@@ -69,6 +69,10 @@ type Env struct {
 	// Planted names a regression planted on purpose (spillbench run
 	// --plant): results from such a run measure the tools, not the code.
 	Planted string `json:"planted,omitempty"`
+	// Lockstep is the token of the interleaved run (spillbench ab or
+	// calibrate) this sweep took turns in; its partner records the same
+	// one, and compare pairs their repetitions.
+	Lockstep string `json:"lockstep,omitempty"`
 }
 
 // Overhead is the time a sweep spent outside measured runs, by cause. The

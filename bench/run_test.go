@@ -120,6 +120,10 @@ func readEnv(t *testing.T, dir string) Env {
 
 func TestQuickSweepEndToEnd(t *testing.T) {
 	before := injectors.CurrentHostState()
+	// Spill directories go under TMPDIR: a private one, so that sweeps
+	// other packages' tests run meanwhile cannot look like ours.
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
 	spec := parseTiny(t)
 	dir := filepath.Join(t.TempDir(), "out")
 	sum, err := Run(context.Background(), spec, Options{Out: dir})
@@ -190,7 +194,7 @@ func TestQuickSweepEndToEnd(t *testing.T) {
 	if leaks := before.LeaksNow(); len(leaks) > 0 {
 		t.Fatalf("leaked %v", leaks)
 	}
-	tmps, _ := filepath.Glob(filepath.Join(os.TempDir(), "spillbench-spill-*"))
+	tmps, _ := filepath.Glob(filepath.Join(tmp, "spillbench-spill-*"))
 	if len(tmps) > 0 {
 		t.Fatalf("spill dirs left behind: %v", tmps)
 	}

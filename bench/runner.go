@@ -44,6 +44,14 @@ type Options struct {
 	// Plant, for testing the measurement tools only, slows the matching
 	// cells down by a known fraction. env.json records it.
 	Plant *Plant
+	// Step, if set, is called before every repetition, warm-ups
+	// included, with the cell's name and the repetition (negative for a
+	// warm-up); the repetition waits for it to return. An error stops
+	// the sweep. Interleave uses it to run two sweeps in lockstep.
+	Step func(cell string, rep int) error
+	// Lockstep is the token of the interleaved run the sweep takes
+	// turns in, recorded in env.json.
+	Lockstep string
 }
 
 // Plant is a regression planted on purpose: after its last delivery the
@@ -136,13 +144,13 @@ func Run(ctx context.Context, spec *Spec, opt Options) (Summary, error) {
 	env.Cells, env.PinnedCPUs = len(cells), opt.CPUs
 	env.GOGC, env.Benchtime, env.CI = spec.GOGC, spec.Benchtime.String(), spec.CI
 	env.MinCount, env.MaxCount, env.MaxSteal = minCount, maxCount, spec.MaxSteal
-	env.ProfileHz, env.Planted = ProfileHz, opt.Plant.String()
+	env.ProfileHz, env.Planted, env.Lockstep = ProfileHz, opt.Plant.String(), opt.Lockstep
 	sum := Summary{Dir: opt.Out, Skipped: map[string]string{}}
 	if err := errors.Join(d.header(env), d.writeEnv(env)); err != nil {
 		d.close()
 		return sum, err
 	}
-	r := &runner{spec: spec, dir: d, profiles: profiles, env: &env, sum: &sum, plant: opt.Plant,
+	r := &runner{spec: spec, dir: d, profiles: profiles, env: &env, sum: &sum, plant: opt.Plant, step: opt.Step,
 		progress:  newProgress(opt.Progress, opt.Terminal, (spec.Warmup+minCount)*len(cells)),
 		workloads: map[engine.WorkloadSpec]*engine.Prepared{}}
 
@@ -180,6 +188,12 @@ func (r *runner) sweep(ctx context.Context, cells []*cellState, minCount, maxCou
 			}
 			if rep >= minCount {
 				r.progress.more(1) // an adaptive repetition past the planned count
+			}
+			if r.step != nil {
+				if err := r.step(st.c.Name(), rep); err != nil {
+					r.env.Interrupted = true
+					return err
+				}
 			}
 			if err := r.runCell(ctx, st, rep); err != nil {
 				return err
@@ -227,6 +241,7 @@ type runner struct {
 	sum       *Summary
 	progress  *progress
 	plant     *Plant
+	step      func(cell string, rep int) error
 	workloads map[engine.WorkloadSpec]*engine.Prepared
 }
 

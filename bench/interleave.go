@@ -1,0 +1,203 @@
+package bench
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Interleaving runs sweeps of the same spec in separate processes, one
+// repetition at a time, taking turns. Drift of the host (another tenant,
+// a slower period) then falls on every side alike instead of on whichever
+// ran second: on the 2-core VMs this project is measured on, two quick
+// sweeps run one after the other differ by a factor common to every cell
+// whose spread (about 6.5%) is larger than any cell's own noise.
+//
+// The sides speak a line protocol over two pipes, which a side run with
+// `spillbench run --lockstep` finds as file descriptors 3 and 4: before
+// each repetition the side writes "<cell> <rep>" on 4 and waits for "go"
+// on 3. The driver checks that the sides announce the same repetition,
+// so their sweeps cannot drift apart, and lets them go in turn: A then B
+// for a cell's even repetitions, B then A for its odd ones, so that
+// neither side always runs first.
+
+// LockstepFDs are the descriptors a side reads its turns from and
+// announces its repetitions on.
+const (
+	lockstepGoFD    = 3
+	lockstepReadyFD = 4
+)
+
+// LockstepStep returns the Options.Step of a side run under Interleave:
+// it announces each repetition on ready and waits for its turn on turns.
+func LockstepStep(turns io.Reader, ready io.Writer) func(cell string, rep int) error {
+	in := bufio.NewScanner(turns)
+	return func(cell string, rep int) error {
+		if _, err := fmt.Fprintf(ready, "%s %d\n", cell, rep); err != nil {
+			return fmt.Errorf("lockstep: the driver went away: %w", err)
+		}
+		if !in.Scan() {
+			return errors.New("lockstep: the driver went away before this side's turn")
+		}
+		if in.Text() != "go" {
+			return fmt.Errorf("lockstep: the driver sent %q; want go", in.Text())
+		}
+		return nil
+	}
+}
+
+// lockstepEnv marks a process Interleave started: only then are
+// descriptors 3 and 4 its pipes (in any other process they may be
+// anything, the Go runtime's own among them).
+const lockstepEnv = "SPILLBENCH_LOCKSTEP_PIPES"
+
+// LockstepFiles are the pipes of a side started by Interleave, or an
+// error if this process was not started so.
+func LockstepFiles() (turns *os.File, ready *os.File, err error) {
+	notForYou := errors.New("--lockstep takes turns over the pipes of spillbench ab or calibrate; it is not for direct use")
+	if os.Getenv(lockstepEnv) != "1" {
+		return nil, nil, notForYou
+	}
+	turns, ready = os.NewFile(lockstepGoFD, "lockstep-turns"), os.NewFile(lockstepReadyFD, "lockstep-ready")
+	for _, f := range []*os.File{turns, ready} {
+		if fi, err := f.Stat(); err != nil || fi.Mode()&os.ModeNamedPipe == 0 {
+			return nil, nil, notForYou
+		}
+	}
+	return turns, ready, nil
+}
+
+// Side is one process of an interleaved run.
+type Side struct {
+	Name           string // for messages: base, head, a, b
+	Path           string // the executable
+	Args           []string
+	Env            []string // added to this process's environment
+	Stdout, Stderr io.Writer
+}
+
+// Interleave runs the sides in lockstep until every one has finished its
+// sweep. It fails if they announce different repetitions or one ends
+// before the others. When ctx is cancelled every side gets one SIGINT,
+// which stops its sweep cleanly (it releases what it set up and marks its
+// directory interrupted), and Interleave waits for all of them.
+func Interleave(ctx context.Context, sides []Side) (err error) {
+	type running struct {
+		Side
+		cmd   *exec.Cmd
+		turns *os.File
+		pipe  *os.File // what ready reads
+		ready *bufio.Scanner
+		next  string // the repetition it announced; "" once it ended
+	}
+	var rs []*running
+	// Whatever happens, no side outlives the call: closing its turns
+	// pipe ends its sweep (its next Step fails), and Wait reaps it.
+	defer func() {
+		for _, r := range rs {
+			r.turns.Close()
+		}
+		for _, r := range rs {
+			if werr := r.cmd.Wait(); werr != nil {
+				err = errors.Join(err, fmt.Errorf("%s: %w", r.Name, werr))
+			}
+			r.pipe.Close()
+		}
+		if err == nil {
+			err = ctx.Err()
+		}
+	}()
+	for _, s := range sides {
+		turnsR, turnsW, err := os.Pipe()
+		if err != nil {
+			return err
+		}
+		readyR, readyW, err := os.Pipe()
+		if err != nil {
+			turnsR.Close()
+			turnsW.Close()
+			return err
+		}
+		cmd := exec.CommandContext(ctx, s.Path, s.Args...)
+		cmd.Stdout, cmd.Stderr = s.Stdout, s.Stderr
+		cmd.Env = append(append(os.Environ(), s.Env...), lockstepEnv+"=1")
+		cmd.ExtraFiles = []*os.File{turnsR, readyW}
+		// Its own process group: a Ctrl-C at the terminal reaches the
+		// driver alone, which passes exactly one on.
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+		cmd.WaitDelay = time.Minute
+		err = cmd.Start()
+		turnsR.Close()
+		readyW.Close()
+		if err != nil {
+			turnsW.Close()
+			readyR.Close()
+			return fmt.Errorf("%s: %w", s.Name, err)
+		}
+		rs = append(rs, &running{Side: s, cmd: cmd, turns: turnsW, pipe: readyR, ready: bufio.NewScanner(readyR)})
+	}
+	advance := func(r *running) {
+		r.next = ""
+		if r.ready.Scan() {
+			r.next = r.ready.Text()
+		}
+	}
+	for _, r := range rs {
+		advance(r)
+	}
+	for {
+		ended := 0
+		for _, r := range rs {
+			if r.next == "" {
+				ended++
+			}
+		}
+		if ended == len(rs) || ctx.Err() != nil {
+			break
+		}
+		for _, r := range rs[1:] {
+			if r.next != rs[0].next {
+				return divergedError(rs[0].Name, rs[0].next, r.Name, r.next)
+			}
+		}
+		// Who goes first turns with the repetition, so that every cell
+		// has each side first equally often. (Turning with the step
+		// would not: with an even number of cells in a round, a cell
+		// would always see the same side first, and the side that goes
+		// second after the other ran the same cell measures a few
+		// percent faster.)
+		first := 0
+		if _, rep, ok := strings.Cut(rs[0].next, " "); ok {
+			if n, err := strconv.Atoi(rep); err == nil {
+				first = ((n % len(rs)) + len(rs)) % len(rs)
+			}
+		}
+		for i := range rs {
+			r := rs[(first+i)%len(rs)]
+			if _, err := io.WriteString(r.turns, "go\n"); err != nil {
+				return fmt.Errorf("%s: %w", r.Name, err)
+			}
+			advance(r)
+		}
+	}
+	return nil // the deferred Wait collects how each side ended
+}
+
+func divergedError(a, at, b, bt string) error {
+	where := func(s string) string {
+		if s == "" {
+			return "its end"
+		}
+		return s
+	}
+	return fmt.Errorf("the interleaved sweeps diverged: %s is at %s, %s at %s; the sides must run the same spec and repetitions", a, where(at), b, where(bt))
+}

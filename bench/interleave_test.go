@@ -1,0 +1,141 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The test binary doubles as a side of an interleaved run: with
+// lockstepSideEnv set it announces the repetitions listed in it, as a
+// sweep would, and appends "<side> <repetition>" to lockstepLogEnv's
+// file while it holds its turn.
+const (
+	lockstepSideEnv = "SPILLBENCH_TEST_LOCKSTEP_SIDE" // name:cell rep,cell rep,...
+	lockstepLogEnv  = "SPILLBENCH_TEST_LOCKSTEP_LOG"  // the shared log
+	lockstepHangEnv = "SPILLBENCH_TEST_LOCKSTEP_HANG" // set: hang in the first turn
+)
+
+func init() {
+	spec := os.Getenv(lockstepSideEnv)
+	if spec == "" {
+		return
+	}
+	os.Exit(lockstepSide(spec))
+}
+
+func lockstepSide(spec string) int {
+	name, list, _ := strings.Cut(spec, ":")
+	turns, ready, err := LockstepFiles()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	step := LockstepStep(turns, ready)
+	log, err := os.OpenFile(os.Getenv(lockstepLogEnv), os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	defer log.Close()
+	for rep := range strings.SplitSeq(list, ",") {
+		cell, n, _ := strings.Cut(rep, " ")
+		var i int
+		fmt.Sscan(n, &i)
+		if err := step(cell, i); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		if os.Getenv(lockstepHangEnv) != "" {
+			time.Sleep(time.Hour) // until the driver's SIGINT ends it
+		}
+		// A turn takes a moment, so a side that ran out of turn
+		// would interleave its lines with the other's.
+		fmt.Fprintf(log, "%s %s start\n", name, rep)
+		time.Sleep(2 * time.Millisecond)
+		fmt.Fprintf(log, "%s %s end\n", name, rep)
+	}
+	return 0
+}
+
+// runSides runs a side per plan ("name:cell rep,cell rep,...") and
+// returns Interleave's error and the shared log.
+func runSides(t *testing.T, ctx context.Context, env []string, plans ...string) ([]string, error) {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	logPath := filepath.Join(t.TempDir(), "log")
+	if err := os.WriteFile(logPath, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var sides []Side
+	for _, p := range plans {
+		name, _, _ := strings.Cut(p, ":")
+		sides = append(sides, Side{Name: name, Path: exe, Args: []string{"-test.run=^$"}, Stderr: os.Stderr,
+			Env: append([]string{lockstepSideEnv + "=" + p, lockstepLogEnv + "=" + logPath}, env...)})
+	}
+	err = Interleave(ctx, sides)
+	out, rerr := os.ReadFile(logPath)
+	if rerr != nil {
+		t.Fatal(rerr)
+	}
+	return strings.Split(strings.TrimSpace(string(out)), "\n"), err
+}
+
+func TestInterleaveTakesTurnsAlternatingWhoGoesFirst(t *testing.T) {
+	// Two cells a round: alternating by step, y would always see b
+	// first; by repetition, every cell sees each side first in turn.
+	plan := "x -1,y -1,x 0,y 0,x 1,y 1,x 2,y 2"
+	log, err := runSides(t, context.Background(), nil, "a:"+plan, "b:"+plan)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for _, rep := range strings.Split(plan, ",") {
+		order := []string{"a", "b"}
+		if strings.HasSuffix(rep, "1") { // -1 and 1: odd
+			order = []string{"b", "a"}
+		}
+		for _, side := range order {
+			want = append(want, side+" "+rep+" start", side+" "+rep+" end")
+		}
+	}
+	if strings.Join(log, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("the sides ran\n%s\nwant\n%s", strings.Join(log, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func TestInterleaveStopsSidesThatDiverge(t *testing.T) {
+	for name, plans := range map[string][]string{
+		"different repetition": {"a:x 0,y 0", "b:x 0,z 0"},
+		"one ends first":       {"a:x 0,y 0", "b:x 0"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := runSides(t, context.Background(), nil, plans...)
+			if err == nil || !strings.Contains(err.Error(), "diverged") {
+				t.Fatalf("err = %v, want the sides diverged", err)
+			}
+		})
+	}
+}
+
+func TestInterleaveCancelEndsEverySide(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(200*time.Millisecond, cancel)
+	start := time.Now()
+	_, err := runSides(t, ctx, []string{lockstepHangEnv + "=1"}, "a:x 0,x 1", "b:x 0,x 1")
+	if err == nil {
+		t.Fatal("Interleave returned nil after its context was cancelled")
+	}
+	// The sides hang for an hour unless the interrupt reached them; the
+	// call returned, so Wait reaped both.
+	if d := time.Since(start); d > time.Minute {
+		t.Fatalf("took %v: the interrupt did not end the sides", d)
+	}
+}
