@@ -16,7 +16,22 @@ import (
 type Comparison struct {
 	Alpha     float64
 	Threshold float64 // the relative change a regression must exceed, e.g. 0.05
-	Rows      []ComparedRow
+	// Paired: the sets were run interleaved, and each row compares its
+	// repetitions pair by pair (see Interleaved).
+	Paired bool
+	Rows   []ComparedRow
+}
+
+// Interleaved reports whether old and cur are the two sides of one
+// interleaved run (spillbench ab or calibrate): one directory each, that
+// took turns under the same lockstep token. Only then are their i-th
+// repetitions of a cell neighbours in time, and comparable as a pair.
+func Interleaved(old, cur *Set) bool {
+	if len(old.Dirs) != 1 || len(cur.Dirs) != 1 {
+		return false
+	}
+	a, b := old.Dirs[0].Env.Lockstep, cur.Dirs[0].Env.Lockstep
+	return a != "" && a == b && old.Dirs[0].Path != cur.Dirs[0].Path
 }
 
 // ComparedRow is one benchmark and unit compared.
@@ -46,7 +61,7 @@ func CompareSets(old, cur *Set, units []string, filter string, alpha, threshold 
 	if alpha <= 0 {
 		alpha = DefaultAlpha
 	}
-	cmp := Comparison{Alpha: alpha, Threshold: threshold}
+	cmp := Comparison{Alpha: alpha, Threshold: threshold, Paired: Interleaved(old, cur)}
 	var all []Change
 	var allUnits []string
 	for _, unit := range units {
@@ -67,7 +82,11 @@ func CompareSets(old, cur *Set, units []string, filter string, alpha, threshold 
 		for j, r := range b.Rows {
 			name := r.StringValues()
 			if o := olds[name]; o != nil && b.Cells[j][0] != nil {
-				all = append(all, compareCells(name, o, b.Cells[j][0], higher, alpha))
+				compare := compareCells
+				if cmp.Paired {
+					compare = comparePaired
+				}
+				all = append(all, compare(name, o, b.Cells[j][0], higher, alpha))
 				allUnits = append(allUnits, unit)
 			}
 		}
@@ -79,6 +98,22 @@ func CompareSets(old, cur *Set, units []string, filter string, alpha, threshold 
 		cmp.Rows = append(cmp.Rows, ComparedRow{Unit: allUnits[i], Change: c, Regression: reg})
 	}
 	return cmp, nil
+}
+
+// how says how the rows were compared, if not as benchstat does.
+func (c Comparison) how() string {
+	if c.Paired {
+		return " (pair by pair: the runs were interleaved; signed-rank test, Hodges-Lehmann change)"
+	}
+	return ""
+}
+
+// sizes is the sample sizes behind a row: "n=12+12", or "12 pairs".
+func (r ComparedRow) sizes() string {
+	if r.Paired {
+		return fmt.Sprintf("%d pairs", len(r.Old.Recorded))
+	}
+	return fmt.Sprintf("n=%d+%d", len(r.Old.Sample.Values), len(r.New.Sample.Values))
 }
 
 // resolution says how small a change the comparison could see: the median
@@ -138,13 +173,13 @@ func (c Comparison) Write(w io.Writer, format string) error {
 			if r.Regression {
 				mark = "  REGRESSION"
 			}
-			fmt.Fprintf(w, "%-10s %s: %s -> %s  %s (p=%.3f n=%d+%d, sees %s)%s\n", r.Unit, r.Row,
+			fmt.Fprintf(w, "%-10s %s: %s -> %s  %s (p=%.3f %s, sees %s)%s\n", r.Unit, r.Row,
 				formatValue(r.Old.Summary.Center, r.Unit), formatValue(r.New.Summary.Center, r.Unit), r.Delta, r.P,
-				len(r.Old.Sample.Values), len(r.New.Sample.Values), FormatChange(r.MinChange), mark)
+				r.sizes(), FormatChange(r.MinChange), mark)
 		}
 		regs := c.Regressions()
-		fmt.Fprintf(w, "%d compared, %d regressed by more than %s at alpha %g after Holm-Bonferroni; %s\n",
-			len(c.Rows), len(regs), formatPercent(c.Threshold), c.Alpha, c.resolution())
+		fmt.Fprintf(w, "%d compared%s, %d regressed by more than %s at alpha %g after Holm-Bonferroni; %s\n",
+			len(c.Rows), c.how(), len(regs), formatPercent(c.Threshold), c.Alpha, c.resolution())
 		for _, r := range regs {
 			fmt.Fprintf(w, "regression: %s %s %s (p=%.3f)\n", r.Row, r.Unit, r.Delta, r.P)
 		}
@@ -190,8 +225,8 @@ func (c Comparison) Write(w io.Writer, format string) error {
 			verdict = fmt.Sprintf("**%d regression(s)**", len(regs))
 		}
 		fmt.Fprintf(w, "### spillbench comparison: %s\n\n", verdict)
-		fmt.Fprintf(w, "Alpha %g after Holm-Bonferroni over all %d rows, threshold %s; `~` is no significant change, as benchstat prints it. %s.\n\n",
-			c.Alpha, len(c.Rows), formatPercent(c.Threshold), upperFirst(c.resolution()))
+		fmt.Fprintf(w, "Alpha %g after Holm-Bonferroni over all %d rows%s, threshold %s; `~` is no significant change, as benchstat prints it. %s.\n\n",
+			c.Alpha, len(c.Rows), c.how(), formatPercent(c.Threshold), upperFirst(c.resolution()))
 		fmt.Fprintf(w, "| benchmark | unit | old | new | change | p | could see |\n|---|---|---|---|---|---|---|\n")
 		for _, r := range c.Rows {
 			change := r.Delta

@@ -70,6 +70,7 @@ type Env struct {
 	Rounds          int       `json:"rounds"`
 	StealRepeats    int       `json:"steal_repeats"`
 	Planted         string    `json:"planted"`
+	Lockstep        string    `json:"lockstep"`
 }
 
 // Outcome is a line of outcomes.jsonl: the fields reports use.

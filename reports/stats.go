@@ -28,6 +28,9 @@ const DefaultAlpha = 0.05
 type Cell struct {
 	Sample  *benchmath.Sample
 	Summary benchmath.Summary
+	// Recorded is the values in the order they were recorded (Sample's
+	// are sorted): a paired comparison pairs them by position.
+	Recorded []float64
 }
 
 // Table is one unit's results grouped into rows and columns.
@@ -92,7 +95,7 @@ func Summarize(s *Set, q Query) (*Table, error) {
 		for i, ck := range cols {
 			if vs := values[rk][ck]; len(vs) > 0 {
 				smp := benchmath.NewSample(vs, &thr)
-				line[i] = &Cell{Sample: smp, Summary: benchmath.AssumeNothing.Summary(smp, 0.95)}
+				line[i] = &Cell{Sample: smp, Summary: benchmath.AssumeNothing.Summary(smp, 0.95), Recorded: vs}
 			}
 		}
 		t.Cells = append(t.Cells, line)
@@ -109,6 +112,7 @@ type Change struct {
 	Ratio     float64 // new center / old center
 	Alpha     float64
 	Holm      bool    // significant after Holm-Bonferroni over all changes compared together
+	Paired    bool    // compared pair by pair (interleaved runs): Ratio is the Hodges-Lehmann estimate
 	Worse     bool    // the change is in the unit's worse direction
 	MinP      float64 // the smallest p-value these sample sizes can give
 	RunsToSee int     // runs per side needed for any change to be significant, if MinP >= alpha
@@ -143,7 +147,12 @@ func Compare(t *Table, higherIsBetter bool, alpha float64) []Change {
 func detectable(cs []Change) {
 	for i := range cs {
 		c := &cs[i]
-		c.MinChange = MinDetectable(c.Old.Sample.Values, c.New.Sample.Values, c.Alpha/float64(len(cs)), DefaultPower)
+		alpha := c.Alpha / float64(len(cs))
+		if d, ok := logRatios(c.Old.Recorded, c.New.Recorded); c.Paired && ok {
+			c.MinChange = MinDetectablePaired(d, alpha, DefaultPower)
+			continue
+		}
+		c.MinChange = MinDetectable(c.Old.Sample.Values, c.New.Sample.Values, alpha, DefaultPower)
 	}
 }
 
@@ -161,6 +170,41 @@ func compareCells(row string, old, cur *Cell, higherIsBetter bool, alpha float64
 		c.RunsToSee = RunsNeeded(alpha)
 	}
 	return c
+}
+
+// comparePaired compares one row's old and new samples pair by pair:
+// the values recorded i-th on each side ran moments apart. It falls back
+// to compareCells where the samples do not pair (a repetition failed on
+// one side only).
+func comparePaired(row string, old, cur *Cell, higherIsBetter bool, alpha float64) Change {
+	d, ok := logRatios(old.Recorded, cur.Recorded)
+	if !ok || len(d) < 2 {
+		return compareCells(row, old, cur, higherIsBetter, alpha)
+	}
+	c := Change{Row: row, Old: old, New: cur, P: signedRankP(d), Alpha: alpha, Paired: true,
+		Ratio: math.Exp(hodgesLehmann(d))}
+	c.Delta = "~"
+	if c.P < alpha {
+		c.Delta = fmt.Sprintf("%+.2f%%", 100*(c.Ratio-1))
+	}
+	c.Worse = (c.Ratio < 1) == higherIsBetter && c.Ratio != 1
+	if lo, _ := signedRankCritical(len(d), alpha); lo < 0 {
+		c.MinP = 1
+		c.RunsToSee = pairsNeeded(alpha)
+	} else {
+		c.MinP = 2 * signedRankCounts(len(d))[0]
+	}
+	return c
+}
+
+// pairsNeeded is the fewest pairs with which a signed-rank test at alpha
+// can be significant at all.
+func pairsNeeded(alpha float64) int {
+	n := 2
+	for 2*signedRankCounts(n)[0] >= alpha && n < signedRankExactLimit {
+		n++
+	}
+	return n
 }
 
 // holm marks which changes stay significant under Holm-Bonferroni: sorted
