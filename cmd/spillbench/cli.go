@@ -32,8 +32,9 @@ Usage:
   spillbench run [flags]     run a sweep and write a result directory
   spillbench report DIR...   write the design report of result directories (shards merge)
   spillbench compare OLD NEW compare two result directories; exit 1 on a significant regression
+  spillbench ab              run a base revision and the working tree interleaved, and compare them
   spillbench history add DIR record a run in a history store; history show plots the trend
-  spillbench calibrate       run a spec twice (A/A) and recommend repetitions and a threshold
+  spillbench calibrate       run a spec twice, interleaved (A/A), and recommend a threshold
   spillbench inject          run the fault matrix of every available mechanism and mode
   spillbench list            axes, built-in specs, and the injectors available here
   spillbench survive         every-operation, byte and corruption fault sweeps, and their document
@@ -86,6 +87,8 @@ func dispatch(stdout, stderr io.Writer, args []string) error {
 		return reportCmd(stdout, stderr, args[1:])
 	case "compare":
 		return compareCmd(stdout, stderr, args[1:])
+	case "ab":
+		return abCmd(stdout, stderr, args[1:])
 	case "history":
 		return historyCmd(stdout, stderr, args[1:])
 	case "calibrate":
@@ -174,8 +177,19 @@ func runCmd(stdout, stderr io.Writer, args []string) error {
 	quiet := fs.Bool("q", false, "no progress output")
 	cpuList := fs.String("cpus", "", "pin the sweep to these CPUs, such as 0-1 (where allowed)")
 	plantFlag := fs.String("plant", "", "testing the tools only: slow the engine cells matching REGEXP by a share of their run, as REGEXP=5%; env.json records it")
+	lockstep := fs.String("lockstep", "", "internal: take turns, under this token, with another sweep of spillbench ab or calibrate")
 	if err := fs.parse(args); err != nil {
 		return err
+	}
+	var step func(string, int) error
+	if *lockstep != "" {
+		turns, ready, err := bench.LockstepFiles()
+		if err != nil {
+			return usagef("run: %v", err)
+		}
+		defer turns.Close()
+		defer ready.Close()
+		step = bench.LockstepStep(turns, ready)
 	}
 	var plant *bench.Plant
 	if *plantFlag != "" {
@@ -205,6 +219,11 @@ func runCmd(stdout, stderr io.Writer, args []string) error {
 	if err != nil {
 		return usagef("run: %v", err)
 	}
+	if *lockstep != "" && *count == 0 {
+		// Adaptive repetition decides from each side's own noise: the
+		// sides would run different repetitions. Both run the most.
+		*count = max(spec.Count, spec.MaxCount)
+	}
 	dir := *out
 	if dir == "" {
 		dir = filepath.Join("out", spec.Name+"-"+time.Now().Format("20060102-150405"))
@@ -227,7 +246,7 @@ func runCmd(stdout, stderr io.Writer, args []string) error {
 			terminal = term.IsTerminal(int(f.Fd()))
 		}
 	}
-	sum, err := bench.Run(ctx, spec, bench.Options{Out: dir, Count: *count, Shard: shard, Profiles: *profiles, Progress: progress, Terminal: terminal, CPUs: cpus, Plant: plant})
+	sum, err := bench.Run(ctx, spec, bench.Options{Out: dir, Count: *count, Shard: shard, Profiles: *profiles, Progress: progress, Terminal: terminal, CPUs: cpus, Plant: plant, Step: step, Lockstep: *lockstep})
 	printSummary(stdout, sum)
 	return err
 }

@@ -220,7 +220,7 @@ func TestListAndInject(t *testing.T) {
 
 func TestCalibrate(t *testing.T) {
 	t.Chdir(t.TempDir()) // calibrate writes under ./out
-	os.WriteFile("tiny.yaml", []byte("name: tiny\ncount: 4\nworkload:\n  - {name: mix, items: 300}\nthreshold: [2KiB]\n"), 0o644)
+	os.WriteFile("tiny.yaml", []byte("name: tiny\ncount: 6\nworkload:\n  - {name: mix, items: 300}\nthreshold: [2KiB]\n"), 0o644)
 	code, out, errOut := run("calibrate", "--spec", "tiny.yaml", "-q", "--metric", "ns/op")
 	if code != 0 || !strings.Contains(out, "recommend: spillbench compare --metric sec/op --threshold") {
 		t.Fatalf("calibrate: exit %d\n%s\n%s", code, out, errOut)

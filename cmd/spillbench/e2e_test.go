@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -49,6 +50,27 @@ func TestBuiltBinary(t *testing.T) {
 		t.Fatalf("report: %s", out)
 	}
 	exe(0, "compare", "--threshold", "50%", "a", "b")
+	// ab: the binary against itself, repetitions interleaved; the two
+	// result directories carry one lockstep token, so compare pairs them.
+	if out := exe(0, "ab", "--base", bin, "--head", bin, "--spec", spec, "--out", "ab", "--threshold", "50%", "-q"); !strings.Contains(out, "pair by pair") {
+		t.Fatalf("ab did not compare pair by pair:\n%s", out)
+	}
+	var tokens []string
+	for _, side := range []string{"base", "head"} {
+		env, err := os.ReadFile(filepath.Join(dir, "ab", side, "env.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var e struct{ Lockstep string }
+		if err := json.Unmarshal(env, &e); err != nil || e.Lockstep == "" {
+			t.Fatalf("ab/%s/env.json has no lockstep token: %v\n%s", side, err, env)
+		}
+		tokens = append(tokens, e.Lockstep)
+	}
+	if tokens[0] != tokens[1] {
+		t.Fatalf("the sides of one ab run recorded tokens %q", tokens)
+	}
+	exe(2, "run", "--lockstep", "x", "--spec", spec, "--out", "direct") // not for direct use
 	exe(0, "list")
 	exe(0, "version")
 	out := exe(2, "run", "--count", "x")
@@ -56,6 +78,44 @@ func TestBuiltBinary(t *testing.T) {
 		t.Fatalf("usage error output %q: want one line, no stack trace", out)
 	}
 	exe(2, "nosuchcommand")
+}
+
+// TestABBuildsARevision runs ab as CI does, with the base named by a git
+// revision: it checks the revision out in a temporary worktree, builds
+// it, runs it interleaved with the head, and removes the worktree.
+func TestABBuildsARevision(t *testing.T) {
+	worktrees := func() string {
+		out, err := exec.Command("git", "worktree", "list", "--porcelain").Output()
+		if err != nil {
+			if os.Getenv("CI") != "" {
+				t.Fatalf("CI runs in a git clone: %v", err)
+			}
+			t.Skipf("not in a git checkout: %v", err)
+		}
+		return string(out)
+	}
+	before := worktrees()
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "spillbench")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	spec := filepath.Join(dir, "tiny.yaml")
+	os.WriteFile(spec, []byte("name: tiny\ncount: 2\nworkload:\n  - {name: mix, items: 300}\nthreshold: [2KiB]\n"), 0o644)
+	cmd := exec.Command(bin, "ab", "--base", "HEAD", "--head", bin, "--spec", spec, "--out", filepath.Join(dir, "ab"), "--threshold", "50%")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("ab --base HEAD: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "building HEAD") || !strings.Contains(string(out), "pair by pair") {
+		t.Fatalf("ab --base HEAD said:\n%s", out)
+	}
+	if after := worktrees(); after != before {
+		t.Fatalf("ab left a worktree behind:\nbefore\n%s\nafter\n%s", before, after)
+	}
+	if left, _ := filepath.Glob(filepath.Join(os.TempDir(), "spillbench-ab-*")); len(left) > 0 {
+		t.Fatalf("ab left its build directories: %v", left)
+	}
 }
 
 // TestBuiltBinaryInterrupt interrupts a run that holds a FUSE mount, as a

@@ -9,9 +9,20 @@ import (
 	"go.uber.org/goleak"
 )
 
+// asCommandEnv makes the test binary spillbench itself: calibrate and ab
+// run their sweeps in processes of os.Executable(), which in these tests
+// is this binary. TestMain sets it for the processes the tests start.
+const asCommandEnv = "SPILLBENCH_TEST_AS_COMMAND"
+
 // The commands run in-process in these tests: none may leave a goroutine
 // behind (the hard signal handler, if left armed, is one).
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	if os.Getenv(asCommandEnv) != "" {
+		os.Exit(spillbench(os.Stdout, os.Stderr, os.Args[1:]))
+	}
+	os.Setenv(asCommandEnv, "1")
+	goleak.VerifyTestMain(m)
+}
 
 func TestInterruptibleReleasesItsHandlers(t *testing.T) {
 	t.Run("finished", func(t *testing.T) {

@@ -29,11 +29,8 @@ func compareCmd(stdout, stderr io.Writer, args []string) error {
 	fs := newFlags(stderr, "compare", `  spillbench compare out/base out/pr
   spillbench compare --metric sec/op,items/s --threshold 3% --format markdown base pr > comment.md
 `)
-	metrics := fs.String("metric", "sec/op,items/s", "comma-separated units to compare")
-	threshold := fs.String("threshold", "5%", "smallest relative change that counts as a regression")
-	alpha := fs.Float64("alpha", reports.DefaultAlpha, "significance level")
-	format := fs.String("format", "text", "text, csv, json or markdown")
-	filter := fs.String("filter", ".name:Engine", "benchproc filter on the results compared")
+	var c compareFlags
+	c.register(fs)
 	dirs, err := fs.parseWithArgs(args)
 	if err != nil {
 		return err
@@ -41,36 +38,68 @@ func compareCmd(stdout, stderr io.Writer, args []string) error {
 	if len(dirs) != 2 {
 		return usagef("compare: give exactly two result directories, OLD and NEW")
 	}
-	thr, err := bench.ParsePercent(*threshold)
+	if err := c.check("compare"); err != nil {
+		return err
+	}
+	return c.compare(stdout, dirs[0], dirs[1])
+}
+
+// compareFlags are the flags of a comparison, shared by compare and ab.
+type compareFlags struct {
+	metrics, threshold, format, filter *string
+	alpha                              *float64
+	thr                                float64 // threshold, parsed by check
+	cmd                                string
+}
+
+func (c *compareFlags) register(fs *flags) {
+	c.metrics = fs.String("metric", "sec/op,items/s", "comma-separated units to compare")
+	c.threshold = fs.String("threshold", "5%", "smallest relative change that counts as a regression")
+	c.alpha = fs.Float64("alpha", reports.DefaultAlpha, "significance level")
+	c.format = fs.String("format", "text", "text, csv, json or markdown")
+	c.filter = fs.String("filter", ".name:Engine", "benchproc filter on the results compared")
+}
+
+// check validates the flags for the command cmd.
+func (c *compareFlags) check(cmd string) error {
+	c.cmd = cmd
+	thr, err := bench.ParsePercent(*c.threshold)
 	if err == nil && thr < 0 {
-		err = fmt.Errorf("%q is negative", *threshold)
+		err = fmt.Errorf("%q is negative", *c.threshold)
 	}
 	if err != nil {
-		return usagef("compare: --threshold %v", err)
+		return usagef("%s: --threshold %v", cmd, err)
 	}
-	if *alpha <= 0 || *alpha >= 1 {
-		return usagef("compare: --alpha %g; give a level between 0 and 1, such as 0.05", *alpha)
+	c.thr = thr
+	if *c.alpha <= 0 || *c.alpha >= 1 {
+		return usagef("%s: --alpha %g; give a level between 0 and 1, such as 0.05", cmd, *c.alpha)
 	}
-	if !slices.Contains([]string{"text", "csv", "json", "markdown"}, *format) {
-		return usagef("compare: --format %q; use text, csv, json or markdown", *format)
+	if !slices.Contains([]string{"text", "csv", "json", "markdown"}, *c.format) {
+		return usagef("%s: --format %q; use text, csv, json or markdown", cmd, *c.format)
 	}
-	old, err := reports.Load(dirs[0])
+	return nil
+}
+
+// compare writes the comparison of two result directories and returns
+// exit status 1 if it found a regression.
+func (c *compareFlags) compare(stdout io.Writer, oldDir, newDir string) error {
+	old, err := reports.Load(oldDir)
 	if err != nil {
-		return usagef("compare: %v", err)
+		return usagef("%s: %v", c.cmd, err)
 	}
-	cur, err := reports.Load(dirs[1])
+	cur, err := reports.Load(newDir)
 	if err != nil {
-		return usagef("compare: %v", err)
+		return usagef("%s: %v", c.cmd, err)
 	}
-	units := tidyUnits(strings.Split(*metrics, ","))
-	cmp, err := reports.CompareSets(old, cur, units, *filter, *alpha, thr)
+	units := tidyUnits(strings.Split(*c.metrics, ","))
+	cmp, err := reports.CompareSets(old, cur, units, *c.filter, *c.alpha, c.thr)
 	if err != nil {
-		return usagef("compare: %v", err)
+		return usagef("%s: %v", c.cmd, err)
 	}
 	if len(cmp.Rows) == 0 {
-		return usagef("compare: no benchmark of %v is in both directories", units)
+		return usagef("%s: no benchmark of %v is in both directories", c.cmd, units)
 	}
-	if err := cmp.Write(stdout, *format); err != nil {
+	if err := cmp.Write(stdout, *c.format); err != nil {
 		return err
 	}
 	if len(cmp.Regressions()) > 0 {
@@ -348,9 +377,12 @@ func historyCmd(stdout, stderr io.Writer, args []string) error {
 func fmtFloat(v float64) string { return strconv.FormatFloat(v, 'g', 4, 64) }
 
 func calibrateCmd(stdout, stderr io.Writer, args []string) error {
-	fs := newFlags(stderr, "calibrate", "  spillbench calibrate --spec quick\n")
+	fs := newFlags(stderr, "calibrate", `  spillbench calibrate --spec quick              two sweeps of this binary, interleaved, as ab runs them
+  spillbench calibrate --spec quick --sequential one sweep after the other, as compare of two stored runs sees them
+`)
 	specName := fs.String("spec", "quick", "spec to run twice")
 	metrics := fs.String("metric", "sec/op,items/s", "units to calibrate")
+	sequential := fs.Bool("sequential", false, "run the two sweeps one after the other instead of interleaved")
 	quiet := fs.Bool("q", false, "no progress output")
 	if err := fs.parse(args); err != nil {
 		return err
@@ -363,13 +395,30 @@ func calibrateCmd(stdout, stderr io.Writer, args []string) error {
 	ctx, stop := interruptible()
 	defer stop()
 	defer injectors.Resources.ReleaseAll()
-	progress := progressTo(stderr, *quiet)
-	var sets []*reports.Set
-	for _, side := range []string{"a", "b"} {
-		dir := filepath.Join(base, side)
-		if _, err := bench.Run(ctx, spec, bench.Options{Out: dir, Progress: progress}); err != nil {
+	var dirs []string
+	if *sequential {
+		progress := progressTo(stderr, *quiet)
+		for _, side := range []string{"a", "b"} {
+			dir := filepath.Join(base, side)
+			if _, err := bench.Run(ctx, spec, bench.Options{Out: dir, Progress: progress}); err != nil {
+				return err
+			}
+			dirs = append(dirs, dir)
+		}
+	} else {
+		self, err := os.Executable()
+		if err != nil {
+			return fmt.Errorf("calibrate: finding this binary to run it twice: %w", err)
+		}
+		if !*quiet {
+			fmt.Fprintf(stderr, "spillbench: calibrate: two sweeps of %s, repetitions interleaved, into %s\n", spec.Name, base)
+		}
+		if dirs, err = interleaved(ctx, spec, base, 0, []bench.Side{{Name: "a", Path: self}, {Name: "b", Path: self}}, stderr); err != nil {
 			return err
 		}
+	}
+	var sets []*reports.Set
+	for _, dir := range dirs {
 		s, err := reports.Load(dir)
 		if err != nil {
 			return err
@@ -380,6 +429,11 @@ func calibrateCmd(stdout, stderr io.Writer, args []string) error {
 	if err != nil {
 		return err
 	}
+	method := "interleaved, as spillbench ab runs them"
+	if *sequential {
+		method = "one after the other, as compare of two stored runs sees them"
+	}
+	fmt.Fprintf(stdout, "Sweeps run %s.\n", method)
 	fmt.Fprint(stdout, rec)
 	return nil
 }

@@ -1,0 +1,256 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spillbench/spillbench/bench"
+	"github.com/spillbench/spillbench/injectors"
+)
+
+func abCmd(stdout, stderr io.Writer, args []string) error {
+	fs := newFlags(stderr, "ab", `  spillbench ab                                 the merge base against the working tree, quick spec
+  spillbench ab --base main --spec default --threshold 3%
+  spillbench ab --base ./old-spillbench --head ./new-spillbench --format markdown > comment.md
+`)
+	base := fs.String("base", "", "a git revision or a spillbench binary (default: the merge base with the upstream branch)")
+	head := fs.String("head", "", "a spillbench binary (default: the working tree, built)")
+	specName := fs.String("spec", "quick", "sweep spec both sides run: a built-in name or a YAML file")
+	out := fs.String("out", "", "directory for the two result directories, base/ and head/ (default ./out/ab-<time>)")
+	count := fs.Int("count", 0, "repetitions per cell (default: the spec's max-count)")
+	plant := fs.String("plant", "", "testing the tools only: plant a slowdown in the head's cells matching REGEXP, as REGEXP=5% (see run --plant)")
+	var c compareFlags
+	c.register(fs)
+	quiet := fs.Bool("q", false, "no progress output")
+	if err := fs.parse(args); err != nil {
+		return err
+	}
+	if err := c.check("ab"); err != nil {
+		return err
+	}
+	if *count < 0 {
+		return usagef("ab: --count %d; give a positive number of repetitions", *count)
+	}
+	if *plant != "" {
+		if _, err := bench.ParsePlant(*plant); err != nil {
+			return usagef("ab: --plant: %v", err)
+		}
+	}
+	spec, err := bench.LoadSpec(*specName)
+	if err != nil {
+		return usagef("ab: %v", err)
+	}
+	dir := *out
+	if dir == "" {
+		dir = filepath.Join("out", "ab-"+time.Now().Format("20060102-150405"))
+	}
+	if ents, err := os.ReadDir(dir); err == nil && len(ents) > 0 {
+		return usagef("ab: --out %s is not empty; give a new directory", dir)
+	}
+
+	ctx, stop := interruptible()
+	defer stop()
+	defer injectors.Resources.ReleaseAll()
+	say := func(format string, args ...any) {
+		if !*quiet {
+			fmt.Fprintf(stderr, "spillbench: ab: "+format+"\n", args...)
+		}
+	}
+	baseBin, baseName, err := resolveSide(ctx, "base", *base, say)
+	if err != nil {
+		return err
+	}
+	headBin, headName, err := resolveSide(ctx, "head", *head, say)
+	if err != nil {
+		return err
+	}
+	say("%s against %s, %s spec, repetitions interleaved", baseName, headName, spec.Name)
+	sides := []bench.Side{{Name: "base", Path: baseBin}, {Name: "head", Path: headBin}}
+	if *plant != "" {
+		sides[1].Args = []string{"--plant", *plant}
+	}
+	dirs, err := interleaved(ctx, spec, dir, *count, sides, stderr)
+	if err != nil {
+		return err
+	}
+	return c.compare(stdout, dirs[0], dirs[1])
+}
+
+// interleaved runs spec on every side under bench.Interleave, into
+// dir/<side name>, and returns those directories. A side's Args are
+// added to the run command's. Both sides read the
+// same spec file, written to dir/spec.yaml, so a built-in spec that
+// differs between two revisions cannot make them run different cells.
+func interleaved(ctx context.Context, spec *bench.Spec, dir string, count int, sides []bench.Side, stderr io.Writer) ([]string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	specPath, err := filepath.Abs(filepath.Join(dir, "spec.yaml"))
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(specPath, spec.Source, 0o644); err != nil {
+		return nil, err
+	}
+	var dirs []string
+	outs := make([]bytes.Buffer, len(sides))
+	// The token ties the sides' result directories together: compare
+	// pairs their repetitions only if both carry it.
+	token := fmt.Sprintf("%s-%d-%d", filepath.Base(dir), os.Getpid(), time.Now().UnixNano())
+	for i := range sides {
+		d := filepath.Join(dir, sides[i].Name)
+		dirs = append(dirs, d)
+		args := []string{"run", "--lockstep", token, "-q", "--spec", specPath, "--out", d}
+		if count > 0 {
+			args = append(args, "--count", strconv.Itoa(count))
+		}
+		sides[i].Args = append(args, sides[i].Args...) // the side's own last
+		sides[i].Stdout, sides[i].Stderr = &outs[i], &prefixWriter{w: stderr, prefix: sides[i].Name + ": "}
+	}
+	err = bench.Interleave(ctx, sides)
+	for i := range outs {
+		if s := strings.TrimSpace(outs[i].String()); s != "" && err != nil {
+			fmt.Fprintf(stderr, "%s: %s\n", sides[i].Name, s)
+		}
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, err
+	}
+	return dirs, nil
+}
+
+// resolveSide returns the spillbench binary of a side: the file named, or
+// one built from a git revision (in a temporary worktree), or for an empty
+// name the base's merge base with the upstream branch or the head's
+// working tree. Built binaries live in temp dirs the registry removes.
+func resolveSide(ctx context.Context, side, name string, say func(string, ...any)) (bin, label string, err error) {
+	if name != "" {
+		if fi, err := os.Stat(name); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+			abs, err := filepath.Abs(name)
+			if err == nil {
+				err = takesTurns(ctx, side, name, abs)
+			}
+			return abs, name, err
+		}
+	}
+	top, err := gitOutput(ctx, "", "rev-parse", "--show-toplevel")
+	if err != nil {
+		return "", "", usagef("ab: --%s %q is not an executable file, and this is not a git checkout to build it from: %v", side, name, err)
+	}
+	tmp, err := os.MkdirTemp("", "spillbench-ab-")
+	if err != nil {
+		return "", "", err
+	}
+	h := injectors.Resources.Add("dir", tmp, func() error { return os.RemoveAll(tmp) })
+	defer func() {
+		if err != nil {
+			h.Release()
+		}
+	}()
+	bin = filepath.Join(tmp, "spillbench")
+	src := top
+	switch {
+	case side == "head" && name == "":
+		label = "the working tree"
+	default:
+		rev := name
+		if rev == "" {
+			if rev, err = gitOutput(ctx, top, "merge-base", "HEAD", "@{upstream}"); err != nil {
+				return "", "", usagef("ab: no upstream branch to find the merge base with (%v); give --base REV", err)
+			}
+		}
+		commit, err := gitOutput(ctx, top, "rev-parse", "--verify", rev+"^{commit}")
+		if err != nil {
+			return "", "", usagef("ab: --%s %q is neither an executable file nor a git revision", side, name)
+		}
+		label = rev
+		if len(commit) >= 12 && rev != commit[:12] {
+			label = fmt.Sprintf("%s (%s)", rev, commit[:12])
+		}
+		src = filepath.Join(tmp, "src")
+		if _, err := gitOutput(ctx, top, "worktree", "add", "--detach", src, commit); err != nil {
+			return "", "", err
+		}
+		defer func() {
+			_, werr := gitOutput(context.WithoutCancel(ctx), top, "worktree", "remove", "--force", src)
+			err = errors.Join(err, werr)
+		}()
+	}
+	say("building %s", label)
+	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/spillbench")
+	build.Dir = src
+	if msg, err := build.CombinedOutput(); err != nil {
+		return "", "", fmt.Errorf("ab: building %s: %v\n%s", label, err, msg)
+	}
+	return bin, label, takesTurns(ctx, side, label, bin)
+}
+
+// takesTurns checks that a side's binary speaks the lockstep protocol:
+// one built before it cannot be interleaved.
+func takesTurns(ctx context.Context, side, label, bin string) error {
+	out, _ := exec.CommandContext(ctx, bin, "run", "-h").CombinedOutput()
+	if !bytes.Contains(out, []byte("-lockstep")) {
+		return usagef("ab: the %s, %s, is not a spillbench that takes turns (run --lockstep): give a --%s built since spillbench ab came", side, label, side)
+	}
+	return nil
+}
+
+// gitOutput runs git in dir and returns its trimmed output.
+func gitOutput(ctx context.Context, dir string, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, "git", args...)
+	cmd.Dir = dir
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	out, err := cmd.Output()
+	if err != nil {
+		if msg := strings.TrimSpace(errb.String()); msg != "" {
+			return "", fmt.Errorf("git %s: %s", args[0], firstLine(msg))
+		}
+		return "", fmt.Errorf("git %s: %w", args[0], err)
+	}
+	return strings.TrimSpace(string(out)), nil
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
+}
+
+// prefixWriter prefixes every line written through it.
+type prefixWriter struct {
+	w      io.Writer
+	prefix string
+	mid    bool // within a line
+}
+
+func (p *prefixWriter) Write(b []byte) (int, error) {
+	n := len(b)
+	for len(b) > 0 {
+		if !p.mid {
+			if _, err := io.WriteString(p.w, p.prefix); err != nil {
+				return 0, err
+			}
+		}
+		line, rest, found := bytes.Cut(b, []byte("\n"))
+		if found {
+			line = b[:len(line)+1]
+		}
+		if _, err := p.w.Write(line); err != nil {
+			return 0, err
+		}
+		p.mid, b = !found, rest
+	}
+	return n, nil
+}
