@@ -3,6 +3,9 @@ package reports
 import (
 	"math"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
 	"testing"
 
 	"golang.org/x/perf/benchmath"
@@ -194,9 +197,64 @@ func TestInterleavedNeedsOneTokenOnBothSides(t *testing.T) {
 		{set("a", ""), set("b", ""), false},
 		{set("a", "t1"), set("a", "t1"), false},
 		{&Set{Dirs: append(set("a", "t1").Dirs, set("c", "t1").Dirs...)}, set("b", "t1"), false},
+		// A side per pair of processes: directory by directory.
+		{&Set{Dirs: append(set("a/p00", "t1").Dirs, set("a/p01", "t2").Dirs...)}, &Set{Dirs: append(set("b/p00", "t1").Dirs, set("b/p01", "t2").Dirs...)}, true},
+		{&Set{Dirs: append(set("a/p00", "t1").Dirs, set("a/p01", "t2").Dirs...)}, &Set{Dirs: append(set("b/p00", "t2").Dirs, set("b/p01", "t1").Dirs...)}, false},
 	} {
 		if got := Interleaved(tc.old, tc.cur); got != tc.want {
 			t.Errorf("Interleaved(%v, %v) = %v", tc.old.Dirs[0], tc.cur.Dirs[0], got)
 		}
+	}
+}
+
+func TestSummarizeKeepsTheRecordedOrder(t *testing.T) {
+	// Pairs are matched by position, so the order the repetitions were
+	// recorded in must survive benchmath sorting its sample.
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "env.json"), []byte(`{"lockstep": "t"}`), 0o644)
+	os.WriteFile(filepath.Join(dir, "results.txt"), []byte(
+		"BenchmarkEngine/workload=mix 1 3 ns/op\nBenchmarkEngine/workload=mix 1 1 ns/op\nBenchmarkEngine/workload=mix 1 2 ns/op\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "outcomes.jsonl"), nil, 0o644)
+	set, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tab, err := Summarize(set, Query{Unit: "sec/op"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := tab.Cells[0][0]
+	ns := func(xs []float64) []float64 {
+		out := make([]float64, len(xs))
+		for i, x := range xs {
+			out[i] = math.Round(x * 1e9)
+		}
+		return out
+	}
+	if !slices.Equal(ns(c.Recorded), []float64{3, 1, 2}) || !slices.Equal(ns(c.Sample.Values), []float64{1, 2, 3}) {
+		t.Fatalf("recorded %v, sample %v", c.Recorded, c.Sample.Values)
+	}
+}
+
+func TestLoadTakesADirectoryOfResultDirectories(t *testing.T) {
+	// A side of spillbench ab holds a result directory per pair of
+	// processes; naming the side loads them all, in order.
+	side := t.TempDir()
+	for _, p := range []string{"p01", "p00"} {
+		dir := filepath.Join(side, p)
+		os.Mkdir(dir, 0o755)
+		os.WriteFile(filepath.Join(dir, "env.json"), []byte(`{"lockstep": "`+p+`"}`), 0o644)
+		os.WriteFile(filepath.Join(dir, "results.txt"), []byte("BenchmarkEngine/workload=mix 1 3 ns/op\n"), 0o644)
+		os.WriteFile(filepath.Join(dir, "outcomes.jsonl"), nil, 0o644)
+	}
+	set, err := Load(side)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(set.Dirs) != 2 || set.Dirs[0].Env.Lockstep != "p00" || set.Dirs[1].Env.Lockstep != "p01" {
+		t.Fatalf("loaded %d directories: %+v", len(set.Dirs), set.Dirs)
+	}
+	if _, err := Load(t.TempDir()); err == nil {
+		t.Fatal("an empty directory loaded as results")
 	}
 }

@@ -94,7 +94,8 @@ func Summarize(s *Set, q Query) (*Table, error) {
 		line := make([]*Cell, len(cols))
 		for i, ck := range cols {
 			if vs := values[rk][ck]; len(vs) > 0 {
-				smp := benchmath.NewSample(vs, &thr)
+				// NewSample sorts its argument in place.
+				smp := benchmath.NewSample(slices.Clone(vs), &thr)
 				line[i] = &Cell{Sample: smp, Summary: benchmath.AssumeNothing.Summary(smp, 0.95), Recorded: vs}
 			}
 		}
