@@ -23,15 +23,20 @@ type Comparison struct {
 }
 
 // Interleaved reports whether old and cur are the two sides of one
-// interleaved run (spillbench ab or calibrate): one directory each, that
-// took turns under the same lockstep token. Only then are their i-th
+// interleaved run (spillbench ab or calibrate): directory by directory,
+// the same lockstep token on both sides. Only then are the i-th
 // repetitions of a cell neighbours in time, and comparable as a pair.
 func Interleaved(old, cur *Set) bool {
-	if len(old.Dirs) != 1 || len(cur.Dirs) != 1 {
+	if len(old.Dirs) == 0 || len(old.Dirs) != len(cur.Dirs) {
 		return false
 	}
-	a, b := old.Dirs[0].Env.Lockstep, cur.Dirs[0].Env.Lockstep
-	return a != "" && a == b && old.Dirs[0].Path != cur.Dirs[0].Path
+	for i, a := range old.Dirs {
+		b := cur.Dirs[i]
+		if a.Env.Lockstep == "" || a.Env.Lockstep != b.Env.Lockstep || a.Path == b.Path {
+			return false
+		}
+	}
+	return true
 }
 
 // ComparedRow is one benchmark and unit compared.

@@ -144,21 +144,43 @@ func (s *Set) Outcomes() []Outcome {
 // ErrNotResultDir says a path is not a result directory.
 var ErrNotResultDir = errors.New("not a spillbench result directory")
 
-// Load reads result directories. Any problem is an error naming the file
-// (and line); nothing is half read.
+// Load reads result directories. A directory that is not one itself but
+// holds result directories (a side of spillbench ab: one per pair of
+// processes) stands for them, in name order. Any problem is an error
+// naming the file (and line); nothing is half read.
 func Load(dirs ...string) (*Set, error) {
 	if len(dirs) == 0 {
 		return nil, errors.New("no result directory given")
 	}
 	s := &Set{}
 	for _, p := range dirs {
-		d, err := loadDir(p)
-		if err != nil {
-			return nil, err
+		for _, p := range expand(p) {
+			d, err := loadDir(p)
+			if err != nil {
+				return nil, err
+			}
+			s.Dirs = append(s.Dirs, d)
 		}
-		s.Dirs = append(s.Dirs, d)
 	}
 	return s, nil
+}
+
+// expand returns the result directories inside path if path has no
+// env.json of its own but its subdirectories do; otherwise path.
+func expand(path string) []string {
+	if _, err := os.Stat(filepath.Join(path, "env.json")); !errors.Is(err, os.ErrNotExist) {
+		return []string{path}
+	}
+	inner, _ := filepath.Glob(filepath.Join(path, "*", "env.json"))
+	if len(inner) == 0 {
+		return []string{path}
+	}
+	var out []string
+	for _, e := range inner {
+		out = append(out, filepath.Dir(e))
+	}
+	slices.Sort(out)
+	return out
 }
 
 func loadDir(path string) (*Dir, error) {

@@ -57,13 +57,13 @@ func TestBuiltBinary(t *testing.T) {
 	}
 	var tokens []string
 	for _, side := range []string{"base", "head"} {
-		env, err := os.ReadFile(filepath.Join(dir, "ab", side, "env.json"))
+		env, err := os.ReadFile(filepath.Join(dir, "ab", side, "p00", "env.json"))
 		if err != nil {
 			t.Fatal(err)
 		}
 		var e struct{ Lockstep string }
 		if err := json.Unmarshal(env, &e); err != nil || e.Lockstep == "" {
-			t.Fatalf("ab/%s/env.json has no lockstep token: %v\n%s", side, err, env)
+			t.Fatalf("ab/%s/p00/env.json has no lockstep token: %v\n%s", side, err, env)
 		}
 		tokens = append(tokens, e.Lockstep)
 	}
