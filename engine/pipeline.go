@@ -25,7 +25,9 @@ type Config struct {
 	Workload Workload
 	// Workers is the number of worker goroutines; 0 means GOMAXPROCS.
 	Workers int
-	// QueueDepth bounds the work queue; 0 means 2 x Workers.
+	// QueueDepth bounds the work queue; 0 means 16 x Workers. The
+	// producer refills the queue once the workers have taken it down to
+	// half, so a deeper queue wakes it less often.
 	QueueDepth int
 	// RingCapacity is the reorder window; 0 means DefaultRingCapacity.
 	RingCapacity int
@@ -69,7 +71,7 @@ func (c Config) withDefaults() (Config, error) {
 		c.Workers = runtime.GOMAXPROCS(0)
 	}
 	if c.QueueDepth == 0 {
-		c.QueueDepth = 2 * c.Workers
+		c.QueueDepth = 16 * c.Workers
 	}
 	if c.RingCapacity == 0 {
 		c.RingCapacity = DefaultRingCapacity
@@ -188,7 +190,7 @@ func Run(ctx context.Context, cfg Config) (Outcome, error) {
 	start := time.Now()
 	p.start = start
 
-	work := make(chan Item, cfg.QueueDepth)
+	work := newQueue(cfg.QueueDepth)
 	results := make(chan Result, cfg.Workers)
 	var producer, workers sync.WaitGroup
 	producer.Go(func() { p.produce(ctx, work) })
@@ -269,8 +271,8 @@ type pipeline struct {
 // items in the dispatch order. Once the run stops it sends nothing more;
 // a send never blocks for good, because the workers read the queue to
 // the end whatever happens.
-func (p *pipeline) produce(ctx context.Context, work chan<- Item) {
-	defer close(work)
+func (p *pipeline) produce(ctx context.Context, work *queue) {
+	defer work.close()
 	wl := p.cfg.Workload
 	for _, seq := range p.order {
 		if ctx.Err() != nil {
@@ -282,7 +284,7 @@ func (p *pipeline) produce(ctx context.Context, work chan<- Item) {
 		} else {
 			p.verify.expect[seq] = expect(it)
 		}
-		work <- it
+		work.put(it)
 	}
 }
 
@@ -290,9 +292,13 @@ func (p *pipeline) produce(ctx context.Context, work chan<- Item) {
 // run stops, a worker still reads the queue to its end, doing nothing
 // with what it reads, so the producer never waits on a queue nobody
 // reads and needs no select on every send.
-func (p *pipeline) work(ctx context.Context, cancel context.CancelCauseFunc, work <-chan Item, results chan<- Result) {
+func (p *pipeline) work(ctx context.Context, cancel context.CancelCauseFunc, work *queue, results chan<- Result) {
 	var w worker
-	for it := range work {
+	for {
+		it, ok := work.take()
+		if !ok {
+			return
+		}
 		if ctx.Err() != nil {
 			continue
 		}
