@@ -85,6 +85,10 @@ type Overhead struct {
 	BetweenRuns   float64 `json:"between_runs"`   // the engine's own setup and teardown around each run
 	Profiles      float64 `json:"profiles"`       // stopping CPU profiles and writing heap profiles
 	Limits        float64 `json:"limits"`         // the RawFS limit measured beside spilling cells
+	// TurnWait is the time an interleaved side waited for its turns
+	// while the other side ran: not the sweep's overhead, and left out
+	// of the total the overhead is a share of.
+	TurnWait float64 `json:"turn_wait,omitempty"`
 }
 
 func collectEnv(spec *Spec, shard Shard) Env {

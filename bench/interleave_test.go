@@ -139,3 +139,26 @@ func TestInterleaveCancelEndsEverySide(t *testing.T) {
 		t.Fatalf("took %v: the interrupt did not end the sides", d)
 	}
 }
+
+func TestWaitingForTurnsIsNotOverhead(t *testing.T) {
+	// A side of an interleaved run waits about as long as it runs; that
+	// wait is recorded on its own and the overhead leaves it out.
+	spec := parseTiny(t)
+	steps := 0
+	sum, err := Run(context.Background(), spec, Options{Out: filepath.Join(t.TempDir(), "out"), Count: 1, Profiles: "none",
+		Step: func(string, int) error {
+			steps++
+			time.Sleep(100 * time.Millisecond)
+			return nil
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waited := sum.Env.OverheadSeconds.TurnWait
+	if want := 0.1 * float64(steps); waited < want {
+		t.Fatalf("recorded %.2fs of waiting for %d turns of 0.1s", waited, steps)
+	}
+	if own := sum.Env.TotalSeconds - waited; sum.Env.Overhead > 1-sum.Env.MeasuredSeconds/own+1e-9 || sum.Env.Overhead > 0.9 {
+		t.Fatalf("overhead %.2f with %.2fs measured of %.2fs, %.2fs of them waiting", sum.Env.Overhead, sum.Env.MeasuredSeconds, sum.Env.TotalSeconds, waited)
+	}
+}

@@ -163,8 +163,8 @@ func Run(ctx context.Context, spec *Spec, opt Options) (Summary, error) {
 	r.progress.finish()
 	env.End = time.Now()
 	env.TotalSeconds = env.End.Sub(env.Start).Seconds()
-	if env.TotalSeconds > 0 {
-		env.Overhead = 1 - env.MeasuredSeconds/env.TotalSeconds
+	if own := env.TotalSeconds - env.OverheadSeconds.TurnWait; own > 0 {
+		env.Overhead = 1 - env.MeasuredSeconds/own
 	}
 	env.Complete = runErr == nil
 	sum.Env = env
@@ -190,7 +190,10 @@ func (r *runner) sweep(ctx context.Context, cells []*cellState, minCount, maxCou
 				r.progress.more(1) // an adaptive repetition past the planned count
 			}
 			if r.step != nil {
-				if err := r.step(st.c.Name(), rep); err != nil {
+				start := time.Now()
+				err := r.step(st.c.Name(), rep)
+				r.env.OverheadSeconds.TurnWait += time.Since(start).Seconds()
+				if err != nil {
 					r.env.Interrupted = true
 					return err
 				}

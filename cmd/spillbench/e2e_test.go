@@ -84,13 +84,16 @@ func TestBuiltBinary(t *testing.T) {
 // revision: it checks the revision out in a temporary worktree, builds
 // it, runs it interleaved with the head, and removes the worktree.
 func TestABBuildsARevision(t *testing.T) {
+	if _, err := exec.LookPath("git"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf(".ci/run installs git: %v", err)
+		}
+		t.Skip(err)
+	}
 	worktrees := func() string {
 		out, err := exec.Command("git", "worktree", "list", "--porcelain").Output()
 		if err != nil {
-			if os.Getenv("CI") != "" {
-				t.Fatalf("CI runs in a git clone: %v", err)
-			}
-			t.Skipf("not in a git checkout: %v", err)
+			t.Skipf("not in a git checkout ab could build from: %v", err)
 		}
 		return string(out)
 	}
