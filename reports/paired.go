@@ -88,25 +88,18 @@ func signedRank(d []float64) (w float64, n int, ties bool) {
 // magnitudes, it uses the normal approximation.
 const signedRankExactLimit = 50
 
-// signedRankCounts returns, for n pairs with no ties, how many of the 2^n
-// equally likely sign assignments give each value of W+ (0 to
-// n(n+1)/2), as float64s normalised to probabilities.
+// signedRankCounts is the distribution of W+ for n pairs with no ties:
+// P(W+ = s) for s from 0 to n(n+1)/2, each of the 2^n sign assignments
+// equally likely.
 func signedRankCounts(n int) []float64 {
 	if v, ok := signedRankCache.Load(n); ok {
 		return v.([]float64)
 	}
-	top := n * (n + 1) / 2
-	c := make([]float64, top+1)
-	c[0] = 1
-	for r := 1; r <= n; r++ { // add rank r, positive or not
-		for s := top; s >= r; s-- {
-			c[s] += c[s-r]
-		}
+	ranks := make([]int, n)
+	for i := range ranks {
+		ranks[i] = i + 1
 	}
-	total := math.Ldexp(1, n)
-	for i := range c {
-		c[i] /= total
-	}
+	c := signedRankCountsOf(ranks)
 	signedRankCache.Store(n, c)
 	return c
 }
@@ -175,8 +168,9 @@ func doubledRanks(d []float64) []int {
 	return r2
 }
 
-// signedRankCountsOf is the distribution of twice W+ when each of the
-// (doubled) ranks is positive or not with probability one half.
+// signedRankCountsOf is the distribution of the sum of the ranks that are
+// positive when each is, or is not, with probability one half: of W+
+// itself for ranks 1..n, of twice W+ for doubled ranks.
 func signedRankCountsOf(ranks2 []int) []float64 {
 	top := 0
 	for _, r := range ranks2 {
