@@ -71,7 +71,11 @@ func LockstepFiles() (turns *os.File, ready *os.File, err error) {
 		if fi, err := f.Stat(); err != nil || fi.Mode()&os.ModeNamedPipe == 0 {
 			return nil, nil, notForYou
 		}
+		// Not for the programs the sweep starts (mkfs, git): one that
+		// lingered would hold the driver's pipe open.
+		syscall.CloseOnExec(int(f.Fd()))
 	}
+	os.Unsetenv(lockstepEnv)
 	return turns, ready, nil
 }
 
@@ -105,14 +109,20 @@ func Interleave(ctx context.Context, sides []Side) (err error) {
 		for _, r := range rs {
 			r.turns.Close()
 		}
+		var exits []string
 		for _, r := range rs {
 			if werr := r.cmd.Wait(); werr != nil {
-				err = errors.Join(err, fmt.Errorf("%s: %w", r.Name, werr))
+				exits = append(exits, fmt.Sprintf("%s: %v", r.Name, werr))
 			}
 			r.pipe.Close()
 		}
-		if err == nil {
+		switch {
+		case ctx.Err() != nil:
 			err = ctx.Err()
+		case len(exits) > 0 && err == nil:
+			err = fmt.Errorf("the interleaved sweeps failed (%s); their messages are above", strings.Join(exits, "; "))
+		case len(exits) > 0:
+			err = fmt.Errorf("%w (%s)", err, strings.Join(exits, "; "))
 		}
 	}()
 	for _, s := range sides {
@@ -145,6 +155,13 @@ func Interleave(ctx context.Context, sides []Side) (err error) {
 		}
 		rs = append(rs, &running{Side: s, cmd: cmd, turns: turnsW, pipe: readyR, ready: bufio.NewScanner(readyR)})
 	}
+	// A cancelled run gives no more turns: closing the pipes ends every
+	// side's wait, and the SIGINT ends what it is running.
+	defer context.AfterFunc(ctx, func() {
+		for _, r := range rs {
+			r.turns.Close()
+		}
+	})()
 	advance := func(r *running) {
 		r.next = ""
 		if r.ready.Scan() {
@@ -164,6 +181,11 @@ func Interleave(ctx context.Context, sides []Side) (err error) {
 		if ended == len(rs) || ctx.Err() != nil {
 			break
 		}
+		for _, r := range rs {
+			if r.next == "" {
+				return fmt.Errorf("%s stopped before the other side's sweep ended", r.Name)
+			}
+		}
 		for _, r := range rs[1:] {
 			if r.next != rs[0].next {
 				return divergedError(rs[0].Name, rs[0].next, r.Name, r.next)
@@ -176,8 +198,8 @@ func Interleave(ctx context.Context, sides []Side) (err error) {
 		// second after the other ran the same cell measures a few
 		// percent faster.)
 		first := 0
-		if _, rep, ok := strings.Cut(rs[0].next, " "); ok {
-			if n, err := strconv.Atoi(rep); err == nil {
+		if i := strings.LastIndexByte(rs[0].next, ' '); i >= 0 {
+			if n, err := strconv.Atoi(rs[0].next[i+1:]); err == nil {
 				first = ((n % len(rs)) + len(rs)) % len(rs)
 			}
 		}
@@ -193,11 +215,5 @@ func Interleave(ctx context.Context, sides []Side) (err error) {
 }
 
 func divergedError(a, at, b, bt string) error {
-	where := func(s string) string {
-		if s == "" {
-			return "its end"
-		}
-		return s
-	}
-	return fmt.Errorf("the interleaved sweeps diverged: %s is at %s, %s at %s; the sides must run the same spec and repetitions", a, where(at), b, where(bt))
+	return fmt.Errorf("the interleaved sweeps diverged: %s is at %s, %s at %s; the sides must run the same spec and repetitions", a, at, b, bt)
 }

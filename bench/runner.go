@@ -193,6 +193,9 @@ func (r *runner) sweep(ctx context.Context, cells []*cellState, minCount, maxCou
 				start := time.Now()
 				err := r.step(st.c.Name(), rep)
 				r.env.OverheadSeconds.TurnWait += time.Since(start).Seconds()
+				if err == nil {
+					err = ctx.Err() // cancelled while waiting for the turn
+				}
 				if err != nil {
 					r.env.Interrupted = true
 					return err
