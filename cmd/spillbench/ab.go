@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spillbench/spillbench/bench"
@@ -22,6 +23,9 @@ func abCmd(stdout, stderr io.Writer, args []string) error {
 	fs := newFlags(stderr, "ab", `  spillbench ab                                 the merge base against the working tree, quick spec
   spillbench ab --base main --spec default --threshold 3%
   spillbench ab --base ./old-spillbench --head ./new-spillbench --format markdown > comment.md
+
+Exit status: 0 no regression, 1 a regression, 2 bad input or a build or
+sweep that failed, 130 interrupted.
 `)
 	base := fs.String("base", "", "a git revision or a spillbench binary (default: the merge base with the upstream branch)")
 	head := fs.String("head", "", "a spillbench binary (default: the working tree, built)")
@@ -72,11 +76,11 @@ func abCmd(stdout, stderr io.Writer, args []string) error {
 	}
 	baseBin, baseName, err := resolveSide(ctx, "base", *base, say)
 	if err != nil {
-		return err
+		return failedError{err}
 	}
 	headBin, headName, err := resolveSide(ctx, "head", *head, say)
 	if err != nil {
-		return err
+		return failedError{err}
 	}
 	say("%s against %s, %s spec, repetitions interleaved", baseName, headName, spec.Name)
 	sides := []bench.Side{{Name: "base", Path: baseBin}, {Name: "head", Path: headBin}}
@@ -85,7 +89,7 @@ func abCmd(stdout, stderr io.Writer, args []string) error {
 	}
 	dirs, err := interleaved(ctx, spec, dir, *count, *perProcess, sides, stderr)
 	if err != nil {
-		return err
+		return failedError{err}
 	}
 	return c.compare(stdout, dirs[0], dirs[1])
 }
@@ -165,65 +169,74 @@ func interleaved(ctx context.Context, spec *bench.Spec, dir string, count, perPr
 // resolveSide returns the spillbench binary of a side: the file named, or
 // one built from a git revision (in a temporary worktree), or for an empty
 // name the base's merge base with the upstream branch or the head's
-// working tree. Built binaries live in temp dirs the registry removes.
+// working tree. Built binaries live in temp dirs the registry removes;
+// the worktree is registered too, so that a second Ctrl-C removes it.
 func resolveSide(ctx context.Context, side, name string, say func(string, ...any)) (bin, label string, err error) {
+	defer func() {
+		if ctx.Err() != nil {
+			err = ctx.Err() // interrupted: whatever failed, that is why
+		}
+	}()
 	if name != "" {
-		if fi, err := os.Stat(name); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
-			abs, err := filepath.Abs(name)
-			if err == nil {
-				err = takesTurns(ctx, side, name, abs)
+		if fi, serr := os.Stat(name); serr == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+			if bin, err = filepath.Abs(name); err != nil {
+				return "", "", err
 			}
-			return abs, name, err
+			return bin, name, takesTurns(ctx, side, name, bin)
 		}
 	}
 	top, err := gitOutput(ctx, "", "rev-parse", "--show-toplevel")
 	if err != nil {
+		if name == "" {
+			return "", "", usagef("ab: the %s is built from this git checkout by default, and this is not one (%v); give --%s", side, err, side)
+		}
 		return "", "", usagef("ab: --%s %q is not an executable file, and this is not a git checkout to build it from: %v", side, name, err)
 	}
 	tmp, err := os.MkdirTemp("", "spillbench-ab-")
 	if err != nil {
 		return "", "", err
 	}
-	h := injectors.Resources.Add("dir", tmp, func() error { return os.RemoveAll(tmp) })
+	dir := injectors.Resources.Add("dir", tmp, func() error { return os.RemoveAll(tmp) })
 	defer func() {
 		if err != nil {
-			h.Release()
+			err = errors.Join(err, dir.Release())
 		}
 	}()
-	bin = filepath.Join(tmp, "spillbench")
-	src := top
-	switch {
-	case side == "head" && name == "":
-		label = "the working tree"
-	default:
+	bin, src, label := filepath.Join(tmp, "spillbench"), top, "the working tree"
+	if side != "head" || name != "" {
 		rev := name
 		if rev == "" {
 			if rev, err = gitOutput(ctx, top, "merge-base", "HEAD", "@{upstream}"); err != nil {
 				return "", "", usagef("ab: no upstream branch to find the merge base with (%v); give --base REV", err)
 			}
 		}
-		commit, err := gitOutput(ctx, top, "rev-parse", "--verify", rev+"^{commit}")
-		if err != nil {
-			return "", "", usagef("ab: --%s %q is neither an executable file nor a git revision", side, name)
+		var commit string
+		if commit, err = gitOutput(ctx, top, "rev-parse", "--verify", rev+"^{commit}"); err != nil {
+			return "", "", usagef("ab: --%s %q is neither an executable file nor a git revision", side, rev)
 		}
-		label = rev
-		if len(commit) >= 12 && rev != commit[:12] {
-			label = fmt.Sprintf("%s (%s)", rev, commit[:12])
+		label = fmt.Sprintf("%s (%.12s)", rev, commit)
+		if rev == commit {
+			label = commit[:min(12, len(commit))]
 		}
 		src = filepath.Join(tmp, "src")
-		if _, err := gitOutput(ctx, top, "worktree", "add", "--detach", src, commit); err != nil {
+		wt := injectors.Resources.Add("worktree", src, func() error {
+			_, rerr := gitOutput(context.Background(), top, "worktree", "remove", "--force", src)
+			if rerr != nil { // half added, or removed by hand: forget it
+				_, perr := gitOutput(context.Background(), top, "worktree", "prune")
+				rerr = errors.Join(os.RemoveAll(src), perr)
+			}
+			return rerr
+		})
+		defer func() { err = errors.Join(err, wt.Release()) }()
+		if _, err = gitOutput(ctx, top, "worktree", "add", "--detach", src, commit); err != nil {
 			return "", "", err
 		}
-		defer func() {
-			_, werr := gitOutput(context.WithoutCancel(ctx), top, "worktree", "remove", "--force", src)
-			err = errors.Join(err, werr)
-		}()
 	}
 	say("building %s", label)
 	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/spillbench")
 	build.Dir = src
-	if msg, err := build.CombinedOutput(); err != nil {
-		return "", "", fmt.Errorf("ab: building %s: %v\n%s", label, err, msg)
+	if msg, berr := build.CombinedOutput(); berr != nil {
+		return "", "", fmt.Errorf("ab: building %s: %v: %s", label, berr, firstLine(strings.TrimSpace(string(msg))))
 	}
 	return bin, label, takesTurns(ctx, side, label, bin)
 }
@@ -232,6 +245,9 @@ func resolveSide(ctx context.Context, side, name string, say func(string, ...any
 // one built before it cannot be interleaved.
 func takesTurns(ctx context.Context, side, label, bin string) error {
 	out, _ := exec.CommandContext(ctx, bin, "run", "-h").CombinedOutput()
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
 	if !bytes.Contains(out, []byte("-lockstep")) {
 		return usagef("ab: the %s, %s, is not a spillbench that takes turns (run --lockstep): give a --%s built since spillbench ab came", side, label, side)
 	}
@@ -259,29 +275,31 @@ func firstLine(s string) string {
 	return line
 }
 
-// prefixWriter prefixes every line written through it.
+// prefixWriter prefixes every line written through it. The sides write
+// from their own goroutines: each line goes out whole, in one write.
 type prefixWriter struct {
+	mu     sync.Mutex
 	w      io.Writer
 	prefix string
-	mid    bool // within a line
+	line   []byte // the unfinished line
 }
 
 func (p *prefixWriter) Write(b []byte) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	n := len(b)
 	for len(b) > 0 {
-		if !p.mid {
-			if _, err := io.WriteString(p.w, p.prefix); err != nil {
-				return 0, err
-			}
-		}
 		line, rest, found := bytes.Cut(b, []byte("\n"))
-		if found {
-			line = b[:len(line)+1]
+		p.line = append(p.line, line...)
+		if !found {
+			break
 		}
-		if _, err := p.w.Write(line); err != nil {
+		out := append(append([]byte(p.prefix), p.line...), '\n')
+		p.line = p.line[:0]
+		if _, err := p.w.Write(out); err != nil {
 			return 0, err
 		}
-		p.mid, b = !found, rest
+		b = rest
 	}
 	return n, nil
 }

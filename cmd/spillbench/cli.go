@@ -26,6 +26,14 @@ func (e usageError) Error() string { return e.msg }
 
 func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
 
+// failedError is a command that could not do its work (a build failed, a
+// side of an interleaved run crashed) where exit status 1 means a finding:
+// it exits 2, like bad input, so CI can tell it from a regression.
+type failedError struct{ err error }
+
+func (e failedError) Error() string { return e.err.Error() }
+func (e failedError) Unwrap() error { return e.err }
+
 const help = `spillbench measures spill-to-disk reorder buffers and their failures.
 
 Usage:
@@ -57,6 +65,7 @@ func spillbench(stdout, stderr io.Writer, args []string) (code int) {
 	err := dispatch(stdout, stderr, args)
 	var ue usageError
 	var ee exitError
+	var fe failedError
 	switch {
 	case err == nil:
 		return 0
@@ -64,12 +73,12 @@ func spillbench(stdout, stderr io.Writer, args []string) (code int) {
 		return ee.code
 	case errors.Is(err, flag.ErrHelp):
 		return 0
-	case errors.As(err, &ue):
-		fmt.Fprintf(stderr, "spillbench: %v\n", err)
-		return 2
 	case errors.Is(err, context.Canceled):
 		fmt.Fprintf(stderr, "spillbench: interrupted\n")
 		return 130
+	case errors.As(err, &ue), errors.As(err, &fe):
+		fmt.Fprintf(stderr, "spillbench: %v\n", err)
+		return 2
 	}
 	fmt.Fprintf(stderr, "spillbench: %v\n", err)
 	return 1

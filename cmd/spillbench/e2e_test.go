@@ -71,6 +71,7 @@ func TestBuiltBinary(t *testing.T) {
 		t.Fatalf("the sides of one ab run recorded tokens %q", tokens)
 	}
 	exe(2, "run", "--lockstep", "x", "--spec", spec, "--out", "direct") // not for direct use
+	exe(2, "ab", "--base", "/bin/true", "--head", bin, "--spec", spec, "--out", "ab-true", "-q") // not a side that takes turns
 	exe(0, "list")
 	exe(0, "version")
 	out := exe(2, "run", "--count", "x")
@@ -106,6 +107,8 @@ func TestABBuildsARevision(t *testing.T) {
 	spec := filepath.Join(dir, "tiny.yaml")
 	os.WriteFile(spec, []byte("name: tiny\ncount: 2\nworkload:\n  - {name: mix, items: 300}\nthreshold: [2KiB]\n"), 0o644)
 	cmd := exec.Command(bin, "ab", "--base", "HEAD", "--head", bin, "--spec", spec, "--out", filepath.Join(dir, "ab"), "--threshold", "50%")
+	tmp := t.TempDir() // its own, so that the check below sees only ab's
+	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("ab --base HEAD: %v\n%s", err, out)
@@ -116,7 +119,7 @@ func TestABBuildsARevision(t *testing.T) {
 	if after := worktrees(); after != before {
 		t.Fatalf("ab left a worktree behind:\nbefore\n%s\nafter\n%s", before, after)
 	}
-	if left, _ := filepath.Glob(filepath.Join(os.TempDir(), "spillbench-ab-*")); len(left) > 0 {
+	if left, _ := filepath.Glob(filepath.Join(tmp, "spillbench-ab-*")); len(left) > 0 {
 		t.Fatalf("ab left its build directories: %v", left)
 	}
 }
