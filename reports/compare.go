@@ -24,15 +24,17 @@ type Comparison struct {
 
 // Interleaved reports whether old and cur are the two sides of one
 // interleaved run (spillbench ab or calibrate): directory by directory,
-// the same lockstep token on both sides. Only then are the i-th
-// repetitions of a cell neighbours in time, and comparable as a pair.
+// the same lockstep token on both sides, and no failed repetition on
+// either. Only then are the i-th repetitions of a cell neighbours in
+// time, and comparable as a pair: results.txt holds the repetitions that
+// passed, so a failure on one side would shift its partners.
 func Interleaved(old, cur *Set) bool {
 	if len(old.Dirs) == 0 || len(old.Dirs) != len(cur.Dirs) {
 		return false
 	}
 	for i, a := range old.Dirs {
 		b := cur.Dirs[i]
-		if a.Env.Lockstep == "" || a.Env.Lockstep != b.Env.Lockstep || a.Path == b.Path {
+		if a.Env.Lockstep == "" || a.Env.Lockstep != b.Env.Lockstep || a.Path == b.Path || a.Env.Failed+b.Env.Failed > 0 {
 			return false
 		}
 	}

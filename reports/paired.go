@@ -84,8 +84,8 @@ func signedRank(d []float64) (w float64, n int, ties bool) {
 }
 
 // signedRankExactLimit is the largest number of pairs whose null
-// distribution signedRankP computes exactly; beyond it, and with tied
-// magnitudes, it uses the normal approximation.
+// distribution signedRankP computes exactly (ties included); beyond it,
+// it uses the normal approximation.
 const signedRankExactLimit = 50
 
 // signedRankCounts is the distribution of W+ for n pairs with no ties:
@@ -226,7 +226,7 @@ func signedRankCritical(n int, alpha float64) (lo, hi float64) {
 	p := signedRankCounts(n)
 	lo, cum := -1, 0.0
 	for s, q := range p {
-		if cum += q; 2*cum > alpha {
+		if cum += q; 2*cum >= alpha { // the test rejects at p < alpha
 			break
 		}
 		lo = float64(s)

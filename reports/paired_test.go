@@ -196,6 +196,8 @@ func TestInterleavedNeedsOneTokenOnBothSides(t *testing.T) {
 		{set("a", "t1"), set("b", "t2"), false},
 		{set("a", ""), set("b", ""), false},
 		{set("a", "t1"), set("a", "t1"), false},
+		// A repetition failed on one side: its partners would shift.
+		{set("a", "t1"), &Set{Dirs: []*Dir{{Path: "b", Env: Env{Lockstep: "t1", Failed: 1}}}}, false},
 		{&Set{Dirs: append(set("a", "t1").Dirs, set("c", "t1").Dirs...)}, set("b", "t1"), false},
 		// A side per pair of processes: directory by directory.
 		{&Set{Dirs: append(set("a/p00", "t1").Dirs, set("a/p01", "t2").Dirs...)}, &Set{Dirs: append(set("b/p00", "t1").Dirs, set("b/p01", "t2").Dirs...)}, true},

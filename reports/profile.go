@@ -15,12 +15,13 @@ import (
 //
 //  1. A stack with a frame of the garbage collector (GCFrames) is GC work,
 //     whatever called it: allocation pays for collection.
-//  2. The runtime frames at the leaf end of the stack decide whether the
-//     sample is the runtime's own work. If any of them is not a helper
-//     that works for its caller (HelperFrames: memmove, map access,
-//     hashing, slice growth, a system call's entry), the sample is scheduling: goroutines
-//     parking and waking, channels, locks, the scheduler's own loop. A
-//     stack of nothing but such frames is scheduling too.
+//  2. The runtime function our code called decides whether the sample is
+//     the runtime's own work: the outermost of the runtime frames at the
+//     leaf end of the stack. Unless it is a helper that works for its
+//     caller (HelperFrames: memmove, map access, hashing, slice growth,
+//     stack growth, a system call's entry), the sample is scheduling:
+//     goroutines parking and waking, channels, locks. A stack of nothing
+//     but runtime frames (the scheduler's own loop) is scheduling too.
 //  3. Otherwise the first rule that matches a frame, tried from the leaf
 //     to the root, wins: a memmove inside a checksum is the checksum's.
 //     A stack no rule matches is other.
@@ -61,11 +62,13 @@ var HelperFrames = []string{"runtime.memmove", "runtime.memclr", "runtime.memequ
 	"runtime.map", "internal/runtime/maps.", "runtime.aeshash", "aeshashbody", "runtime.growslice", "runtime.makeslice",
 	"runtime.slicebytetostring", "runtime.concatstring", "runtime.typedmemmove", "runtime.typedslicecopy", "runtime.duff",
 	"runtime.wbBuf", "runtime.bulkBarrier", "runtime.gcWriteBarrier", "runtime.nanotime", "runtime.walltime", "runtime.panicIndex",
+	"runtime.morestack",
 	// A system call's way in and out is the caller's I/O.
 	"internal/runtime/syscall/", "runtime.entersyscall", "runtime.exitsyscall", "runtime.reentersyscall"}
 
 // GCFrames are the frames that make a sample the garbage collector's.
-var GCFrames = []string{"runtime.gcBgMarkWorker", "runtime.gcAssistAlloc", "runtime.mallocgc", "runtime.bgsweep", "runtime.bgscavenge", "runtime.GC"}
+var GCFrames = []string{"runtime.gcBgMarkWorker", "runtime.gcAssistAlloc", "runtime.mallocgc", "runtime.bgsweep", "runtime.bgscavenge", "runtime.GC",
+	"runtime.wbBufFlush"} // the write barrier's buffer flush greys objects: marking
 
 // Attribution is one profile's time (or bytes) by category and function.
 type Attribution struct {
@@ -160,15 +163,16 @@ func categorize(stack []string) string {
 			}
 		}
 	}
-	// The runtime's frames at the leaf: helpers working for their caller,
-	// or the runtime's own work.
-	user := 0
-	for ; user < len(stack) && isRuntime(stack[user]); user++ {
-		if !matches(stack[user], HelperFrames) {
-			return Scheduling
-		}
+	if len(stack) == 0 {
+		return "other"
 	}
-	if user == len(stack) && user > 0 {
+	// The runtime's frames at the leaf, and the one of them our code
+	// called: a helper working for its caller, or the runtime's own work.
+	user := 0
+	for user < len(stack) && isRuntime(stack[user]) {
+		user++
+	}
+	if user == len(stack) || user > 0 && !matches(stack[user-1], HelperFrames) {
 		return Scheduling
 	}
 	for _, fn := range stack[user:] {

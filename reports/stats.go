@@ -189,11 +189,9 @@ func comparePaired(row string, old, cur *Cell, higherIsBetter bool, alpha float6
 		c.Delta = fmt.Sprintf("%+.2f%%", 100*(c.Ratio-1))
 	}
 	c.Worse = (c.Ratio < 1) == higherIsBetter && c.Ratio != 1
-	if lo, _ := signedRankCritical(len(d), alpha); lo < 0 {
-		c.MinP = 1
+	c.MinP = 2 * signedRankCounts(len(d))[0] // every pair on one side
+	if c.MinP >= alpha {
 		c.RunsToSee = pairsNeeded(alpha)
-	} else {
-		c.MinP = 2 * signedRankCounts(len(d))[0]
 	}
 	return c
 }
