@@ -70,7 +70,7 @@ func TestBuiltBinary(t *testing.T) {
 	if tokens[0] != tokens[1] {
 		t.Fatalf("the sides of one ab run recorded tokens %q", tokens)
 	}
-	exe(2, "run", "--lockstep", "x", "--spec", spec, "--out", "direct") // not for direct use
+	exe(2, "run", "--lockstep", "x", "--spec", spec, "--out", "direct")                          // not for direct use
 	exe(2, "ab", "--base", "/bin/true", "--head", bin, "--spec", spec, "--out", "ab-true", "-q") // not a side that takes turns
 	exe(0, "list")
 	exe(0, "version")
