@@ -122,7 +122,7 @@ func (f FaultSpec) String() string {
 var builtin embed.FS
 
 // Builtins lists the names of the embedded specs.
-func Builtins() []string { return []string{"quick", "default", "tuning", "full"} }
+func Builtins() []string { return []string{"quick", "ci", "default", "tuning", "full"} }
 
 // LoadSpec reads a built-in spec by name, or a YAML file by path.
 func LoadSpec(nameOrPath string) (*Spec, error) {

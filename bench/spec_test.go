@@ -136,7 +136,7 @@ func TestSpecErrorsNameTheLine(t *testing.T) {
 
 func TestLoadSpecMissingFile(t *testing.T) {
 	_, err := LoadSpec(filepath.Join(t.TempDir(), "none.yaml"))
-	if err == nil || !strings.Contains(err.Error(), "quick, default, tuning, full") {
+	if err == nil || !strings.Contains(err.Error(), "quick, ci, default, tuning, full") {
 		t.Fatalf("error %v should say which specs exist", err)
 	}
 }

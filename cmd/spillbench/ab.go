@@ -20,7 +20,7 @@ import (
 )
 
 func abCmd(stdout, stderr io.Writer, args []string) error {
-	fs := newFlags(stderr, "ab", `  spillbench ab                                 the merge base against the working tree, quick spec
+	fs := newFlags(stderr, "ab", `  spillbench ab                                 the merge base against the working tree, ci spec
   spillbench ab --base main --spec default --threshold 3%
   spillbench ab --base ./old-spillbench --head ./new-spillbench --format markdown > comment.md
 
@@ -29,7 +29,7 @@ sweep that failed, 130 interrupted.
 `)
 	base := fs.String("base", "", "a git revision or a spillbench binary (default: the merge base with the upstream branch)")
 	head := fs.String("head", "", "a spillbench binary (default: the working tree, built)")
-	specName := fs.String("spec", "quick", "sweep spec both sides run: a built-in name or a YAML file")
+	specName := fs.String("spec", "ci", "sweep spec both sides run: a built-in name or a YAML file")
 	out := fs.String("out", "", "directory for the two result directories, base/ and head/ (default ./out/ab-<time>)")
 	count := fs.Int("count", 0, "repetitions per cell (default: the spec's max-count)")
 	perProcess := fs.Int("per-process", 0, "repetitions of every cell before both sides start afresh in new processes (default: all in one pair)")

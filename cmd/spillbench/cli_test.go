@@ -32,7 +32,7 @@ func TestUsageErrorsAreOneLineAndExit2(t *testing.T) {
 		{[]string{"run", "--shard", "3/2"}, "shard"},
 		{[]string{"run", "--count", "-1"}, "--count"},
 		{[]string{"run", "--profiles", "all"}, "--profiles"},
-		{[]string{"run", "--spec", filepath.Join(dir, "missing.yaml")}, "quick, default, tuning, full"},
+		{[]string{"run", "--spec", filepath.Join(dir, "missing.yaml")}, "quick, ci, default, tuning, full"},
 		{[]string{"run", "--spec", bad}, "bad.yaml:2: unknown axis"},
 		{[]string{"run", "--out", full}, "not empty"},
 		{[]string{"run", "extra"}, "unexpected argument"},
