@@ -274,26 +274,19 @@ func MinDetectablePaired(d []float64, alpha, power float64) float64 {
 	if !slices.ContainsFunc(noise, func(e float64) bool { return e != 0 }) {
 		return 0
 	}
-	bw := bandwidth(noise)
-	ns := stats.Sample{Xs: noise}
-	mean, v := ns.Mean(), ns.Variance()
-	shrink := 1.0
-	if v > 0 {
-		shrink = 1 / math.Sqrt(1+bw*bw/v)
-	}
-	r := rand.New(rand.NewPCG(0x7061, uint64(n)))
+	draw := smoothedBootstrap(noise, rand.New(rand.NewPCG(0x7061, uint64(n))))
+	mean := stats.Sample{Xs: noise}.Mean() // the null: scatter about no change at all
 	const trials = 400
 	draws := make([][]float64, trials)
 	for t := range draws {
 		xs := make([]float64, n)
 		for i := range xs {
-			e := noise[r.IntN(n)] + bw*r.NormFloat64()
-			xs[i] = (e - mean) * shrink
+			xs[i] = draw() - mean
 		}
 		draws[t] = xs
 	}
 	shifted := make([]float64, n)
-	detected := func(change float64) float64 {
+	return smallestDetected(power, func(change float64) float64 {
 		s := math.Log1p(change)
 		hits := 0
 		for _, xs := range draws {
@@ -305,21 +298,5 @@ func MinDetectablePaired(d []float64, alpha, power float64) float64 {
 			}
 		}
 		return float64(hits) / trials
-	}
-	top := 0.01
-	for detected(top) < power {
-		if top *= 2; top > 100 {
-			return math.Inf(1)
-		}
-	}
-	bottom := 0.0
-	for top-bottom > 1e-4 && top-bottom > 1e-3*top {
-		mid := (bottom + top) / 2
-		if detected(mid) >= power {
-			top = mid
-		} else {
-			bottom = mid
-		}
-	}
-	return top
+	})
 }

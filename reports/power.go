@@ -46,34 +46,23 @@ func MinDetectable(old, cur []float64, alpha, power float64) float64 {
 	if !slices.ContainsFunc(noise, func(e float64) bool { return e != 0 }) {
 		return 0 // no noise at all: any change shows
 	}
-	bw := bandwidth(noise)
-	// Smoothing adds bw² to the noise's variance; shrinking each draw
-	// about the mean takes it out again (the variance-corrected smoothed
-	// bootstrap), so the noise resampled is as wide as the noise seen.
-	ns := stats.Sample{Xs: noise}
-	mean, v := ns.Mean(), ns.Variance()
-	shrink := 1.0
-	if v > 0 {
-		shrink = 1 / math.Sqrt(1+bw*bw/v)
-	}
+	draw := smoothedBootstrap(noise, rand.New(rand.NewPCG(0x6d64, uint64(n1)<<32|uint64(n2))))
 	lo, hi := uCritical(n1, n2, alpha)
-	r := rand.New(rand.NewPCG(0x6d64, uint64(n1)<<32|uint64(n2)))
 	const trials = 400
 	type trial struct{ a, b []float64 }
 	ts := make([]trial, trials)
-	draw := func(n int) []float64 {
+	sample := func(n int) []float64 {
 		xs := make([]float64, n)
 		for i := range xs {
-			e := noise[r.IntN(len(noise))] + bw*r.NormFloat64()
-			xs[i] = 1 + mean + (e-mean)*shrink
+			xs[i] = 1 + draw()
 		}
 		slices.Sort(xs)
 		return xs
 	}
 	for i := range ts {
-		ts[i] = trial{draw(n1), draw(n2)}
+		ts[i] = trial{sample(n1), sample(n2)}
 	}
-	detected := func(change float64) float64 {
+	return smallestDetected(power, func(change float64) float64 {
 		hits := 0
 		for _, t := range ts {
 			if u := uStatistic(t.a, t.b, 1+change); u <= lo || u >= hi {
@@ -81,8 +70,33 @@ func MinDetectable(old, cur []float64, alpha, power float64) float64 {
 			}
 		}
 		return float64(hits) / trials
+	})
+}
+
+// smoothedBootstrap returns a sampler of noise like the noise given: a
+// value drawn from it plus a little Gaussian smoothing, shrunk about the
+// mean so that the smoothing does not widen it (the variance-corrected
+// smoothed bootstrap).
+func smoothedBootstrap(noise []float64, r *rand.Rand) func() float64 {
+	bw := bandwidth(noise)
+	ns := stats.Sample{Xs: noise}
+	mean, v := ns.Mean(), ns.Variance()
+	shrink := 1.0
+	if v > 0 {
+		shrink = 1 / math.Sqrt(1+bw*bw/v)
 	}
-	// Bracket, then bisect to a tenth of a percent of the change.
+	return func() float64 {
+		e := noise[r.IntN(len(noise))] + bw*r.NormFloat64()
+		return mean + (e-mean)*shrink
+	}
+}
+
+// smallestDetected returns the smallest relative change whose detection
+// rate reaches power, to a tenth of a percent of itself: it brackets by
+// doubling from 1%, then bisects. detected must grow with the change
+// (the same draws serve every change tried). +Inf if no change up to
+// 100x is detected often enough.
+func smallestDetected(power float64, detected func(change float64) float64) float64 {
 	top := 0.01
 	for detected(top) < power {
 		if top *= 2; top > 100 {
