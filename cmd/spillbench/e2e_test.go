@@ -17,15 +17,22 @@ import (
 	"github.com/spillbench/spillbench/injectors"
 )
 
+// buildBinary builds spillbench into a new temp dir and returns both.
+func buildBinary(t *testing.T) (dir, bin string) {
+	t.Helper()
+	dir = t.TempDir()
+	bin = filepath.Join(dir, "spillbench")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return dir, bin
+}
+
 // TestBuiltBinary builds spillbench and runs it as a user would: the
 // happy paths of run, report, compare and list, and the exit status and
 // single line of a usage error.
 func TestBuiltBinary(t *testing.T) {
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "spillbench")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	dir, bin := buildBinary(t)
 	spec := filepath.Join(dir, "tiny.yaml")
 	os.WriteFile(spec, []byte("name: tiny\ncount: 2\nworkload:\n  - {name: hol, items: 300, scale: 0.05}\nthreshold: [2KiB]\n"), 0o644)
 	exe := func(wantCode int, args ...string) string {
@@ -99,11 +106,7 @@ func TestABBuildsARevision(t *testing.T) {
 		return string(out)
 	}
 	before := worktrees()
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "spillbench")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	dir, bin := buildBinary(t)
 	spec := filepath.Join(dir, "tiny.yaml")
 	os.WriteFile(spec, []byte("name: tiny\ncount: 2\nworkload:\n  - {name: mix, items: 300}\nthreshold: [2KiB]\n"), 0o644)
 	cmd := exec.Command(bin, "ab", "--base", "HEAD", "--head", bin, "--spec", spec, "--out", filepath.Join(dir, "ab"), "--threshold", "50%")
@@ -136,11 +139,7 @@ func TestBuiltBinaryInterrupt(t *testing.T) {
 		}
 		t.Skip(err)
 	}
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "spillbench")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	dir, bin := buildBinary(t)
 	spec := filepath.Join(dir, "slow.yaml")
 	os.WriteFile(spec, []byte(`name: slow
 count: 1000
