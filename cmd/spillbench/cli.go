@@ -7,17 +7,17 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
-	"runtime/debug"
-	"strings"
-	"time"
+	"os/signal"
+	"sync"
+	"syscall"
 
-	"golang.org/x/term"
-
-	"github.com/spillbench/spillbench/bench"
 	"github.com/spillbench/spillbench/injectors"
-	"github.com/spillbench/spillbench/reports"
 )
+
+// exitError carries an exit status other than 1 without a message.
+type exitError struct{ code int }
+
+func (e exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
 
 // usageError is bad input: one line, exit status 2.
 type usageError struct{ msg string }
@@ -32,6 +32,7 @@ func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(fo
 type failedError struct{ err error }
 
 func (e failedError) Error() string { return e.err.Error() }
+
 func (e failedError) Unwrap() error { return e.err }
 
 const help = `spillbench measures spill-to-disk reorder buffers and their failures.
@@ -173,242 +174,41 @@ func (f *flags) parse(args []string) error {
 	return nil
 }
 
-func runCmd(stdout, stderr io.Writer, args []string) error {
-	fs := newFlags(stderr, "run", `  spillbench run                          the quick sweep into ./out/quick-<time>
-  spillbench run --spec default --count 10
-  spillbench run --spec my.yaml --shard 0/4 --out out/shard0
-`)
-	specName := fs.String("spec", "quick", "sweep spec: quick, ci, default, tuning, full, or a YAML file")
-	out := fs.String("out", "", "result directory to create (default ./out/<spec>-<time>)")
-	count := fs.Int("count", 0, "repetitions per cell, overriding the spec's")
-	shardFlag := fs.String("shard", "0/1", "run part i of n of the cells, as i/n")
-	profiles := fs.String("profiles", "", "pprof profiles: cell, rep or none (default: the spec's)")
-	quiet := fs.Bool("q", false, "no progress output")
-	cpuList := fs.String("cpus", "", "pin the sweep to these CPUs, such as 0-1 (where allowed)")
-	plantFlag := fs.String("plant", "", "testing the tools only: slow the engine cells matching REGEXP by a share of their run, as REGEXP=5%; env.json records it")
-	lockstep := fs.String("lockstep", "", "internal: take turns, under this token, with another sweep of spillbench ab or calibrate")
-	if err := fs.parse(args); err != nil {
-		return err
-	}
-	var step func(string, int) error
-	if *lockstep != "" {
-		turns, ready, err := bench.LockstepFiles()
-		if err != nil {
-			return usagef("run: %v", err)
+// interruptible returns a context the first Ctrl-C (or SIGTERM) cancels;
+// after it, a second one releases what the injectors hold and exits. The
+// returned stop, safe to call more than once, uninstalls both handlers
+// and waits for its goroutine.
+func interruptible() (context.Context, func()) {
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	finished := make(chan struct{})
+	uninstall := make(chan func(), 1)
+	go func() {
+		select {
+		case <-ctx.Done():
+			// Let the run wind down; the next signal reaches the
+			// hard handler, installed before this one lets go.
+			hard := injectors.HandleSignals()
+			cancel()
+			uninstall <- hard
+		case <-finished:
+			uninstall <- func() {}
 		}
-		defer turns.Close()
-		defer ready.Close()
-		step = bench.LockstepStep(turns, ready)
-	}
-	var plant *bench.Plant
-	if *plantFlag != "" {
-		p, err := bench.ParsePlant(*plantFlag)
-		if err != nil {
-			return usagef("run: --plant: %v", err)
-		}
-		plant = p
-	}
-	if *count < 0 {
-		return usagef("run: --count %d; give a positive number of repetitions", *count)
-	}
-	if *profiles != "" && *profiles != "cell" && *profiles != "rep" && *profiles != "none" {
-		return usagef("run: --profiles %q; use cell, rep or none", *profiles)
-	}
-	shard, err := bench.ParseShard(*shardFlag)
-	if err != nil {
-		return usagef("run: %v", err)
-	}
-	var cpus []int
-	if *cpuList != "" {
-		if cpus, err = bench.ParseCPUs(*cpuList); err != nil {
-			return usagef("run: --cpus: %v", err)
-		}
-	}
-	spec, err := bench.LoadSpec(*specName)
-	if err != nil {
-		return usagef("run: %v", err)
-	}
-	if *lockstep != "" && *count == 0 {
-		// Adaptive repetition decides from each side's own noise: the
-		// sides would run different repetitions. Both run the most.
-		*count = max(spec.Count, spec.MaxCount)
-	}
-	dir := *out
-	if dir == "" {
-		dir = filepath.Join("out", spec.Name+"-"+time.Now().Format("20060102-150405"))
-	}
-	if ents, err := os.ReadDir(dir); err == nil && len(ents) > 0 {
-		return usagef("run: --out %s is not empty; give a new directory", dir)
-	}
-
-	// The first Ctrl-C stops the sweep cleanly: nothing new starts, the
-	// current run is torn down, and the directory is left marked
-	// incomplete. A second one releases what is registered and exits.
-	ctx, stop := interruptible()
-	defer stop()
-	defer injectors.Resources.ReleaseAll()
-
-	progress := progressTo(stderr, *quiet)
-	terminal := false
-	if progress != nil {
-		if f, ok := stderr.(*os.File); ok {
-			terminal = term.IsTerminal(int(f.Fd()))
-		}
-	}
-	sum, err := bench.Run(ctx, spec, bench.Options{Out: dir, Count: *count, Shard: shard, Profiles: *profiles, Progress: progress, Terminal: terminal, CPUs: cpus, Plant: plant, Step: step, Lockstep: *lockstep})
-	printSummary(stdout, sum)
-	return err
-}
-
-func printSummary(w io.Writer, s bench.Summary) {
-	if s.Dir == "" {
-		return
-	}
-	e := s.Env
-	state := "complete"
-	if !e.Complete {
-		state = "INCOMPLETE"
-	}
-	fmt.Fprintf(w, "spillbench: %s (%s): %d cells, %d repetitions recorded in %d rounds, %d skipped, %d failed, %.0fs (harness overhead %.0f%%)\n",
-		s.Dir, state, e.Cells, e.Recorded, e.Rounds, e.Skipped, e.Failed, e.TotalSeconds, 100*e.Overhead)
-	if e.StealRepeats > 0 {
-		fmt.Fprintf(w, "  %d repetition(s) run again: the hypervisor stole more than %.0f%% of the CPU\n", e.StealRepeats, 100*e.MaxSteal)
-	}
-	if e.Planted != "" {
-		fmt.Fprintf(w, "  PLANTED slowdown %s: these results test the tools, not the code\n", e.Planted)
-	}
-	reasons := map[string]int{}
-	for _, r := range s.Skipped {
-		reasons[r]++
-	}
-	for r, n := range reasons {
-		fmt.Fprintf(w, "  skipped %d cell(s): %s\n", n, r)
-	}
-	for i, f := range s.Failures {
-		if i == 10 {
-			fmt.Fprintf(w, "  ... and %d more failures in outcomes.jsonl\n", len(s.Failures)-10)
-			break
-		}
-		fmt.Fprintf(w, "  failed: %s\n", f)
+	}()
+	var once sync.Once
+	return ctx, func() {
+		once.Do(func() {
+			close(finished)
+			(<-uninstall)()
+			cancel()
+		})
 	}
 }
 
-func cleanupCmd(stdout io.Writer, args []string) error {
-	fs := newFlags(io.Discard, "cleanup", "  spillbench cleanup\n")
-	if err := fs.parse(args); err != nil {
-		return err
-	}
-	removed, err := injectors.Cleanup("")
-	for _, r := range removed {
-		fmt.Fprintf(stdout, "removed %s\n", r)
-	}
-	if len(removed) == 0 && err == nil {
-		fmt.Fprintln(stdout, "nothing to clean up")
-	}
-	return err
-}
-
-func versionCmd(stdout io.Writer, args []string) error {
-	fs := newFlags(io.Discard, "version", "  spillbench version\n")
-	if err := fs.parse(args); err != nil {
-		return err
-	}
-	v, commit := "(devel)", ""
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		if bi.Main.Version != "" {
-			v = bi.Main.Version
-		}
-		for _, s := range bi.Settings {
-			if s.Key == "vcs.revision" {
-				commit = " " + s.Value
-			}
-		}
-	}
-	fmt.Fprintf(stdout, "spillbench %s%s %s\n", v, commit, strings.TrimSpace(runtimeVersion()))
-	return nil
-}
-
-func runtimeVersion() string {
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		return bi.GoVersion
-	}
-	return ""
-}
-
-func reportCmd(stdout, stderr io.Writer, args []string) error {
-	fs := newFlags(stderr, "report", `  spillbench report out/quick-20261126-101500
-  spillbench report --out report/ --format md shard0 shard1 shard2
-`)
-	out := fs.String("out", "", "directory for the report (default: DIR/report for one DIR, ./report for several)")
-	format := fs.String("format", "both", "md, html or both")
-	docKind := fs.String("doc", "report", "report; tuning: the threshold-tuning design document of a tuning or default sweep; injection: the mechanism comparison of an inject run (both into --out, default docs/design)")
-	dirs, err := fs.parseWithArgs(args)
-	if err != nil {
-		return err
-	}
-	if len(dirs) == 0 {
-		return usagef("report: give one or more result directories, such as spillbench report out/quick-<time>")
-	}
-	var formats []reports.Format
-	switch *format {
-	case "md":
-		formats = []reports.Format{reports.Markdown}
-	case "html":
-		formats = []reports.Format{reports.HTML}
-	case "both":
-		formats = []reports.Format{reports.Markdown, reports.HTML}
-	default:
-		return usagef("report: --format %q; use md, html or both", *format)
-	}
-	set, err := reports.Load(dirs...)
-	if err != nil {
-		return usagef("report: %v", err)
-	}
-	if *docKind == "tuning" {
-		dir := *out
-		if dir == "" {
-			dir = filepath.Join("docs", "design")
-		}
-		run := fmt.Sprintf("spillbench run --spec %s --out %s", set.Dirs[0].Env.Spec, dirs[0])
-		if len(dirs) > 1 {
-			run = fmt.Sprintf("spillbench run --spec %s --shard i/%d --out DIR (once per shard)", set.Dirs[0].Env.Spec, len(dirs))
-		}
-		cmd := fmt.Sprintf("%s && spillbench report --doc tuning --out %s %s", run, dir, strings.Join(dirs, " "))
-		if err := reports.TuningDoc(set, dir, cmd); err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "spillbench: wrote %s\n", filepath.Join(dir, "threshold-tuning.md"))
+// progressTo is where a command's progress goes: stderr, or nowhere
+// with -q.
+func progressTo(stderr io.Writer, quiet bool) io.Writer {
+	if quiet {
 		return nil
-	} else if *docKind == "injection" {
-		dir := *out
-		if dir == "" {
-			dir = filepath.Join("docs", "design")
-		}
-		cmd := fmt.Sprintf("go run -tags failpoint ./cmd/spillbench inject --out %s && spillbench report --doc injection --out %s %s", dirs[0], dir, strings.Join(dirs, " "))
-		if err := reports.InjectionDoc(set, dir, cmd); err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "spillbench: wrote %s\n", filepath.Join(dir, "injection-mechanisms.md"))
-		return nil
-	} else if *docKind != "report" {
-		return usagef("report: --doc %q; use report, tuning or injection", *docKind)
 	}
-	dir := *out
-	if dir == "" {
-		dir = "report"
-		if len(dirs) == 1 {
-			dir = filepath.Join(dirs[0], "report")
-		}
-	}
-	cmd := "spillbench report " + strings.Join(dirs, " ")
-	w, err := reports.Generate(set, reports.Options{Out: dir, Formats: formats, Command: cmd})
-	if err != nil {
-		return err
-	}
-	for _, f := range w.Files {
-		if strings.HasSuffix(f, "report.md") || strings.HasSuffix(f, "report.html") {
-			fmt.Fprintf(stdout, "spillbench: wrote %s\n", f)
-		}
-	}
-	return nil
+	return stderr
 }

@@ -1,0 +1,23 @@
+package main
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/spillbench/spillbench/injectors"
+)
+
+func cleanupCmd(stdout io.Writer, args []string) error {
+	fs := newFlags(io.Discard, "cleanup", "  spillbench cleanup\n")
+	if err := fs.parse(args); err != nil {
+		return err
+	}
+	removed, err := injectors.Cleanup("")
+	for _, r := range removed {
+		fmt.Fprintf(stdout, "removed %s\n", r)
+	}
+	if len(removed) == 0 && err == nil {
+		fmt.Fprintln(stdout, "nothing to clean up")
+	}
+	return err
+}

@@ -1,0 +1,115 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spillbench/spillbench/bench"
+	"github.com/spillbench/spillbench/injectors"
+	"github.com/spillbench/spillbench/reports"
+)
+
+func injectCmd(stdout, stderr io.Writer, args []string) error {
+	fs := newFlags(stderr, "inject", `  spillbench inject                          every available mechanism and mode
+  spillbench inject --mechanisms mock,tmpfs --count 10
+`)
+	mechs := fs.String("mechanisms", "", "comma-separated injectors (default all)")
+	modes := fs.String("modes", "", "comma-separated fault modes (default all)")
+	count := fs.Int("count", 10, "repetitions per mechanism x mode (10 or more to judge determinism)")
+	out := fs.String("out", "", "result directory (default ./out/inject-<time>)")
+	quiet := fs.Bool("q", false, "no progress output")
+	if err := fs.parse(args); err != nil {
+		return err
+	}
+	if *count < 1 {
+		return usagef("inject: --count %d; give at least 1", *count)
+	}
+	want := func(list, v string) bool { return list == "" || slices.Contains(strings.Split(list, ","), v) }
+	var faults []string
+	for _, inj := range injectors.All() {
+		if !want(*mechs, inj.Name()) {
+			continue
+		}
+		for _, m := range inj.Modes() {
+			if want(*modes, string(m)) {
+				faults = append(faults, "  - "+matrixFaultYAML(inj.Name(), m))
+			}
+		}
+	}
+	if len(faults) == 0 {
+		return usagef("inject: no mechanism and mode match --mechanisms %q --modes %q; see spillbench list", *mechs, *modes)
+	}
+	// A baseline without injector, and each mechanism armed with a fault
+	// that never fires: what the mechanism costs the engine on its own.
+	faults = append(faults, "  - none")
+	for _, inj := range injectors.All() {
+		if want(*mechs, inj.Name()) {
+			faults = append(faults, "  - "+quietFaultYAML(inj.Name()))
+		}
+	}
+	src := fmt.Sprintf("name: inject\ncount: %d\nwarmup: 1\nprofiles: none\nworkload:\n  - {name: hol, items: 1500, scale: 0.2}\nthreshold: [16KiB]\nfault:\n%s\n",
+		*count, strings.Join(faults, "\n"))
+	spec, err := bench.ParseSpec("inject.yaml", []byte(src))
+	if err != nil {
+		return err
+	}
+	dir := *out
+	if dir == "" {
+		dir = filepath.Join("out", "inject-"+time.Now().Format("20060102-150405"))
+	}
+	ctx, stop := interruptible()
+	defer stop()
+	defer injectors.Resources.ReleaseAll()
+	progress := progressTo(stderr, *quiet)
+	sum, err := bench.Run(ctx, spec, bench.Options{Out: dir, Progress: progress})
+	printSummary(stdout, sum)
+	if err != nil {
+		return err
+	}
+	set, err := reports.Load(dir)
+	if err != nil {
+		return err
+	}
+	w, err := reports.Generate(set, reports.Options{Out: filepath.Join(dir, "report"), Command: "spillbench inject"})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "spillbench: wrote %s\n", w.Files[len(w.Files)-1])
+	return nil
+}
+
+// quietFaultYAML arms a mechanism with a fault that cannot fire in a run.
+func quietFaultYAML(mech string) string {
+	switch mech {
+	case "tmpfs":
+		return "{injector: tmpfs, mode: enospc, after: 1GiB, quiet: true}"
+	case "fallocate":
+		return "{injector: fallocate, mode: enospc, after: 16MiB, quiet: true}"
+	case "vanish":
+		return "{injector: vanish, mode: rmdir-between, nth: 1000000000, quiet: true}"
+	}
+	return fmt.Sprintf("{injector: %s, mode: eio, nth: 1000000000, quiet: true}", mech)
+}
+
+// matrixFaultYAML is the fault the inject matrix arms for a mechanism and
+// mode: enough to meet hol's spill at a 16 KiB threshold.
+func matrixFaultYAML(mech string, mode injectors.Mode) string {
+	f := fmt.Sprintf("{injector: %s, mode: %s", mech, mode)
+	switch {
+	case mode == injectors.ModeLatency:
+		f += ", latency: 1ms, persistent: true"
+	case (mech == "tmpfs" || mech == "fallocate") && mode == injectors.ModeENOSPC:
+		f += ", after: 256KiB"
+	case mech == "fuse" && mode == injectors.ModeENOENT:
+		f += ", persistent: true"
+	case mech == "fuse":
+		f += ", nth: 3, persistent: true"
+	case mech == "mock" || mech == "failpoint":
+		f += ", nth: 3"
+	}
+	return f + "}"
+}
