@@ -89,18 +89,45 @@ func LoadHistory(store string) (*History, error) {
 	return h, nil
 }
 
-// Trend summarizes unit at every entry as the geometric mean, over the
-// benchmarks every entry has, of their medians and interval bounds; and
-// lists the significant changes between consecutive entries (Holm-
-// Bonferroni within each pair).
-func (h *History) Trend(unit, filter string, alpha float64) ([]HistoryPoint, []string, error) {
+// HistoryTrend is a metric across a history: its geometric-mean trend,
+// and the change points of each benchmark.
+type HistoryTrend struct {
+	Unit           string
+	HigherIsBetter bool
+	// Benchmarks are those every entry has: the ones tracked.
+	Benchmarks []string
+	// Points is the geometric mean, over Benchmarks, of their medians
+	// and interval bounds at each entry.
+	Points []HistoryPoint
+	// Changes are the change points, by entry, then benchmark.
+	Changes []HistoryChange
+	// Config is the detection's configuration, defaults filled in.
+	Config ChangePointConfig
+}
+
+// HistoryChange is a change point of one benchmark: the entry where its
+// new level starts.
+type HistoryChange struct {
+	Benchmark string
+	Entry     string // the entry's name
+	Commit    string
+	Worse     bool // Ratio is in the unit's worse direction
+	ChangePoint
+}
+
+// Trend summarizes unit at every entry and finds where each benchmark's
+// level moved (DetectChangePoints on the series of its medians, one per
+// entry, over the benchmarks every entry has).
+func (h *History) Trend(unit, filter string, cfg ChangePointConfig) (*HistoryTrend, error) {
 	var common []string
 	medians := make([]map[string]*Cell, len(h.Entries))
+	higher := false
 	for i, e := range h.Entries {
 		t, err := Summarize(e.Set, Query{Filter: filter, Unit: unit})
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
+		higher = higher || e.Set.HigherIsBetter(unit)
 		medians[i] = map[string]*Cell{}
 		var names []string
 		for j, r := range t.Rows {
@@ -116,9 +143,9 @@ func (h *History) Trend(unit, filter string, alpha float64) ([]HistoryPoint, []s
 		}
 	}
 	if len(common) == 0 {
-		return nil, nil, errors.New("no benchmark with " + unit + " is in every history entry")
+		return nil, errors.New("no benchmark with " + unit + " is in every history entry")
 	}
-	var points []HistoryPoint
+	tr := &HistoryTrend{Unit: unit, HigherIsBetter: higher, Benchmarks: common, Config: cfg.withDefaults()}
 	for i, e := range h.Entries {
 		var c, lo, hi float64
 		for _, n := range common {
@@ -129,27 +156,94 @@ func (h *History) Trend(unit, filter string, alpha float64) ([]HistoryPoint, []s
 			hi += math.Log(math.Max(h, s.Center))
 		}
 		k := float64(len(common))
-		points = append(points, HistoryPoint{Label: e.Name, Center: math.Exp(c / k), Lo: math.Exp(lo / k), Hi: math.Exp(hi / k)})
+		tr.Points = append(tr.Points, HistoryPoint{Label: e.Name, Center: math.Exp(c / k), Lo: math.Exp(lo / k), Hi: math.Exp(hi / k)})
 	}
-	var changes []string
-	for i := 1; i < len(h.Entries); i++ {
-		cmp, err := CompareSets(h.Entries[i-1].Set, h.Entries[i].Set, []string{unit}, filter, alpha, 0)
-		if err != nil {
-			return nil, nil, err
+	series := make([][]float64, len(common))
+	for j, n := range common {
+		for i := range h.Entries {
+			series[j] = append(series[j], medians[i][n].Summary.Center)
 		}
-		for _, r := range cmp.Rows {
-			if r.Holm {
-				changes = append(changes, fmt.Sprintf("change %s -> %s: %s %s %s (p=%.3f)",
-					h.Entries[i-1].Name, h.Entries[i].Name, r.Row, r.Unit, r.Delta, r.P))
+	}
+	cps, err := DetectChangePoints(series, tr.Config)
+	if err != nil {
+		return nil, err
+	}
+	for _, cp := range cps {
+		e := h.Entries[cp.Index]
+		tr.Changes = append(tr.Changes, HistoryChange{Benchmark: common[cp.Series], Entry: e.Name, Commit: e.Commit,
+			Worse: worse(cp.Ratio, higher), ChangePoint: cp})
+	}
+	slices.SortStableFunc(tr.Changes, func(a, b HistoryChange) int { return a.Index - b.Index })
+	return tr, nil
+}
+
+// worse says whether a ratio new/old is in the worse direction.
+func worse(ratio float64, higherIsBetter bool) bool {
+	if higherIsBetter {
+		return ratio < 1
+	}
+	return ratio > 1
+}
+
+// Regressions returns the regressions still in effect at the latest
+// entry, one per benchmark at most: the latest change of the benchmark
+// to a level worse by more than threshold (a share, 0.05 for 5%) that no
+// later change undid, that is, it is lasting (see ChangePoint.Lasting)
+// and its net change is still worse by more than threshold. A later
+// improvement that only partly undid it leaves it in effect; a revert
+// does not.
+func (t *HistoryTrend) Regressions(threshold float64) []HistoryChange {
+	var out []HistoryChange
+	for _, b := range t.Benchmarks {
+		for i := len(t.Changes) - 1; i >= 0; i-- {
+			c := t.Changes[i]
+			if c.Benchmark != b || !c.Worse || math.Abs(c.Ratio-1) <= threshold {
+				continue
+			}
+			if c.Lasting && worse(c.Net, t.HigherIsBetter) && math.Abs(c.Net-1) > threshold {
+				out = append(out, c)
+				break
 			}
 		}
 	}
-	return points, changes, nil
+	slices.SortStableFunc(out, func(a, b HistoryChange) int { return a.Index - b.Index })
+	return out
 }
 
-// WriteTrendPlot renders the trend as SVG.
-func (h *History) WriteTrendPlot(path, unit string, points []HistoryPoint) error {
-	p, err := HistoryPlot(points, fmt.Sprintf("%s over commits (geometric mean of benchmarks)", unit), unit)
+// HistoryMark marks an entry of a history plot where a new level starts.
+type HistoryMark struct {
+	Index int    // the entry, from 0
+	Label string // what changed, e.g. "+10.2%"
+	Worse bool
+}
+
+// Marks returns a mark for every entry where a change point is: its
+// change when one benchmark moved there, or how many did.
+func (t *HistoryTrend) Marks() []HistoryMark {
+	var marks []HistoryMark
+	for i := 0; i < len(t.Changes); {
+		j, w := i, false
+		for ; j < len(t.Changes) && t.Changes[j].Index == t.Changes[i].Index; j++ {
+			w = w || t.Changes[j].Worse
+		}
+		label := fmt.Sprintf("%d benchmarks", j-i)
+		if j-i == 1 {
+			label = signedPercent(t.Changes[i].Ratio)
+		}
+		marks = append(marks, HistoryMark{Index: t.Changes[i].Index, Label: label, Worse: w})
+		i = j
+	}
+	return marks
+}
+
+// signedPercent prints a ratio as a signed change: "+10.2%", "-3.0%".
+func signedPercent(ratio float64) string {
+	return fmt.Sprintf("%+.1f%%", 100*(ratio-1))
+}
+
+// WriteTrendPlot renders the trend, its change points marked, as SVG.
+func (h *History) WriteTrendPlot(path string, t *HistoryTrend) error {
+	p, err := HistoryPlot(t.Points, fmt.Sprintf("%s over commits (geometric mean of benchmarks)", t.Unit), t.Unit, t.Marks()...)
 	if err != nil {
 		return err
 	}

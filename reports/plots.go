@@ -502,10 +502,17 @@ type HistoryPoint struct {
 	Center, Lo, Hi float64
 }
 
-// HistoryPlot plots a metric across commits with its confidence band.
-func HistoryPlot(points []HistoryPoint, title, ylabel string) (*plot.Plot, error) {
+// HistoryPlot plots a metric across commits with its confidence band,
+// and a labelled dashed vertical line at every marked entry: red where
+// the level got worse, green where it got better.
+func HistoryPlot(points []HistoryPoint, title, ylabel string, marks ...HistoryMark) (*plot.Plot, error) {
 	if len(points) == 0 {
 		return nil, fmt.Errorf("no history")
+	}
+	for _, m := range marks {
+		if m.Index < 0 || m.Index >= len(points) {
+			return nil, fmt.Errorf("history mark at entry %d of %d", m.Index, len(points))
+		}
 	}
 	p := plot.New()
 	p.Title.Text = title
@@ -533,13 +540,73 @@ func HistoryPlot(points []HistoryPoint, title, ylabel string) (*plot.Plot, error
 		return nil, err
 	}
 	l.Color, pts.Color = plotutil.Color(0), plotutil.Color(0)
-	p.Add(poly, l, pts)
+	p.Add(poly)
+	if len(marks) > 0 {
+		marks = slices.Clone(marks)
+		slices.SortStableFunc(marks, func(a, b HistoryMark) int { return a.Index - b.Index })
+		p.Add(changeMarks(marks))
+	}
+	p.Add(l, pts) // over the marks
 	p.Legend.Add("median", l, pts)
 	p.Legend.Add("95% interval", poly)
+	for i, name := range []string{"level got better", "level got worse"} {
+		worse := i == 1
+		if slices.ContainsFunc(marks, func(m HistoryMark) bool { return m.Worse == worse }) {
+			p.Legend.Add(name, markThumb(worse))
+		}
+	}
 	p.NominalX(labels...)
 	p.X.Tick.Label.Rotation = math.Pi / 5
 	p.X.Tick.Label.XAlign = draw.XRight
 	return p, nil
+}
+
+// changeMarks draws HistoryPlot's marks: a dashed line across the whole
+// height of the data area at each marked entry, red where the level got
+// worse and green where it got better, its label at the top in the
+// legend's font, moved down a line where it would overlap the label of
+// an earlier mark. It has no data range, so it never widens the axes.
+type changeMarks []HistoryMark
+
+func markStyle(worse bool) draw.LineStyle {
+	c := color.Color(color.RGBA{0x2c, 0xa0, 0x2c, 0xff}) // green
+	if worse {
+		c = color.RGBA{0xd6, 0x27, 0x28, 0xff} // red
+	}
+	return draw.LineStyle{Color: c, Width: vg.Points(1), Dashes: []vg.Length{vg.Points(4), vg.Points(3)}}
+}
+
+// Plot implements plot.Plotter.
+func (cm changeMarks) Plot(c draw.Canvas, plt *plot.Plot) {
+	trX, _ := plt.Transforms(&c)
+	text := plt.Legend.TextStyle
+	text.XAlign, text.YAlign = draw.XLeft, draw.YTop
+	pad := vg.Points(2)
+	var rowEnds []vg.Length // where the last label of each row ends
+	for _, m := range cm {
+		line := markStyle(m.Worse)
+		x := trX(float64(m.Index))
+		c.StrokeLine2(line, x, c.Min.Y, x, c.Max.Y)
+		row := 0
+		for row < len(rowEnds) && rowEnds[row] > x {
+			row++
+		}
+		if row == len(rowEnds) {
+			rowEnds = append(rowEnds, 0)
+		}
+		rowEnds[row] = x + pad + text.Width(m.Label) + pad
+		text.Color = line.Color
+		c.FillText(text, vg.Point{X: x + pad, Y: c.Max.Y - pad - vg.Length(row)*text.Height(m.Label)}, m.Label)
+	}
+}
+
+// markThumb is a mark's legend entry.
+type markThumb bool
+
+// Thumbnail implements plot.Thumbnailer.
+func (worse markThumb) Thumbnail(c *draw.Canvas) {
+	x := (c.Min.X + c.Max.X) / 2
+	c.StrokeLine2(markStyle(bool(worse)), x, c.Min.Y, x, c.Max.Y)
 }
 
 var _ palette.Palette = classPalette(nil)
