@@ -17,6 +17,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -26,14 +27,19 @@ import (
 	"golang.org/x/perf/benchfmt"
 )
 
-// Dir is one result directory as read.
+// Dir is one input as read: a result directory, or a file of Go
+// benchmark results (Plain) such as `go test -bench` writes.
 type Dir struct {
-	Path     string
+	Path string
+	// Plain: a Go benchmark-format file, not a result directory. It has
+	// no env, outcomes or profiles, and its benchmarks can be anything.
+	Plain    bool
 	Env      Env
 	Results  []*benchfmt.Result
 	Outcomes []Outcome
-	Profiles []string          // paths of profiles/*.pb.gz, sorted
-	Better   map[string]string // unit -> "higher" or "lower", from results.txt's unit metadata
+	Profiles []string // paths of profiles/*.pb.gz, sorted
+	// Units is the unit metadata (better=, assume=) the results carry.
+	Units benchfmt.UnitMetadataMap
 }
 
 // Env is env.json: the fields reports use.
@@ -71,6 +77,9 @@ type Env struct {
 	StealRepeats    int       `json:"steal_repeats"`
 	Planted         string    `json:"planted"`
 	Lockstep        string    `json:"lockstep"`
+	// Plain marks a history entry recorded from a Go benchmark file
+	// rather than a result directory: its benchmarks can be anything.
+	Plain bool `json:"plain,omitempty"`
 }
 
 // Outcome is a line of outcomes.jsonl: the fields reports use.
@@ -144,25 +153,94 @@ func (s *Set) Outcomes() []Outcome {
 // ErrNotResultDir says a path is not a result directory.
 var ErrNotResultDir = errors.New("not a spillbench result directory")
 
-// Load reads result directories. A directory that is not one itself but
-// holds result directories (a side of spillbench ab: one per pair of
-// processes) stands for them, in name order. Any problem is an error
-// naming the file (and line); nothing is half read.
+// Load reads result directories, for a report. A directory that is not
+// one itself but holds result directories (a side of spillbench ab: one
+// per pair of processes) stands for them, in name order. Any problem is
+// an error naming the file (and line); nothing is half read. So is a
+// directory given twice, or a cell that two of the arguments both hold:
+// shards of one sweep are disjoint, and merging a shard with itself would
+// double its repetitions.
 func Load(dirs ...string) (*Set, error) {
-	if len(dirs) == 0 {
+	return load(nil, false, dirs)
+}
+
+// LoadBenchmarks reads what compare and history take: result
+// directories as Load does, files in Go benchmark format (the output of
+// go test -bench, any benchmarks), and "-" for stdin. Plain files may
+// repeat a benchmark, as the files of go test -count runs do.
+func LoadBenchmarks(stdin io.Reader, paths ...string) (*Set, error) {
+	return load(stdin, true, paths)
+}
+
+func load(stdin io.Reader, files bool, paths []string) (*Set, error) {
+	if len(paths) == 0 {
 		return nil, errors.New("no result directory given")
 	}
 	s := &Set{}
-	for _, p := range dirs {
-		for _, p := range expand(p) {
-			d, err := loadDir(p)
+	seen := map[string]string{} // a resolved path -> the argument that named it
+	arg := map[*Dir]int{}       // which argument a directory came from
+	for i, path := range paths {
+		for _, p := range expand(path) {
+			key := p
+			if abs, err := filepath.Abs(p); err == nil {
+				key = abs
+				if real, err := filepath.EvalSymlinks(abs); err == nil {
+					key = real
+				}
+			}
+			if prev, ok := seen[key]; ok {
+				return nil, fmt.Errorf("%s is given twice (as %s and %s); give each input once", p, prev, path)
+			}
+			seen[key] = path
+			d, err := loadInput(stdin, files, p)
 			if err != nil {
 				return nil, err
 			}
 			s.Dirs = append(s.Dirs, d)
+			arg[d] = i
+		}
+	}
+	// The same cell in result directories of two arguments.
+	where := map[string]*Dir{}
+	for _, d := range s.Dirs {
+		if d.Plain {
+			continue
+		}
+		for _, r := range d.Results {
+			name := string(r.Name.Full())
+			if prev, ok := where[name]; ok && arg[prev] != arg[d] {
+				return nil, fmt.Errorf("cell %s is in both %s and %s: a shard given twice, or runs that overlap; give each shard once", name, prev.Path, d.Path)
+			}
+			where[name] = d
 		}
 	}
 	return s, nil
+}
+
+// loadInput reads one path: a result directory, or where files are
+// allowed, a Go benchmark file or "-" for stdin.
+func loadInput(stdin io.Reader, files bool, path string) (*Dir, error) {
+	if !files {
+		return loadDir(path)
+	}
+	if path == "-" {
+		if stdin == nil {
+			return nil, errors.New("- (standard input) cannot be read here")
+		}
+		d := &Dir{Path: "-", Plain: true}
+		return d, d.readResults(stdin, "stdin")
+	}
+	if st, err := os.Stat(path); err == nil && !st.IsDir() {
+		d := &Dir{Path: path, Plain: true}
+		if err := d.loadResults(path); err != nil {
+			return nil, err
+		}
+		if len(d.Results) == 0 {
+			return nil, fmt.Errorf("%s holds no benchmark results: give a result directory or a file in Go benchmark format (go test -bench output)", path)
+		}
+		return d, nil
+	}
+	return loadDir(path)
 }
 
 // expand returns the result directories inside path if path has no
@@ -191,7 +269,7 @@ func loadDir(path string) (*Dir, error) {
 	if !st.IsDir() {
 		return nil, fmt.Errorf("%s: %w (it is a file)", path, ErrNotResultDir)
 	}
-	d := &Dir{Path: path, Better: map[string]string{}}
+	d := &Dir{Path: path}
 	envPath := filepath.Join(path, "env.json")
 	b, err := os.ReadFile(envPath)
 	if errors.Is(err, os.ErrNotExist) {
@@ -203,6 +281,7 @@ func loadDir(path string) (*Dir, error) {
 	if err := json.Unmarshal(b, &d.Env); err != nil {
 		return nil, fmt.Errorf("%s: %v", envPath, err)
 	}
+	d.Plain = d.Env.Plain
 	if err := d.loadResults(filepath.Join(path, "results.txt")); err != nil {
 		return nil, err
 	}
@@ -222,6 +301,12 @@ func (d *Dir) loadResults(path string) error {
 		return err
 	}
 	defer f.Close()
+	return d.readResults(f, path)
+}
+
+// readResults reads Go benchmark results from r, named path in errors.
+// Only a plain file may hold benchmarks other than spillbench's cells.
+func (d *Dir) readResults(f io.Reader, path string) error {
 	r := benchfmt.NewReader(f, path)
 	units := map[string]string{} // benchmark/unit -> the unit it was first written as
 	line := 0
@@ -229,10 +314,6 @@ func (d *Dir) loadResults(path string) error {
 		switch rec := r.Result().(type) {
 		case *benchfmt.SyntaxError:
 			return rec
-		case *benchfmt.UnitMetadata:
-			if rec.Key == "better" {
-				d.Better[rec.Unit] = rec.Value
-			}
 		case *benchfmt.Result:
 			line++
 			res := rec.Clone()
@@ -243,12 +324,13 @@ func (d *Dir) loadResults(path string) error {
 				}
 				units[name+" "+v.Unit] = v.OrigUnit
 			}
-			if !strings.HasPrefix(name, "Engine/") && !strings.HasPrefix(name, "Ring/") && !strings.HasPrefix(name, "RawFS/") {
+			if !d.Plain && !strings.HasPrefix(name, "Engine/") && !strings.HasPrefix(name, "Ring/") && !strings.HasPrefix(name, "RawFS/") {
 				return fmt.Errorf("%s: result %d: benchmark %q is not a spillbench cell (Engine/, Ring/ or RawFS/)", path, line, name)
 			}
 			d.Results = append(d.Results, res)
 		}
 	}
+	d.Units = r.Units()
 	return r.Err()
 }
 

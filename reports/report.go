@@ -237,6 +237,31 @@ func inlineCode(s string) string {
 }
 
 // build assembles the report.
+// reproduce is the commands that make such a result again: the spec the
+// sweep ran, as its result directory keeps it (a built-in spec can change
+// between versions; a YAML file can move), with its repetitions, into new
+// directories, and the report of those.
+func reproduce(s *Set) string {
+	var runs, outs []string
+	for _, d := range s.Dirs {
+		e := d.Env
+		out := d.Path + "-again"
+		args := []string{"spillbench run --spec", filepath.Join(d.Path, "spec.yaml")}
+		if e.MinCount > 0 && e.MinCount == e.MaxCount {
+			args = append(args, "--count", fmt.Sprint(e.MinCount))
+		}
+		if e.Shard != "" && e.Shard != "0/1" {
+			args = append(args, "--shard", e.Shard)
+		}
+		if e.Planted != "" {
+			args = append(args, "--plant", "'"+e.Planted+"'")
+		}
+		runs = append(runs, "`"+strings.Join(append(args, "--out", out), " ")+"`")
+		outs = append(outs, out)
+	}
+	return strings.Join(runs, ", ") + ", then `spillbench report " + strings.Join(outs, " ") + "`"
+}
+
 func build(s *Set, opt Options) (*doc, error) {
 	d := &doc{}
 	env := s.Dirs[0].Env
@@ -245,7 +270,6 @@ func build(s *Set, opt Options) (*doc, error) {
 	d.p("How do the spill threshold, granularity, compression and reclaim policy trade throughput against disk traffic and memory for each workload, how close does the engine come to the limits measured beside it, and how does it behave under the faults this sweep injected?")
 
 	d.h(2, "Setup")
-	var dirs []string
 	rows := [][]string{}
 	for _, dir := range s.Dirs {
 		e := dir.Env
@@ -253,15 +277,13 @@ func build(s *Set, opt Options) (*doc, error) {
 		if !e.Complete {
 			state = "INCOMPLETE"
 		}
-		dirs = append(dirs, filepath.Base(dir.Path))
 		rows = append(rows, []string{filepath.Base(dir.Path), e.Host, e.Kernel, e.CPU, fmt.Sprint(e.NumCPU), e.SpillFS, e.GoVersion, short(e.Commit), e.Shard, state})
 	}
 	d.t([]string{"result dir", "host", "kernel", "CPU", "cores", "spill fs", "Go", "commit", "shard", "state"}, rows)
-	cmd := opt.Command
-	if cmd == "" {
-		cmd = "spillbench report " + strings.Join(dirs, " ")
+	if opt.Command != "" {
+		d.p("This report: `%s`.", opt.Command)
 	}
-	d.p("Reproduce: `spillbench run --spec %s` (with `--shard i/n` per shard), then `%s`.", env.Spec, cmd)
+	d.p("Reproduce: %s.", reproduce(s))
 	if env.Benchtime != "" {
 		d.p("Measurement: each repetition of a timed cell runs the engine back to back for %s; %s repetitions per cell (more while its 95%% interval is wider than ±%s); GOGC %s; CPU profiles at %d Hz over every recorded repetition; %.0f%% of the sweep's time outside measured runs.",
 			env.Benchtime, countRange(env.MinCount, env.MaxCount), formatPercent(env.CI), gogcText(env.GOGC), env.ProfileHz, 100*env.Overhead)

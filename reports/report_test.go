@@ -56,7 +56,7 @@ func TestReportIsDeterministicAndMatchesGolden(t *testing.T) {
 	}
 	md, _ := os.ReadFile(filepath.Join(a, "report.md"))
 	golden(t, "quick-report.md", md, bytes.Equal)
-	for _, section := range []string{"## Question", "## Setup", "Reproduce: `spillbench run --spec quick`", "### Efficiency against the limits",
+	for _, section := range []string{"## Question", "## Setup", "Reproduce: `spillbench run --spec ../testdata/quick/spec.yaml --out ../testdata/quick-again`", "### Efficiency against the limits",
 		"### Where the time goes", "### Faults", "## Findings", "## Limitations", "![", "plots/hol-peak-buffered.svg"} {
 		if !bytes.Contains(md, []byte(section)) {
 			t.Errorf("report.md lacks %q", section)
@@ -134,7 +134,7 @@ func TestPlotsRenderLikeTheirGoldens(t *testing.T) {
 }
 
 func TestMalformedInputsGiveClearErrors(t *testing.T) {
-	good := "testdata/quick"
+	good := "../testdata/quick"
 	copyDir := func(t *testing.T) string {
 		dir := t.TempDir()
 		for _, f := range []string{"results.txt", "outcomes.jsonl", "env.json"} {
@@ -211,7 +211,7 @@ func TestMalformedInputsGiveClearErrors(t *testing.T) {
 //	go test ./reports -run '^$' -bench Report -benchtime 1x
 func BenchmarkReport(b *testing.B) {
 	dir := b.TempDir()
-	src := "testdata/quick"
+	src := "../testdata/quick"
 	for _, f := range []string{"outcomes.jsonl", "env.json"} {
 		data, _ := os.ReadFile(filepath.Join(src, f))
 		os.WriteFile(filepath.Join(dir, f), data, 0o644)
@@ -322,7 +322,7 @@ func TestFaultMatrixWidensWithItsModes(t *testing.T) {
 // scale, so the tight thresholds are not flattened onto zero; a narrow
 // range stays linear.
 func TestPeakBufferedGoesLogAcrossDecades(t *testing.T) {
-	env, err := os.ReadFile("testdata/quick/env.json")
+	env, err := os.ReadFile("../testdata/quick/env.json")
 	if err != nil {
 		t.Fatal(err)
 	}

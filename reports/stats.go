@@ -10,6 +10,7 @@ import (
 	"golang.org/x/perf/benchfmt"
 	"golang.org/x/perf/benchmath"
 	"golang.org/x/perf/benchproc"
+	"golang.org/x/perf/benchunit"
 )
 
 // Query selects and groups results the way benchstat's flags do.
@@ -31,7 +32,13 @@ type Cell struct {
 	// Recorded is the values in the order they were recorded (Sample's
 	// are sorted): a paired comparison pairs them by position.
 	Recorded []float64
+	// Assumption is the statistics the unit's values take (the
+	// inputs' assume= metadata): AssumeNothing or AssumeExact.
+	Assumption benchmath.Assumption
 }
+
+// exact says the cell's unit has no noise (assume=exact).
+func (c *Cell) exact() bool { return c.Assumption == benchmath.Assumption(benchmath.AssumeExact) }
 
 // Table is one unit's results grouped into rows and columns.
 type Table struct {
@@ -90,13 +97,14 @@ func Summarize(s *Set, q Query) (*Table, error) {
 	if q.Alpha > 0 {
 		thr.CompareAlpha = q.Alpha
 	}
+	assume := s.Assumption(q.Unit)
 	for _, rk := range rows {
 		line := make([]*Cell, len(cols))
 		for i, ck := range cols {
 			if vs := values[rk][ck]; len(vs) > 0 {
 				// NewSample sorts its argument in place.
 				smp := benchmath.NewSample(slices.Clone(vs), &thr)
-				line[i] = &Cell{Sample: smp, Summary: benchmath.AssumeNothing.Summary(smp, 0.95), Recorded: vs}
+				line[i] = &Cell{Sample: smp, Summary: assume.Summary(smp, 0.95), Recorded: vs, Assumption: assume}
 			}
 		}
 		t.Cells = append(t.Cells, line)
@@ -122,6 +130,11 @@ type Change struct {
 	// must reach to survive Holm-Bonferroni over every row compared with
 	// it: what `~` could have hidden. +Inf when no change could be seen.
 	MinChange float64
+	// Warnings are benchmath's about the samples, their summaries and
+	// the comparison, which benchstat prints as footnotes: "need >= 6
+	// samples for confidence interval at level 0.95", "all samples are
+	// equal", "exact distribution expected, but values range ...".
+	Warnings []string
 }
 
 // Compare compares column 0 with column 1 of each row of t (the old and
@@ -149,6 +162,10 @@ func detectable(cs []Change) {
 	for i := range cs {
 		c := &cs[i]
 		alpha := c.Alpha / float64(len(cs))
+		if c.Old.exact() || c.New.exact() {
+			c.MinChange = 0 // any change of an exact quantity shows
+			continue
+		}
 		if d, ok := logRatios(c.Old.Recorded, c.New.Recorded); c.Paired && ok {
 			c.MinChange = MinDetectablePaired(d, alpha, DefaultPower)
 			continue
@@ -159,14 +176,22 @@ func detectable(cs []Change) {
 
 // compareCells compares one row's old and new samples.
 func compareCells(row string, old, cur *Cell, higherIsBetter bool, alpha float64) Change {
-	cmp := benchmath.AssumeNothing.Compare(old.Sample, cur.Sample)
+	var assume benchmath.Assumption = benchmath.AssumeNothing
+	if old.exact() || cur.exact() {
+		assume = benchmath.AssumeExact
+	}
+	cmp := assume.Compare(old.Sample, cur.Sample)
 	c := Change{Row: row, Old: old, New: cur, P: cmp.P, Alpha: alpha,
 		Delta: cmp.FormatDelta(old.Summary.Center, cur.Summary.Center)}
+	c.Warnings = warnings(old.Sample.Warnings, old.Summary.Warnings, cur.Sample.Warnings, cur.Summary.Warnings, cmp.Warnings)
 	if old.Summary.Center != 0 {
 		c.Ratio = cur.Summary.Center / old.Summary.Center
 	}
 	c.Worse = (c.Ratio < 1) == higherIsBetter && c.Ratio != 1
 	c.MinP = MinPValue(len(old.Sample.Values), len(cur.Sample.Values))
+	if old.exact() || cur.exact() {
+		c.MinP = 0
+	}
 	if c.MinP >= alpha {
 		c.RunsToSee = RunsNeeded(alpha)
 	}
@@ -179,7 +204,7 @@ func compareCells(row string, old, cur *Cell, higherIsBetter bool, alpha float64
 // one side only).
 func comparePaired(row string, old, cur *Cell, higherIsBetter bool, alpha float64) Change {
 	d, ok := logRatios(old.Recorded, cur.Recorded)
-	if !ok || len(d) < 2 {
+	if !ok || len(d) < 2 || old.exact() || cur.exact() {
 		return compareCells(row, old, cur, higherIsBetter, alpha)
 	}
 	c := Change{Row: row, Old: old, New: cur, P: signedRankP(d), Alpha: alpha, Paired: true,
@@ -194,6 +219,19 @@ func comparePaired(row string, old, cur *Cell, higherIsBetter bool, alpha float6
 		c.RunsToSee = pairsNeeded(alpha)
 	}
 	return c
+}
+
+// warnings lists benchmath's warnings once each, in order.
+func warnings(lists ...[]error) []string {
+	var out []string
+	for _, l := range lists {
+		for _, w := range l {
+			if !slices.Contains(out, w.Error()) {
+				out = append(out, w.Error())
+			}
+		}
+	}
+	return out
 }
 
 // pairsNeeded is the fewest pairs with which a signed-rank test at alpha
@@ -279,37 +317,39 @@ func orAll(s string) string {
 	return s
 }
 
-// formatValue writes v with an SI prefix, for tables.
+// formatValue writes v to four significant digits with an SI prefix,
+// as benchstat does, and a time with its unit: "17.48ms", "93.08k".
 func formatValue(v float64, unit string) string {
-	abs := math.Abs(v)
-	switch {
-	case unit == "sec/op" && abs < 1e-6:
-		return fmt.Sprintf("%.1fns", v*1e9)
-	case unit == "sec/op" && abs < 1e-3:
-		return fmt.Sprintf("%.1fµs", v*1e6)
-	case unit == "sec/op" && abs < 1:
-		return fmt.Sprintf("%.2fms", v*1e3)
-	case unit == "sec/op":
-		return fmt.Sprintf("%.3fs", v)
-	case abs >= 1e9:
-		return fmt.Sprintf("%.2fG", v/1e9)
-	case abs >= 1e6:
-		return fmt.Sprintf("%.2fM", v/1e6)
-	case abs >= 1e3:
-		return fmt.Sprintf("%.2fk", v/1e3)
-	}
-	return fmt.Sprintf("%.3g", v)
+	return benchunit.Scale(v, benchunit.ClassOf(unit)) + timeSuffix(unit)
 }
 
-// HigherIsBetter reads the unit's better= metadata from the set's files;
-// without any, lower is better (time, bytes), as in benchstat.
+// HigherIsBetter says which way unit improves: from the inputs' unit
+// metadata (better=higher or lower) first, then benchfmt's defaults, then
+// the conventions of Go benchmark units: a rate (B/s, ops/s, items/s:
+// anything per second) is better higher; anything else (sec/op, B/op,
+// allocs/op, a size) lower.
 func (s *Set) HigherIsBetter(unit string) bool {
 	for _, d := range s.Dirs {
-		if b, ok := d.Better[unit]; ok {
-			return b == "higher"
+		switch d.Units.GetBetter(unit) {
+		case 1:
+			return true
+		case -1:
+			return false
 		}
 	}
-	return false
+	return strings.HasSuffix(unit, "/s")
+}
+
+// Assumption is the statistics unit's values take: benchmath's
+// AssumeExact where any input says assume=exact (a quantity with no
+// noise, such as a binary's size), otherwise AssumeNothing, as benchstat.
+func (s *Set) Assumption(unit string) benchmath.Assumption {
+	for _, d := range s.Dirs {
+		if d.Units.Get(unit, "assume") != nil {
+			return d.Units.GetAssumption(unit)
+		}
+	}
+	return benchmath.AssumeNothing
 }
 
 // value returns r's value in unit if filter (nil keeps everything) keeps

@@ -11,7 +11,7 @@ import (
 
 func loadQuick(t testing.TB) *Set {
 	t.Helper()
-	s, err := Load("testdata/quick")
+	s, err := Load("../testdata/quick")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +48,7 @@ func TestStatisticsMatchBenchstat(t *testing.T) {
 	s := loadQuick(t)
 	const filter = "/workload:hol .name:Engine"
 	for _, unit := range []string{"sec/op", "items/s", "B/op"} {
-		want := benchstatCSV(t, unit, "-col", "/gran", "-filter", filter, "testdata/quick/results.txt")
+		want := benchstatCSV(t, unit, "-col", "/gran", "-filter", filter, "../testdata/quick/results.txt")
 		if len(want) == 0 {
 			t.Fatalf("benchstat printed no %s rows", unit)
 		}

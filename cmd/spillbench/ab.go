@@ -87,11 +87,11 @@ sweep that failed, 130 interrupted.
 	if *plant != "" {
 		sides[1].Args = []string{"--plant", *plant}
 	}
-	dirs, err := interleaved(ctx, spec, dir, *count, *perProcess, sides, stderr)
+	dirs, err := interleaved(ctx, spec, dir, *count, *perProcess, sides, stderr, progressTo(stderr, *quiet))
 	if err != nil {
 		return failedError{err}
 	}
-	return c.compare(stdout, dirs[0], dirs[1])
+	return c.compare(stdout, dirs[:1], dirs[1:])
 }
 
 // interleaved runs spec on every side under bench.Interleave, count
@@ -112,7 +112,10 @@ sweep that failed, 130 interrupted.
 // showed no more false alarms than the test's level, so one pair is the
 // default. Which side goes first alternates between batches as within
 // them.
-func interleaved(ctx context.Context, spec *bench.Spec, dir string, count, perProcess int, sides []bench.Side, stderr io.Writer) ([]string, error) {
+//
+// Progress goes to progress (nil: none), a step per repetition both sides
+// have run.
+func interleaved(ctx context.Context, spec *bench.Spec, dir string, count, perProcess int, sides []bench.Side, stderr, progress io.Writer) ([]string, error) {
 	if count == 0 {
 		count = max(spec.Count, spec.MaxCount)
 	}
@@ -133,6 +136,9 @@ func interleaved(ctx context.Context, spec *bench.Spec, dir string, count, perPr
 	for _, s := range sides {
 		dirs = append(dirs, filepath.Join(dir, s.Name))
 	}
+	prog := bench.Progress{W: progress, Terminal: isTerminal(progress)}
+	batches := (count + perProcess - 1) / perProcess
+	prog.Total = len(spec.Cells()) * (batches*spec.Warmup + count)
 	for batch, done := 0, 0; done < count; batch++ {
 		n := min(perProcess, count-done)
 		// The token ties the batch's result directories together:
@@ -150,7 +156,7 @@ func interleaved(ctx context.Context, spec *bench.Spec, dir string, count, perPr
 		if batch%2 == 1 {
 			slices.Reverse(run) // the other side first
 		}
-		if err := bench.Interleave(ctx, run); err != nil {
+		if err := bench.Interleave(ctx, run, prog); err != nil {
 			for i := range outs {
 				if s := strings.TrimSpace(outs[i].String()); s != "" {
 					fmt.Fprintf(stderr, "%s: %s\n", sides[i].Name, s)

@@ -12,6 +12,7 @@ import (
 	"syscall"
 
 	"github.com/spillbench/spillbench/injectors"
+	"golang.org/x/term"
 )
 
 // exitError carries an exit status other than 1 without a message.
@@ -40,9 +41,9 @@ const help = `spillbench measures spill-to-disk reorder buffers and their failur
 Usage:
   spillbench run [flags]     run a sweep and write a result directory
   spillbench report DIR...   write the design report of result directories (shards merge)
-  spillbench compare OLD NEW compare two result directories; exit 1 on a significant regression
+  spillbench compare OLD NEW compare result directories or Go benchmark files; exit 1 on a regression
   spillbench ab              run a base revision and the working tree interleaved, and compare them
-  spillbench history add DIR record a run in a history store; history show plots the trend
+  spillbench history add DIR record a run in a history store; history show finds change points
   spillbench calibrate       run a spec twice, interleaved (A/A), and recommend a threshold
   spillbench inject          run the fault matrix of every available mechanism and mode
   spillbench list            axes, built-in specs, and the injectors available here
@@ -211,4 +212,11 @@ func progressTo(stderr io.Writer, quiet bool) io.Writer {
 		return nil
 	}
 	return stderr
+}
+
+// isTerminal reports whether w is a terminal, where progress is a bar
+// rather than lines.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
 }

@@ -85,7 +85,7 @@ func TestCleanup(t *testing.T) {
 
 func TestReport(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "rep")
-	code, stdout, stderr := run("report", "--out", out, "--format", "md", "../../reports/testdata/quick")
+	code, stdout, stderr := run("report", "--out", out, "--format", "md", "../../testdata/quick")
 	if code != 0 || !strings.Contains(stdout, filepath.Join(out, "report.md")) {
 		t.Fatalf("report: exit %d\n%s\n%s", code, stdout, stderr)
 	}
@@ -139,7 +139,7 @@ func copyResultDir(t *testing.T, src, match string, f func(i int, v float64) flo
 	return dst
 }
 
-const quickData = "../../reports/testdata/quick"
+const quickData = "../../testdata/quick"
 
 func TestCompareExitsOneOnARegressionAndZeroOnNoise(t *testing.T) {
 	slower := copyResultDir(t, quickData, "workload=hol/threshold=2KiB", func(_ int, v float64) float64 { return v * 1.6 })
@@ -178,28 +178,22 @@ func TestCompareExitsOneOnARegressionAndZeroOnNoise(t *testing.T) {
 	}
 }
 
-func TestHistoryDetectsAPlantedChange(t *testing.T) {
+// The store is append-only, and show says when it has too few entries to
+// find a change. (Detection itself: history_test.go, reports/history_test.go.)
+func TestHistoryAddIsAppendOnly(t *testing.T) {
 	store := filepath.Join(t.TempDir(), "hist")
-	// Entries sort by start time, then commit: these three share a start.
 	same := copyResultDir(t, quickData, "nothing", nil)
-	slower := copyResultDir(t, quickData, "workload=hol/threshold=2KiB/gran=batch/comp=none", func(_ int, v float64) float64 { return v * 2 })
-	for i, dir := range []string{quickData, same, slower} {
-		code, out, errOut := run("history", "add", dir, "--store", store, "--commit", fmt.Sprintf("c0mm1t%d", i))
-		if code != 0 {
+	for i, dir := range []string{quickData, same} {
+		if code, out, errOut := run("history", "add", dir, "--store", store, "--commit", fmt.Sprintf("c0mm1t%d", i)); code != 0 {
 			t.Fatalf("history add %s: exit %d %s %s", dir, code, out, errOut)
 		}
-		if i == 0 {
-			if code, _, _ := run("history", "add", dir, "--store", store, "--commit", "c0mm1t0"); code == 0 {
-				t.Fatal("adding the same entry twice succeeded: the store is append-only")
-			}
-		}
+	}
+	if code, _, errOut := run("history", "add", quickData, "--store", store, "--commit", "c0mm1t0"); code == 0 || !strings.Contains(errOut, "append-only") {
+		t.Fatalf("adding the same entry twice: exit %d %q", code, errOut)
 	}
 	code, out, errOut := run("history", "show", "--store", store, "--metric", "ns/op")
-	if code != 0 || !strings.Contains(out, "change ") || !strings.Contains(out, "c0mm1t2") || !strings.Contains(out, "trend-sec-op.svg") {
-		t.Fatalf("history show: exit %d\n%s\n%s", code, out, errOut)
-	}
-	if strings.Contains(out, "c0mm1t0 -> ") {
-		t.Fatalf("a change reported between identical runs:\n%s", out)
+	if code != 0 || !strings.Contains(out, "c0mm1t1") || !strings.Contains(out, "trend-sec-op.svg") {
+		t.Fatalf("history show of two entries: exit %d\n%s\n%s", code, out, errOut)
 	}
 }
 

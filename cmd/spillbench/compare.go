@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strings"
 
@@ -10,39 +11,51 @@ import (
 	"github.com/spillbench/spillbench/reports"
 )
 
+// stdin is what "-" reads; tests replace it.
+var stdin io.Reader = os.Stdin
+
 func compareCmd(stdout, stderr io.Writer, args []string) error {
 	fs := newFlags(stderr, "compare", `  spillbench compare out/base out/pr
   spillbench compare --metric sec/op,items/s --threshold 3% --format markdown base pr > comment.md
+  spillbench compare old.txt new.txt                 go test -bench output, every unit
+  spillbench compare old-1.txt,old-2.txt -          several files a side; - is standard input
+
+OLD and NEW are each a result directory, a file in Go benchmark format, or
+a comma-separated list of them. Exit status: 0 no regression, 1 a
+regression or (without --allow-missing) a benchmark the new side lost or a
+cell that failed, 2 bad input or a comparison too small to see anything.
 `)
 	var c compareFlags
 	c.register(fs)
-	dirs, err := fs.parseWithArgs(args)
+	sides, err := fs.parseWithArgs(args)
 	if err != nil {
 		return err
 	}
-	if len(dirs) != 2 {
-		return usagef("compare: give exactly two result directories, OLD and NEW")
+	if len(sides) != 2 {
+		return usagef("compare: give exactly two inputs, OLD and NEW (result directories or Go benchmark files; a,b for several)")
 	}
 	if err := c.check("compare"); err != nil {
 		return err
 	}
-	return c.compare(stdout, dirs[0], dirs[1])
+	return c.compare(stdout, strings.Split(sides[0], ","), strings.Split(sides[1], ","))
 }
 
 // compareFlags are the flags of a comparison, shared by compare and ab.
 type compareFlags struct {
 	metrics, threshold, format, filter *string
 	alpha                              *float64
+	allowMissing                       *bool
 	thr                                float64 // threshold, parsed by check
 	cmd                                string
 }
 
 func (c *compareFlags) register(fs *flags) {
-	c.metrics = fs.String("metric", "sec/op,items/s", "comma-separated units to compare")
-	c.threshold = fs.String("threshold", "5%", "smallest relative change that counts as a regression")
-	c.alpha = fs.Float64("alpha", reports.DefaultAlpha, "significance level")
+	c.metrics = fs.String("metric", "", "comma-separated units to compare (default: sec/op,items/s for result directories, every unit both sides have otherwise)")
+	c.threshold = fs.String("threshold", "5%", "smallest relative change that counts as a regression, as 5% or 0.05")
+	c.alpha = fs.Float64("alpha", reports.DefaultAlpha, "significance level, over every row compared (Holm-Bonferroni)")
 	c.format = fs.String("format", "text", "text, csv, json or markdown")
-	c.filter = fs.String("filter", ".name:Engine", "benchproc filter on the results compared")
+	c.filter = fs.String("filter", "", "benchproc filter on the results compared (default: .name:Engine for result directories, everything otherwise)")
+	c.allowMissing = fs.Bool("allow-missing", false, "pass the gate though the new side lacks benchmarks the old has, or has failing cells")
 }
 
 // check validates the flags for the command cmd.
@@ -65,32 +78,73 @@ func (c *compareFlags) check(cmd string) error {
 	return nil
 }
 
-// compare writes the comparison of two result directories and returns
-// exit status 1 if it found a regression.
-func (c *compareFlags) compare(stdout io.Writer, oldDir, newDir string) error {
-	old, err := reports.Load(oldDir)
+// compare writes the comparison of two inputs, each one or more result
+// directories or benchmark files, and returns exit status 1 if the gate
+// fails: a regression, or a benchmark lost or failing on the new side.
+func (c *compareFlags) compare(stdout io.Writer, oldPaths, newPaths []string) error {
+	if slices.Contains(oldPaths, "-") && slices.Contains(newPaths, "-") {
+		return usagef("%s: only one side can be - (standard input)", c.cmd)
+	}
+	old, err := reports.LoadBenchmarks(stdin, oldPaths...)
 	if err != nil {
 		return usagef("%s: %v", c.cmd, err)
 	}
-	cur, err := reports.Load(newDir)
+	cur, err := reports.LoadBenchmarks(stdin, newPaths...)
 	if err != nil {
 		return usagef("%s: %v", c.cmd, err)
 	}
-	units := tidyUnits(strings.Split(*c.metrics, ","))
-	cmp, err := reports.CompareSets(old, cur, units, *c.filter, *c.alpha, c.thr)
+	// Result directories hold the machine's baselines (Ring, RawFS) and
+	// work metrics beside the engine's cells; the gate is about the cells'
+	// time and throughput. Anything else is compared whole, as benchstat.
+	ours := !plain(old) && !plain(cur)
+	filter, metrics := *c.filter, *c.metrics
+	if filter == "" && ours {
+		filter = ".name:Engine"
+	}
+	if metrics == "" && ours {
+		metrics = "sec/op,items/s"
+	}
+	units := tidyUnits(strings.Split(metrics, ","))
+	cmp, err := reports.CompareSets(old, cur, units, filter, *c.alpha, c.thr)
 	if err != nil {
 		return usagef("%s: %v", c.cmd, err)
 	}
 	if len(cmp.Rows) == 0 {
-		return usagef("%s: no benchmark of %v is in both directories", c.cmd, units)
+		what := "any unit"
+		if len(units) > 0 {
+			what = strings.Join(units, ", ")
+		}
+		return usagef("%s: no benchmark with %s is on both sides (filter %q)", c.cmd, what, filter)
 	}
+	cmp.OldLabel, cmp.NewLabel = label(oldPaths), label(newPaths)
 	if err := cmp.Write(stdout, *c.format); err != nil {
 		return err
 	}
-	if len(cmp.Regressions()) > 0 {
+	switch {
+	case cmp.Blind():
+		return failedError{fmt.Errorf("%s: no row could show any change with so few runs; record more runs a side (see the footnotes)", c.cmd)}
+	case len(cmp.Regressions()) > 0:
 		return exitError{1}
+	case !*c.allowMissing && len(cmp.Lost())+len(cmp.Failing) > 0:
+		return fmt.Errorf("%s: the new side lacks %d benchmark(s) the old has and has %d failing cell(s); fix them or pass --allow-missing",
+			c.cmd, len(cmp.Lost()), len(cmp.Failing))
 	}
 	return nil
+}
+
+// plain reports whether any input of the set is a plain benchmark file.
+func plain(s *reports.Set) bool {
+	for _, d := range s.Dirs {
+		if d.Plain {
+			return true
+		}
+	}
+	return false
+}
+
+// label names a side in tables by its inputs.
+func label(paths []string) string {
+	return strings.Join(paths, ",")
 }
 
 // tidyUnits maps the units people write to benchfmt's tidied ones.
@@ -101,6 +155,8 @@ func tidyUnits(us []string) []string {
 		switch u {
 		case "ns/op", "time/op":
 			u = "sec/op"
+		case "MB/s":
+			u = "B/s"
 		}
 		if u != "" {
 			out = append(out, u)

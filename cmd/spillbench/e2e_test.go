@@ -34,7 +34,7 @@ func buildBinary(t *testing.T) (dir, bin string) {
 func TestBuiltBinary(t *testing.T) {
 	dir, bin := buildBinary(t)
 	spec := filepath.Join(dir, "tiny.yaml")
-	os.WriteFile(spec, []byte("name: tiny\ncount: 2\nworkload:\n  - {name: hol, items: 300, scale: 0.05}\nthreshold: [2KiB]\n"), 0o644)
+	os.WriteFile(spec, []byte("name: tiny\ncount: 8\nworkload:\n  - {name: hol, items: 300, scale: 0.05}\nthreshold: [2KiB]\n"), 0o644)
 	exe := func(wantCode int, args ...string) string {
 		t.Helper()
 		cmd := exec.Command(bin, args...)
@@ -57,6 +57,21 @@ func TestBuiltBinary(t *testing.T) {
 		t.Fatalf("report: %s", out)
 	}
 	exe(0, "compare", "--threshold", "50%", "a", "b")
+	// The report's reproduce line works as written.
+	md, err := os.ReadFile(filepath.Join(dir, "a", "report", "report.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, line, ok := strings.Cut(string(md), "Reproduce: `spillbench ")
+	run, report, ok2 := strings.Cut(line, "`, then `spillbench ")
+	if !ok || !ok2 {
+		t.Fatalf("report.md has no reproduce line of a run and a report:\n%s", md)
+	}
+	exe(0, append(strings.Fields(run), "-q")...)
+	report, _, _ = strings.Cut(report, "`")
+	if out := exe(0, strings.Fields(report)...); !strings.Contains(out, filepath.Join("a-again", "report", "report.md")) {
+		t.Fatalf("following the reproduce line: %s", out)
+	}
 	// ab: the binary against itself, repetitions interleaved; the two
 	// result directories carry one lockstep token, so compare pairs them.
 	if out := exe(0, "ab", "--base", bin, "--head", bin, "--spec", spec, "--out", "ab", "--threshold", "50%", "-q"); !strings.Contains(out, "pair by pair") {
@@ -108,7 +123,7 @@ func TestABBuildsARevision(t *testing.T) {
 	before := worktrees()
 	dir, bin := buildBinary(t)
 	spec := filepath.Join(dir, "tiny.yaml")
-	os.WriteFile(spec, []byte("name: tiny\ncount: 2\nworkload:\n  - {name: mix, items: 300}\nthreshold: [2KiB]\n"), 0o644)
+	os.WriteFile(spec, []byte("name: tiny\ncount: 8\nworkload:\n  - {name: mix, items: 300}\nthreshold: [2KiB]\n"), 0o644)
 	cmd := exec.Command(bin, "ab", "--base", "HEAD", "--head", bin, "--spec", spec, "--out", filepath.Join(dir, "ab"), "--threshold", "50%")
 	tmp := t.TempDir() // its own, so that the check below sees only ab's
 	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
