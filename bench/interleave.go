@@ -88,12 +88,25 @@ type Side struct {
 	Stdout, Stderr io.Writer
 }
 
+// Progress is where Interleave reports the turns it has given: a bar on
+// a terminal, a line every few seconds elsewhere. Total is the number of
+// repetitions (warm-ups included) each side will announce.
+type Progress struct {
+	W        io.Writer // nil is silent
+	Terminal bool
+	Total    int
+}
+
 // Interleave runs the sides in lockstep until every one has finished its
 // sweep. It fails if they announce different repetitions or one ends
 // before the others. When ctx is cancelled every side gets one SIGINT,
 // which stops its sweep cleanly (it releases what it set up and marks its
-// directory interrupted), and Interleave waits for all of them.
-func Interleave(ctx context.Context, sides []Side) (err error) {
+// directory interrupted), and Interleave waits for all of them. The sides
+// run quietly; Interleave reports their progress, one step per
+// repetition every side has run.
+func Interleave(ctx context.Context, sides []Side, prog Progress) (err error) {
+	bar := newProgress(prog.W, prog.Terminal, prog.Total)
+	defer bar.finish()
 	type running struct {
 		Side
 		cmd   *exec.Cmd
@@ -203,6 +216,7 @@ func Interleave(ctx context.Context, sides []Side) (err error) {
 				first = ((n % len(rs)) + len(rs)) % len(rs)
 			}
 		}
+		cell, _, _ := strings.Cut(rs[0].next, " ")
 		for i := range rs {
 			r := rs[(first+i)%len(rs)]
 			if _, err := io.WriteString(r.turns, "go\n"); err != nil {
@@ -210,6 +224,7 @@ func Interleave(ctx context.Context, sides []Side) (err error) {
 			}
 			advance(r)
 		}
+		bar.step(cell)
 	}
 	return nil // the deferred Wait collects how each side ended
 }

@@ -80,7 +80,7 @@ func runSides(t *testing.T, ctx context.Context, env []string, plans ...string) 
 		sides = append(sides, Side{Name: name, Path: exe, Args: []string{"-test.run=^$"}, Stderr: os.Stderr,
 			Env: append([]string{lockstepSideEnv + "=" + p, lockstepLogEnv + "=" + logPath}, env...)})
 	}
-	err = Interleave(ctx, sides)
+	err = Interleave(ctx, sides, Progress{})
 	out, rerr := os.ReadFile(logPath)
 	if rerr != nil {
 		t.Fatal(rerr)

@@ -50,7 +50,7 @@ func calibrateCmd(stdout, stderr io.Writer, args []string) error {
 		if !*quiet {
 			fmt.Fprintf(stderr, "spillbench: calibrate: two sweeps of %s, repetitions interleaved, into %s\n", spec.Name, base)
 		}
-		if dirs, err = interleaved(ctx, spec, base, 0, 0, []bench.Side{{Name: "a", Path: self}, {Name: "b", Path: self}}, stderr); err != nil {
+		if dirs, err = interleaved(ctx, spec, base, 0, 0, []bench.Side{{Name: "a", Path: self}, {Name: "b", Path: self}}, stderr, progressTo(stderr, *quiet)); err != nil {
 			return err
 		}
 	}

@@ -9,7 +9,6 @@ import (
 
 	"github.com/spillbench/spillbench/bench"
 	"github.com/spillbench/spillbench/injectors"
-	"golang.org/x/term"
 )
 
 func runCmd(stdout, stderr io.Writer, args []string) error {
@@ -88,13 +87,7 @@ func runCmd(stdout, stderr io.Writer, args []string) error {
 	defer injectors.Resources.ReleaseAll()
 
 	progress := progressTo(stderr, *quiet)
-	terminal := false
-	if progress != nil {
-		if f, ok := stderr.(*os.File); ok {
-			terminal = term.IsTerminal(int(f.Fd()))
-		}
-	}
-	sum, err := bench.Run(ctx, spec, bench.Options{Out: dir, Count: *count, Shard: shard, Profiles: *profiles, Progress: progress, Terminal: terminal, CPUs: cpus, Plant: plant, Step: step, Lockstep: *lockstep})
+	sum, err := bench.Run(ctx, spec, bench.Options{Out: dir, Count: *count, Shard: shard, Profiles: *profiles, Progress: progress, Terminal: isTerminal(progress), CPUs: cpus, Plant: plant, Step: step, Lockstep: *lockstep})
 	printSummary(stdout, sum)
 	return err
 }
