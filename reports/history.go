@@ -1,6 +1,8 @@
 package reports
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -8,6 +10,9 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
+
+	"golang.org/x/perf/benchfmt"
 )
 
 // A history store is a directory of entries, one per recorded run, named
@@ -25,16 +30,45 @@ type HistoryEntry struct {
 	Set    *Set
 }
 
-// AddHistory copies a result directory's results, outcomes and env into
-// the store as a new entry and returns its name. commit overrides the one
+// AddHistory records in the store, as a new entry, the result
+// directory or Go benchmark file in (as LoadBenchmarks read it), and
+// returns the entry's name. A result directory's results, outcomes and
+// env are copied; a benchmark file becomes the entry's results.txt, with
+// an env.json marked plain and dated now. commit overrides the one
 // env.json names.
-func AddHistory(store, dir string, env Env, commit string) (string, error) {
+func AddHistory(store string, in *Dir, commit string) (string, error) {
+	env := in.Env
 	if commit == "" {
 		commit = env.Commit
 	}
 	if commit == "" || strings.ContainsAny(commit, "/ ") {
 		return "", fmt.Errorf("commit %q: give --commit SHA", commit)
 	}
+	files := map[string][]byte{}
+	if in.Plain {
+		var b bytes.Buffer
+		w := benchfmt.NewWriter(&b)
+		for _, r := range in.Results {
+			if err := w.Write(r); err != nil {
+				return "", err
+			}
+		}
+		env = Env{Plain: true, Commit: commit, Start: time.Now(), Spec: "go test -bench: " + in.Path}
+		e, err := json.MarshalIndent(env, "", "  ")
+		if err != nil {
+			return "", err
+		}
+		files["results.txt"], files["env.json"], files["outcomes.jsonl"] = b.Bytes(), e, nil
+	} else {
+		for _, f := range []string{"results.txt", "outcomes.jsonl", "env.json"} {
+			b, err := os.ReadFile(filepath.Join(in.Path, f))
+			if err != nil {
+				return "", err
+			}
+			files[f] = b
+		}
+	}
+	files["commit"] = []byte(commit + "\n")
 	name := env.Start.UTC().Format("20060102T150405") + "-" + commit[:min(12, len(commit))]
 	entry := filepath.Join(store, name)
 	if _, err := os.Stat(entry); err == nil {
@@ -48,19 +82,24 @@ func AddHistory(store, dir string, env Env, commit string) (string, error) {
 		return "", err
 	}
 	defer os.RemoveAll(tmp)
-	for _, f := range []string{"results.txt", "outcomes.jsonl", "env.json"} {
-		b, err := os.ReadFile(filepath.Join(dir, f))
-		if err != nil {
-			return "", err
-		}
+	for f, b := range files {
 		if err := os.WriteFile(filepath.Join(tmp, f), b, 0o644); err != nil {
 			return "", err
 		}
 	}
-	if err := os.WriteFile(filepath.Join(tmp, "commit"), []byte(commit+"\n"), 0o644); err != nil {
-		return "", err
-	}
 	return name, os.Rename(tmp, entry)
+}
+
+// Plain reports whether any entry was recorded from a Go benchmark file.
+func (h *History) Plain() bool {
+	for _, e := range h.Entries {
+		for _, d := range e.Set.Dirs {
+			if d.Plain {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // LoadHistory reads every entry of a store, oldest first.

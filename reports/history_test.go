@@ -58,7 +58,7 @@ func writeHistory(t *testing.T, seed uint64, n int, level func(b, i int) float64
 				t.Fatal(err)
 			}
 		}
-		if _, err := AddHistory(store, dir, env, ""); err != nil {
+		if _, err := AddHistory(store, &Dir{Path: dir, Env: env}, ""); err != nil {
 			t.Fatal(err)
 		}
 	}

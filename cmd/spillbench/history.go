@@ -13,8 +13,8 @@ import (
 )
 
 const historyHelp = `Usage of spillbench history:
-  spillbench history add [--store DIR] [--commit SHA] DIR
-        record the run in result directory DIR as a new entry of the store
+  spillbench history add [--store DIR] [--commit SHA] DIR|FILE
+        record a result directory, or a go test -bench file, as a new entry of the store
   spillbench history show [--store DIR] [--metric UNIT] [--threshold 0%] [--alpha 0.05] [--out FILE]
         print the trend and where each benchmark's level moved, plot both;
         exit 1 if the latest entries are still at a worse level
@@ -40,7 +40,9 @@ func historyCmd(stdout, stderr io.Writer, args []string) error {
 }
 
 func historyAdd(stdout, stderr io.Writer, args []string) error {
-	fs := newFlags(stderr, "history add", "  spillbench history add out/quick-20261126 --commit $(git rev-parse HEAD) --store .spillbench-history\n")
+	fs := newFlags(stderr, "history add", `  spillbench history add out/quick-20261126 --commit $(git rev-parse HEAD) --store .spillbench-history
+  go test -bench . -count 10 ./... | spillbench history add --commit $(git rev-parse HEAD) -
+`)
 	commit := fs.String("commit", "", "commit the run measured (default: the one in its env.json)")
 	store := fs.String("store", ".spillbench-history", "history directory")
 	dirs, err := fs.parseWithArgs(args)
@@ -48,13 +50,16 @@ func historyAdd(stdout, stderr io.Writer, args []string) error {
 		return err
 	}
 	if len(dirs) != 1 {
-		return usagef("history add: give one result directory")
+		return usagef("history add: give one result directory or Go benchmark file (- for standard input)")
 	}
-	set, err := reports.Load(dirs[0])
+	set, err := reports.LoadBenchmarks(stdin, dirs[0])
 	if err != nil {
 		return usagef("history add: %v", err)
 	}
-	entry, err := reports.AddHistory(*store, dirs[0], set.Dirs[0].Env, *commit)
+	if len(set.Dirs) != 1 {
+		return usagef("history add: %s holds %d result directories; add one at a time", dirs[0], len(set.Dirs))
+	}
+	entry, err := reports.AddHistory(*store, set.Dirs[0], *commit)
 	if err != nil {
 		return err
 	}
@@ -77,7 +82,7 @@ no later change undid), 2 bad input.
 `)
 	metric := fs.String("metric", "sec/op", "unit to track")
 	store := fs.String("store", ".spillbench-history", "history directory")
-	filter := fs.String("filter", ".name:Engine", "benchproc filter on the results tracked")
+	filter := fs.String("filter", "", "benchproc filter on the results tracked (default: .name:Engine where the entries are result directories)")
 	out := fs.String("out", "", "where to write the trend plot (default STORE/trend-<metric>.svg)")
 	alpha := fs.Float64("alpha", reports.DefaultAlpha, "family-wise error rate of change detection over all benchmarks")
 	threshold := fs.String("threshold", "0%", "smallest change to a worse level that counts as a regression")
@@ -104,7 +109,11 @@ no later change undid), 2 bad input.
 	}
 	cfg := reports.DefaultChangePoints
 	cfg.Alpha = *alpha
-	t, err := h.Trend(unit[0], *filter, cfg)
+	f := *filter
+	if f == "" && !h.Plain() {
+		f = ".name:Engine"
+	}
+	t, err := h.Trend(unit[0], f, cfg)
 	if err != nil {
 		return usagef("history show: %v", err)
 	}

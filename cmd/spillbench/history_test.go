@@ -166,3 +166,27 @@ func TestHistoryShowUsageErrors(t *testing.T) {
 		t.Fatalf("3 entries: exit %d\n%s", code, out)
 	}
 }
+
+// go test -bench output goes into a history as it is, from a file or
+// standard input, and show tracks its benchmarks without the Engine
+// filter result directories get.
+func TestHistoryOfGoBenchmarkFiles(t *testing.T) {
+	store := filepath.Join(t.TempDir(), "hist")
+	if code, out, errOut := run("history", "add", "--store", store, "--commit", "aaaa", crc32Old); code != 0 || !strings.Contains(out, "added") {
+		t.Fatalf("history add FILE: exit %d %s %s", code, out, errOut)
+	}
+	f, err := os.Open("../../testdata/gobench/crc32-b.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	stdin = f
+	defer func() { stdin = os.Stdin }()
+	if code, out, errOut := run("history", "add", "--store", store, "--commit", "bbbb", "-"); code != 0 {
+		t.Fatalf("history add -: exit %d %s %s", code, out, errOut)
+	}
+	code, out, errOut := run("history", "show", "--store", store, "--metric", "B/s", "--out", filepath.Join(t.TempDir(), "t.svg"))
+	if code != 0 || strings.Count(out, "-bbbb") != 1 || strings.Count(out, "-aaaa") != 1 {
+		t.Fatalf("history show of two go test entries: exit %d\n%s%s", code, out, errOut)
+	}
+}
