@@ -165,3 +165,14 @@ func TestCompareNamesExactlyThePlantedCell(t *testing.T) {
 		t.Fatalf("the same cell 1.3x faster: exit %d\n%s", code, out)
 	}
 }
+
+// testdata/ab is a real interleaved run with 30% planted in one cell of
+// the head: compare pairs its repetitions and names that cell alone.
+func TestCompareOfACommittedABRun(t *testing.T) {
+	const cell = "Engine/workload=mix/threshold=2KiB/gran=batch/"
+	code, out, errOut := run("compare", "../../testdata/ab/base", "../../testdata/ab/head")
+	if code != 1 || !strings.Contains(out, "pair by pair") || strings.Count(out, "regression: ") != 2 ||
+		strings.Count(out, "regression: "+cell) != 2 {
+		t.Fatalf("planted ab run: exit %d, want 1 naming %s in sec/op and items/s\n%s%s", code, cell, out, errOut)
+	}
+}
