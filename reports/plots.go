@@ -533,7 +533,7 @@ func HistoryPlot(points []HistoryPoint, title, ylabel string, marks ...HistoryMa
 	if err != nil {
 		return nil, err
 	}
-	poly.Color = color.RGBA{0x1f, 0x77, 0xb4, 0x40}
+	poly.Color = color.NRGBA{0x1f, 0x77, 0xb4, 0x40} // not RGBA: that is premultiplied, and this drew magenta
 	poly.LineStyle.Width = 0
 	l, pts, err := plotter.NewLinePoints(line)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -142,9 +143,14 @@ func plain(s *reports.Set) bool {
 	return false
 }
 
-// label names a side in tables by its inputs.
+// label names a side in tables by its inputs' base names: "base" and
+// "head" for ab, "old.txt" for a file.
 func label(paths []string) string {
-	return strings.Join(paths, ",")
+	var names []string
+	for _, p := range paths {
+		names = append(names, filepath.Base(p))
+	}
+	return strings.Join(names, ",")
 }
 
 // tidyUnits maps the units people write to benchfmt's tidied ones.

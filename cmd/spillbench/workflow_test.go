@@ -198,7 +198,7 @@ granularity: [item]
 		t.Helper()
 		t.Fatalf("%s\nexit %d, status %q\nstdout:\n%s\nstderr:\n%s\ncomparison.md:\n%s", fmt.Sprintf(format, args...), r.code, r.status, r.stdout, r.stderr, r.md)
 	}
-	const table = "| benchmark | unit | old | new | change | p | could see |"
+	const table = "| benchmark | unit | base | head | change | p | could see |"
 
 	// A/A: HEAD against its own merge base with HEAD. The threshold is
 	// wide: the check is of the plumbing, not of the runner's noise.
