@@ -9,6 +9,18 @@
 // confidence interval) and compares (Mann-Whitney U), so a "~" here is a
 // "~" in benchstat. Beyond benchstat, Holm-Bonferroni control over a whole
 // grid and a warning when a sample is too small to ever be significant.
+//
+// Where to find things:
+//
+//   - load.go reads inputs; stats.go, power.go and paired.go are the
+//     statistics; plots.go draws.
+//   - The report (Generate) has a file per section: report.go (the
+//     outline and Setup), results.go, efficiency.go, wheretime.go,
+//     granularity.go, faults.go, findings.go and limitations.go;
+//     document.go renders its blocks to Markdown and HTML.
+//   - The other documents: tuning.go, injection.go, survival.go.
+//   - The gate and the trend: compare.go (compare and ab), history.go
+//     and changepoint.go (history show).
 package reports
 
 import (

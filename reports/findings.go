@@ -1,0 +1,78 @@
+package reports
+
+import (
+	"fmt"
+	"math"
+	"slices"
+)
+
+// findingsSection derives the knee and the best cells from the tables.
+func findingsSection(d *doc, s *Set, workloads []string) {
+	d.h(2, "Findings")
+	d.p("The knee is the smallest threshold whose median throughput is within 5%% of the best median throughput of its strategy (the spill knobs other than the threshold); best cells are among engine cells without faults.")
+	var rows [][]string
+	for _, w := range workloads {
+		ss, err := thresholdSeries(s, w, "", "items/s")
+		if err != nil || len(ss) == 0 {
+			continue
+		}
+		for _, sr := range ss {
+			xs := slices.Sorted(mapKeys(sr.points))
+			bestV := 0.0
+			for _, x := range xs {
+				bestV = math.Max(bestV, sr.points[x].Summary.Center)
+			}
+			knee := xs[len(xs)-1]
+			for _, x := range xs {
+				if sr.points[x].Summary.Center >= 0.95*bestV {
+					knee = x
+					break
+				}
+			}
+			rows = append(rows, []string{w, sr.name, formatBytes(knee), formatValue(bestV, "items/s")})
+		}
+	}
+	if len(rows) > 0 {
+		d.t([]string{"workload", "strategy", "knee threshold", "best median items/s"}, rows)
+	}
+	var best [][]string
+	for _, obj := range []struct {
+		name, unit string
+		higher     bool
+	}{{"throughput", "items/s", true}, {"disk bytes", "spill-bytes/op", false}, {"peak memory (buffered)", "peak-buffered-B", false}} {
+		for _, w := range workloads {
+			t, err := Summarize(s, Query{Filter: fmt.Sprintf(".name:Engine /workload:%s /fault:none", w), Unit: obj.unit})
+			if err != nil || len(t.Rows) == 0 {
+				continue
+			}
+			bi, bv := -1, 0.0
+			for i := range t.Rows {
+				c := t.Cells[i][0]
+				if c == nil {
+					continue
+				}
+				if v := c.Summary.Center; bi < 0 || (obj.higher && v > bv) || (!obj.higher && v < bv) {
+					bi, bv = i, v
+				}
+			}
+			if bi >= 0 {
+				best = append(best, []string{obj.name, w, "`" + t.Rows[bi].StringValues() + "`", cellText(t.Cells[bi][0], obj.unit)})
+			}
+		}
+	}
+	if len(best) > 0 {
+		d.t([]string{"objective", "workload", "best cell", "median"}, best)
+	}
+}
+
+func formatBytes(v float64) string {
+	for _, u := range []struct {
+		name string
+		size float64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
+		if v >= u.size && math.Mod(v, u.size) == 0 {
+			return fmt.Sprintf("%.0f%s", v/u.size, u.name)
+		}
+	}
+	return fmt.Sprintf("%.0fB", v)
+}

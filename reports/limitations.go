@@ -1,0 +1,93 @@
+package reports
+
+import (
+	"fmt"
+	"math"
+	"path/filepath"
+	"slices"
+	"sort"
+)
+
+// limitationsSection lists what this report cannot say.
+func limitationsSection(d *doc, s *Set) {
+	d.h(2, "Limitations")
+	var items []string
+	for _, dir := range s.Dirs {
+		if !dir.Env.Complete {
+			items = append(items, fmt.Sprintf("%s is incomplete (interrupted: %t): its cells have fewer repetitions than the spec asks.", filepath.Base(dir.Path), dir.Env.Interrupted))
+		}
+	}
+	skipped := map[string]int{}
+	notFired := map[string]int{}
+	for _, o := range s.Outcomes() {
+		switch o.Status {
+		case "skipped":
+			skipped[o.Reason]++
+		case "fault-not-fired", "fault-off-target":
+			notFired[o.Keys["fault"]+": "+o.Status]++
+		}
+	}
+	for _, r := range slices.Sorted(mapKeys(skipped)) {
+		items = append(items, fmt.Sprintf("%d runs skipped: %s", skipped[r], r))
+	}
+	steal, gcs, stolen := 0, 0, 0.0
+	for _, dir := range s.Dirs {
+		steal += dir.Env.StealRepeats
+	}
+	for _, o := range s.Outcomes() {
+		if o.GCCycles > 0 {
+			gcs++
+		}
+		stolen = math.Max(stolen, o.StealPct)
+	}
+	if steal > 0 {
+		items = append(items, fmt.Sprintf("%d repetitions were run again because the hypervisor stole more CPU than the spec allows; the largest steal kept was %.1f%%.", steal, stolen))
+	}
+	if gcs > 0 {
+		items = append(items, fmt.Sprintf("%d repetitions met a garbage collection inside their measured runs.", gcs))
+	}
+	for _, r := range slices.Sorted(mapKeys(notFired)) {
+		items = append(items, fmt.Sprintf("%d runs of %s are no evidence about their fault.", notFired[r], r))
+	}
+	t, err := Summarize(s, Query{Filter: ".name:Engine /fault:none", Unit: "sec/op"})
+	if err == nil {
+		noisy, small, blurred := 0, 0, 0
+		var mins []float64
+		for i := range t.Rows {
+			c := t.Cells[i][0]
+			if c == nil {
+				continue
+			}
+			if c.Summary.Center > 0 && (c.Summary.Hi-c.Summary.Lo)/2/c.Summary.Center > 0.10 {
+				noisy++
+			}
+			if MinPValue(len(c.Sample.Values), len(c.Sample.Values)) >= DefaultAlpha {
+				small++
+			}
+			vs := c.Sample.Values
+			m := MinDetectable(vs, vs, DefaultAlpha, DefaultPower)
+			mins = append(mins, m)
+			if m > 0.05 {
+				blurred++
+			}
+		}
+		if noisy > 0 {
+			items = append(items, fmt.Sprintf("%d of %d engine cells are noisy: their 95%% interval of time per run is wider than ±10%% of the median.", noisy, len(t.Rows)))
+		}
+		if small > 0 {
+			items = append(items, fmt.Sprintf("%d cells have too few runs for any comparison to be significant at alpha 0.05; %d runs per side are needed.", small, RunsNeeded(DefaultAlpha)))
+		}
+		if len(mins) > 0 {
+			slices.Sort(mins)
+			items = append(items, fmt.Sprintf("Compared with another run like it, a cell's time per run would show a change of %s in the typical cell and %s in the least certain (80%% power at alpha 0.05); %d of %d cells would miss a 5%% change more often than not. `~` in a comparison means no change this large, not no change.",
+				FormatChange(mins[len(mins)/2]), FormatChange(mins[len(mins)-1]), blurred, len(mins)))
+		}
+	}
+	if len(items) == 0 {
+		items = append(items, "None found: every cell ran, every fault fired where aimed, and every cell's interval is within ±10%.")
+	}
+	sort.Strings(items)
+	for _, it := range items {
+		d.p("- %s", it)
+	}
+}

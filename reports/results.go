@@ -1,0 +1,128 @@
+package reports
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"golang.org/x/perf/benchmath"
+	"golang.org/x/perf/benchproc"
+)
+
+// keyValues lists the values of a cell key across the results, in order
+// of first appearance.
+func keyValues(s *Set, key string) []string {
+	var vs []string
+	for _, r := range s.Results() {
+		for _, kv := range nameKeys(string(r.Name.Full())) {
+			if kv[0] == key && !slices.Contains(vs, kv[1]) {
+				vs = append(vs, kv[1])
+			}
+		}
+	}
+	return vs
+}
+
+func nameKeys(name string) [][2]string {
+	var kvs [][2]string
+	for _, part := range strings.Split(name, "/")[1:] {
+		if k, v, ok := strings.Cut(part, "="); ok {
+			kvs = append(kvs, [2]string{k, v})
+		}
+	}
+	return kvs
+}
+
+func workloadSection(d *doc, s *Set, w string) error {
+	d.h(3, "Workload %s", w)
+	type metric struct {
+		unit, name, title, ylabel string
+		budget                    bool
+	}
+	for _, m := range []metric{
+		{"items/s", "throughput", "Throughput vs threshold", "items/s", false},
+		{"spill-bytes/op", "spill-bytes", "Bytes spilled per run vs threshold", "bytes written per run", false},
+		{"reloads/op", "reloads", "Reload events per run vs threshold", "records reloaded per run", false},
+		{"activations/op", "activations", "Spill activations per run vs threshold", "evictions that wrote, per run", false},
+		{"peak-buffered-B", "peak-buffered", "Peak buffered bytes vs threshold", "bytes buffered", true},
+		{"peak-heap-B", "peak-heap", "Peak Go heap vs threshold", "bytes", true},
+		{"peak-rss-B", "peak-rss", "Peak RSS vs threshold", "bytes", true},
+	} {
+		p, err := MetricVsThreshold(s, w, m.unit, fmt.Sprintf("%s: %s", w, m.title), m.ylabel, m.budget)
+		if err != nil {
+			continue // a workload with no engine results at every threshold: nothing to plot
+		}
+		if err := d.fig(fmt.Sprintf("%s-%s", w, m.name), fmt.Sprintf("%s, workload %s: median with 95%% interval per strategy.", m.title, w), p); err != nil {
+			return err
+		}
+	}
+	t, err := Summarize(s, Query{Filter: fmt.Sprintf(".name:Engine /workload:%s /fault:none", w), Row: "/threshold", Col: strategy, Unit: "items/s"})
+	if err != nil {
+		return err
+	}
+	if len(t.Rows) == 0 {
+		d.p("No engine results without faults for this workload.")
+		return nil
+	}
+	header := []string{"threshold"}
+	for _, l := range strategyLabels(t.Cols) {
+		header = append(header, l+" items/s")
+	}
+	var rows [][]string
+	for i, r := range t.Rows {
+		row := []string{r.StringValues()}
+		for _, c := range t.Cells[i] {
+			row = append(row, cellText(c, "items/s"))
+		}
+		rows = append(rows, row)
+	}
+	d.t(header, rows)
+	return nil
+}
+
+// cellText is a cell's median, the interval's half width, the runs, and
+// the smallest change a comparison with another run like it would see.
+func cellText(c *Cell, unit string) string {
+	if c == nil {
+		return "-"
+	}
+	vs := c.Sample.Values
+	return fmt.Sprintf("%s ±%s (n=%d, sees %s)", formatValue(c.Summary.Center, unit), c.Summary.PctRangeString(), len(vs),
+		FormatChange(MinDetectable(vs, vs, DefaultAlpha, DefaultPower)))
+}
+
+func median(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// sample pools every value of unit in the results filter keeps.
+func sample(s *Set, filter, unit string) *Cell {
+	f, err := benchproc.NewFilter(filter)
+	if err != nil {
+		return nil
+	}
+	var vs []float64
+	for _, r := range s.Results() {
+		if v, ok := value(f, r, unit); ok {
+			vs = append(vs, v)
+		}
+	}
+	if len(vs) == 0 {
+		return nil
+	}
+	smp := benchmath.NewSample(vs, &benchmath.DefaultThresholds)
+	return &Cell{Sample: smp, Summary: benchmath.AssumeNothing.Summary(smp, 0.95)}
+}
+
+// ratioText is a/b's medians with the ratio of the interval bounds.
+func ratioText(a, b *Cell) string {
+	if b.Summary.Center == 0 || b.Summary.Lo <= 0 || b.Summary.Hi <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.3f [%.3f, %.3f]", a.Summary.Center/b.Summary.Center, a.Summary.Lo/b.Summary.Hi, a.Summary.Hi/b.Summary.Lo)
+}
