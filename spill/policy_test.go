@@ -190,8 +190,19 @@ func TestPrecedenceExplicitOverEnvOverDefault(t *testing.T) {
 	if err := p.ApplyEnv(env(map[string]string{EnvThreshold: "1M", EnvCompression: "zstd"})); err != nil {
 		t.Fatal(err)
 	}
+	if p.threshold() != 1<<20 || p.Compression != (Compression{Zstd, DefaultZstdLevel}) {
+		t.Fatalf("policy %v after ApplyEnv: want the environment's 1M threshold and zstd over the defaults", p)
+	}
 	p.Threshold = 4 << 10 // explicit
-	if p.Threshold != 4<<10 || p.Compression != (Compression{Zstd, DefaultZstdLevel}) {
-		t.Fatalf("policy %v: want the explicit threshold and the environment's compression", p)
+	// Applying an environment that does not name a knob leaves what was
+	// set explicitly; one that does overrides it (so explicit settings go last).
+	if err := p.ApplyEnv(env(map[string]string{EnvCompression: "none"})); err != nil {
+		t.Fatal(err)
+	}
+	if p.Threshold != 4<<10 || p.Compression != (Compression{}) {
+		t.Fatalf("policy %v: want the explicit threshold kept and the environment's compression", p)
+	}
+	if err := p.ApplyEnv(env(map[string]string{EnvThreshold: "2M"})); err != nil || p.Threshold != 2<<20 {
+		t.Fatalf("policy %v, %v: ApplyEnv must override a set threshold, which is why explicit settings come after it", p, err)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -76,10 +77,35 @@ func TestRunWritesAResultDirectory(t *testing.T) {
 	}
 }
 
+// cleanup removes the work dir an interrupted run left (its marker names
+// a process that is gone) and leaves alone a look-alike without one.
 func TestCleanup(t *testing.T) {
-	code, out, _ := run("cleanup")
-	if code != 0 || out == "" {
-		t.Fatalf("cleanup: exit %d, %q", code, out)
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	dead := exec.Command("true")
+	if err := dead.Run(); err != nil {
+		t.Skip(err)
+	}
+	left := filepath.Join(tmp, "spillbench-inj-left")
+	decoy := filepath.Join(tmp, "spillbench-inj-decoy")
+	for _, d := range []string{left, decoy} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.WriteFile(filepath.Join(left, ".spillbench-injector"), []byte(strconv.Itoa(dead.Process.Pid)), 0o644)
+	code, out, errOut := run("cleanup")
+	if code != 0 || !strings.Contains(out, left) {
+		t.Fatalf("cleanup: exit %d, %q %q; want it to name %s", code, out, errOut, left)
+	}
+	if _, err := os.Stat(left); !os.IsNotExist(err) {
+		t.Fatalf("the left-over work dir is still there: %v", err)
+	}
+	if _, err := os.Stat(decoy); err != nil {
+		t.Fatalf("cleanup touched a dir without the marker: %v", err)
+	}
+	if code, out, _ := run("cleanup"); code != 0 || !strings.Contains(out, "nothing to clean up") {
+		t.Fatalf("second cleanup: exit %d, %q", code, out)
 	}
 }
 
