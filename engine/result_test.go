@@ -30,10 +30,16 @@ func TestResultCodecRoundTrip(t *testing.T) {
 }
 
 func TestSuccessRecordIsAboutTheReferenceSize(t *testing.T) {
-	for _, written := range []uint64{0, 100, 4000, 1<<21 - 1} {
-		r := Result{Seq: 1234, Index: 1234, Written: written, Literal: written}
-		if n := len(ResultCodec{}.Append(nil, r)); n < 33 || n > 40 {
-			t.Errorf("success record for a %d-byte file is %d bytes, want 33-37 (the reference's is 37)", written, n)
+	// 13 fixed bytes (seq, index, status), three varints (written and
+	// literal grow with the file; matched is 0), the checksum, and the
+	// varint length of no data: 33 to 37 bytes, the reference's being 37.
+	for _, tc := range []struct {
+		written uint64
+		want    int
+	}{{0, 33}, {100, 33}, {4000, 35}, {1<<21 - 1, 37}} {
+		r := Result{Seq: 1234, Index: 1234, Written: tc.written, Literal: tc.written}
+		if n := len(ResultCodec{}.Append(nil, r)); n != tc.want || SumSize != 16 {
+			t.Errorf("success record for a %d-byte file is %d bytes, want %d", tc.written, n, tc.want)
 		}
 	}
 }

@@ -79,6 +79,7 @@ func TestVerifierCounts(t *testing.T) {
 func TestVerifierChecksDeltasAgainstTheBasis(t *testing.T) {
 	wl, _ := NewWorkload(WorkloadSpec{Name: "tree", Items: 40, Seed: 1, Scale: 0.2})
 	v := newVerifier(wl)
+	damaged := int64(0)
 	for seq := range uint64(40) {
 		it := wl.Item(seq)
 		v.expect[seq] = expect(it)
@@ -89,11 +90,12 @@ func TestVerifierChecksDeltasAgainstTheBasis(t *testing.T) {
 		if r.Payload == PayloadDelta && seq%3 == 0 {
 			r.Data = append([]byte(nil), r.Data...)
 			r.Data[len(r.Data)-1] ^= 0xff // damage the last literal byte or copy
+			damaged++
 		}
 		v.deliver(r)
 	}
 	rep := v.finish(false)
-	if rep.Corrupted == 0 || rep.Delivered != 40 {
-		t.Fatalf("%v: damaged deltas must count as corrupted", rep)
+	if damaged < 3 || rep.Corrupted != damaged || rep.Delivered != 40 {
+		t.Fatalf("%v: every one of the %d damaged deltas must count as corrupted, and nothing else", rep, damaged)
 	}
 }
