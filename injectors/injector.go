@@ -114,8 +114,11 @@ type Observation struct {
 	Path   string     `json:"path,omitempty"`
 	Offset int64      `json:"offset"`         // byte offset of the failing read or write, -1 if none
 	Size   int        `json:"size,omitempty"` // bytes the call asked to write or read
-	Call   int        `json:"call"`           // index of the call, counting from 1; 0 for setup notes
-	Note   string     `json:"note,omitempty"`
+	// Call counts from 1: for a fault that fired, which of the calls its
+	// fault selected (the nth, after its rule) it struck; for a traced
+	// call, its index among all calls; 0 for setup notes.
+	Call int    `json:"call"`
+	Note string `json:"note,omitempty"`
 }
 
 // Summary is what a run's observations say about its fault, in the shape

@@ -2,6 +2,7 @@ package injectors_test
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -91,13 +92,48 @@ func TestMockVanishBeforeCommitRecovers(t *testing.T) {
 }
 
 func TestMockRuleNarrowsTheFault(t *testing.T) {
-	// Only per-item record writes at an even call index may fail; the
-	// fault fires on the first of those.
-	rule := `(and (op write) (site record.write) (not (randomly 0.5 3)))`
-	r := runUnder(t, injectors.NewMock(), injectors.Fault{Mode: injectors.ModeEIO, Rule: rule}, spill.PerItem)
-	wantCleanFailure(t, r, unix.EIO)
-	if o, _ := r.firstFailure(); o.Site != spill.SiteRecordWrite {
-		t.Fatalf("fired at %s", o.Site)
+	// strike runs under rule with every call traced and returns the
+	// first failure and its index among all calls (rules see that index;
+	// a failure's Call counts only the calls its rule selected).
+	strike := func(rule string) (injectors.Observation, int) {
+		t.Helper()
+		m := injectors.NewMock()
+		m.Trace = true
+		r := runUnder(t, m, injectors.Fault{Mode: injectors.ModeEIO, Rule: rule}, spill.PerItem)
+		wantCleanFailure(t, r, unix.EIO)
+		traced := 0
+		for _, o := range r.obs {
+			if o.Errno != "" {
+				return o, traced + 1
+			}
+			if o.Note == "traced" {
+				traced++
+			}
+		}
+		t.Fatalf("%s: no failure", rule)
+		return injectors.Observation{}, 0
+	}
+	// The broad rule strikes the first per-item record write.
+	o, first := strike(`(and (op write) (site record.write))`)
+	if o.Site != spill.SiteRecordWrite {
+		t.Fatalf("broad rule fired at %s", o.Site)
+	}
+	// With a seed whose random half holds for that call, the narrowed
+	// rule must pass it over and strike a later record write it matches.
+	seed := 0
+	for s := 1; s < 100 && seed == 0; s++ {
+		if rnd, _ := injectors.ParseRule(fmt.Sprintf("(randomly 0.5 %d)", s)); rnd.Match(injectors.Op{Index: first}) {
+			seed = s
+		}
+	}
+	rule := fmt.Sprintf(`(and (op write) (site record.write) (not (randomly 0.5 %d)))`, seed)
+	o, at := strike(rule)
+	parsed, err := injectors.ParseRule(rule)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Site != spill.SiteRecordWrite || at <= first || !parsed.Match(injectors.Op{Kind: injectors.OpWrite, Site: o.Site, Index: at}) {
+		t.Fatalf("narrowed rule fired at %s, call %d; want a record write after call %d that the rule matches", o.Site, at, first)
 	}
 	if err := injectors.NewMock().Arm(injectors.Fault{Mode: injectors.ModeEIO, Rule: "(op seek)"}); err == nil {
 		t.Fatal("a rule on seek, which the seam never does, was accepted")
