@@ -440,16 +440,8 @@ func (b *Buffer[T]) restore(items []taken[T]) {
 // stages it or writes it, and records where the items went. On error the
 // items are still the caller's.
 func (b *Buffer[T]) commit(rec []byte, items []taken[T]) error {
-	raw := len(rec) - headerSize
-	tag, out := tagRaw, rec
-	if b.policy.Compression.Method == Zstd && raw >= minCompressSize {
-		enc := encoderFor(b.policy.Compression.Level)
-		b.zrec = enc.EncodeAll(rec[headerSize:], grow(b.zrec, headerSize))
-		if len(b.zrec)-headerSize < raw {
-			tag, out = tagZstd, b.zrec
-		}
-	}
-	finishRecord(out, tag, len(items), raw)
+	var out []byte
+	out, b.zrec = sealRecord(rec, b.zrec, b.policy.Compression, len(items))
 	off, err := b.place(out)
 	if err != nil {
 		return err
@@ -463,7 +455,7 @@ func (b *Buffer[T]) commit(rec []byte, items []taken[T]) error {
 	b.stats.SpillEvents++
 	b.stats.ItemsSpilled += int64(len(items))
 	b.stats.RecordBytes += int64(len(out))
-	b.stats.PayloadBytes += int64(raw)
+	b.stats.PayloadBytes += int64(len(rec) - headerSize)
 	return nil
 }
 

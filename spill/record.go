@@ -63,6 +63,24 @@ func appendEntry(payload []byte, seq uint64, data []byte) []byte {
 	return append(payload, data...)
 }
 
+// sealRecord makes rec a record of count entries: rec holds headerSize
+// reserved bytes, then the entries' raw payload. Where c asks for zstd and
+// the payload is long enough to gain, it compresses it into zbuf (reused)
+// and keeps whichever is smaller. It returns the record (rec or zbuf) and
+// zbuf for the next call.
+func sealRecord(rec, zbuf []byte, c Compression, count int) (out, zbufNext []byte) {
+	raw := len(rec) - headerSize
+	tag, out := tagRaw, rec
+	if c.Method == Zstd && raw >= minCompressSize {
+		zbuf = encoderFor(c.Level).EncodeAll(rec[headerSize:], grow(zbuf, headerSize))
+		if len(zbuf)-headerSize < raw {
+			tag, out = tagZstd, zbuf
+		}
+	}
+	finishRecord(out, tag, count, raw)
+	return out, zbuf
+}
+
 // finishRecord fills in the header of rec, which holds headerSize reserved
 // bytes followed by the stored payload.
 func finishRecord(rec []byte, tag byte, count, raw int) {

@@ -10,20 +10,14 @@ import (
 
 // buildRecord returns a finished record holding entries (which must be in
 // descending sequence order), compressed with c where that pays.
+// buildRecord encodes entries as the buffer's writer does: appendEntry,
+// then sealRecord.
 func buildRecord(entries []entry, c Compression) []byte {
 	rec := make([]byte, headerSize)
 	for _, e := range entries {
 		rec = appendEntry(rec, e.seq, e.data)
 	}
-	raw := len(rec) - headerSize
-	tag, out := tagRaw, rec
-	if c.Method == Zstd && raw >= minCompressSize {
-		z := encoderFor(c.Level).EncodeAll(rec[headerSize:], make([]byte, headerSize))
-		if len(z)-headerSize < raw {
-			tag, out = tagZstd, z
-		}
-	}
-	finishRecord(out, tag, len(entries), raw)
+	out, _ := sealRecord(rec, nil, c, len(entries))
 	return out
 }
 
