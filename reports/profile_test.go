@@ -93,9 +93,26 @@ func TestDiffSharesTheChange(t *testing.T) {
 			t.Errorf("%s explains %.2f, want %.2f", f, share[f], want)
 		}
 	}
-	// Per run: two runs of b are half as much each.
-	if shifts := Diff(a, b, 1, 2); shifts[0].New == 80 {
-		t.Fatal("Diff did not normalise per run")
+	// Per run: a profile of two runs holds twice one run's samples.
+	for _, tc := range []struct {
+		runsA, runsB int
+		want         map[string]Shift
+	}{
+		// b per run: f 40, g 20, h 15 of 75, against a's 100: -25.
+		{1, 2, map[string]Shift{"f": {Old: 50, New: 40, Share: 0.4}, "g": {Old: 50, New: 20, Share: 1.2}, "h": {Old: 0, New: 15, Share: -0.6}}},
+		// a per run: f 25, g 25 of 50; b per run as above: +25.
+		{2, 2, map[string]Shift{"f": {Old: 25, New: 40, Share: 0.6}, "g": {Old: 25, New: 20, Share: -0.2}, "h": {Old: 0, New: 15, Share: 0.6}}},
+	} {
+		got := Diff(a, b, tc.runsA, tc.runsB)
+		if len(got) != 3 {
+			t.Fatalf("runs %d, %d: %d shifts, want 3: %+v", tc.runsA, tc.runsB, len(got), got)
+		}
+		for _, s := range got {
+			w := tc.want[s.Func]
+			if s.Old != w.Old || s.New != w.New || math.Abs(s.Share-w.Share) > 1e-9 {
+				t.Errorf("runs %d, %d: %s %d -> %d explains %.2f, want %d -> %d explaining %.2f", tc.runsA, tc.runsB, s.Func, s.Old, s.New, s.Share, w.Old, w.New, w.Share)
+			}
+		}
 	}
 }
 
