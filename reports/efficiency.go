@@ -20,9 +20,10 @@ import (
 // ring. A cell that spilled pays for its I/O, which is not overhead.
 func efficiencySection(d *doc, s *Set, workloads []string) error {
 	d.h(3, "Efficiency against the limits")
-	d.p("Spill efficiency is the spill path's rate (bytes written plus bytes read back, over the time spent inside the buffer's eviction and reload calls) against RawFS, the same bytes written and read in 1 MiB calls in the same kind of directory, measured beside each repetition: the median over a strategy's spilling cells, with their range. No-spill overhead is time per run of the cells that spilled nothing over the Ring limit (the same workload through the bare in-memory ring), as the ratio of medians with the ratio of the 95%% interval bounds.")
+	d.p("Spill efficiency is the spill path's rate (bytes written plus bytes read back, over the time spent inside the buffer's eviction and reload calls) against RawFS, the same bytes written and read in 1 MiB calls in the same kind of directory, measured beside each repetition: the median over a strategy's spilling cells, with their range when there are several. No-spill overhead is time per run of the cells that spilled nothing over the Ring limit (the same workload through the bare in-memory ring): the ratio of medians ± the wider side of the interval between the ratios of their 95%% interval bounds; over several thresholds, the median of those ratios and their range.")
 	cells := effCells(s)
 	var rows [][]string
+	var strats []string
 	for _, w := range workloads {
 		for _, strat := range strategies(cells, w) {
 			var effs, overs []float64
@@ -50,23 +51,27 @@ func efficiencySection(d *doc, s *Set, workloads []string) error {
 			}
 			eff := "-"
 			if len(effs) > 0 {
-				slices.Sort(effs)
-				eff = fmt.Sprintf("%.3f [%.3f, %.3f] over %d", median(effs), effs[0], effs[len(effs)-1], len(effs))
+				eff = medianRange(effs, "cell", "cells")
 			}
 			over := "-"
 			if len(overs) == 1 {
 				over = fmt.Sprintf("%s at %s", overText, quiet[0])
 			} else if len(overs) > 1 {
-				slices.Sort(overs)
-				over = fmt.Sprintf("%.3f [%.3f, %.3f] over %d thresholds", median(overs), overs[0], overs[len(overs)-1], len(overs))
+				over = medianRange(overs, "threshold", "thresholds")
 			}
-			rows = append(rows, []string{w, strat, eff, over})
+			rows = append(rows, []string{w, "", eff, over})
+			strats = append(strats, strat)
 		}
 	}
 	if len(rows) == 0 {
 		d.p("No cell of this run has the measurements these figures need.")
 		return nil
 	}
+	short, fixed := varyingKeys(strats)
+	for i := range rows {
+		rows[i][1] = short[i]
+	}
+	allRows(d, fixed)
 	d.t([]string{"workload", "strategy", "spill efficiency (spill path / RawFS)", "no-spill overhead (engine / Ring)"}, rows)
 	return nil
 }
@@ -81,8 +86,16 @@ type effCell struct {
 	spilledBytes         float64
 }
 
+// strategy is the cell's name without its workload, threshold and fault:
+// the spill knobs and the setting it ran in, "gran=batch/comp=none/...".
 func (c effCell) strategy() string {
-	return fmt.Sprintf("gran=%s comp=%s reclaim=%s", c.keys["gran"], c.keys["comp"], c.keys["reclaim"])
+	var parts []string
+	for _, kv := range nameKeys("Engine/" + c.name) {
+		if kv[0] != "workload" && kv[0] != "threshold" && kv[0] != "fault" {
+			parts = append(parts, kv[0]+"="+kv[1])
+		}
+	}
+	return strings.Join(parts, "/")
 }
 
 func (c effCell) spilled() bool { return c.spilledBytes > 0 }
@@ -187,4 +200,14 @@ func strategies(cells []effCell, w string) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// medianRange is the median of xs with their range: a spread over
+// cells, not an interval, so it is not written with ±.
+func medianRange(xs []float64, one, many string) string {
+	if len(xs) == 1 {
+		return fmt.Sprintf("%.3f (1 %s)", xs[0], one)
+	}
+	s := slices.Sorted(slices.Values(xs))
+	return fmt.Sprintf("%.3f (range %.3f to %.3f over %d %s)", median(s), s[0], s[len(s)-1], len(s), many)
 }

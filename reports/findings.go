@@ -36,6 +36,7 @@ func findingsSection(d *doc, s *Set, workloads []string) {
 		d.t([]string{"workload", "strategy", "knee threshold", "best median items/s"}, rows)
 	}
 	var best [][]string
+	var bestNames []string
 	for _, obj := range []struct {
 		name, unit string
 		higher     bool
@@ -56,11 +57,17 @@ func findingsSection(d *doc, s *Set, workloads []string) {
 				}
 			}
 			if bi >= 0 {
-				best = append(best, []string{obj.name, w, "`" + t.Rows[bi].StringValues() + "`", cellText(t.Cells[bi][0], obj.unit)})
+				best = append(best, []string{obj.name, w, "", cellText(t.Cells[bi][0], obj.unit)})
+				bestNames = append(bestNames, dropKey(t.Rows[bi].StringValues(), "workload"))
 			}
 		}
 	}
 	if len(best) > 0 {
+		cells, fixed := varyingKeys(bestNames)
+		for i := range best {
+			best[i][2] = "`" + cells[i] + "`"
+		}
+		allRows(d, fixed)
 		d.t([]string{"objective", "workload", "best cell", "median"}, best)
 	}
 }

@@ -18,15 +18,21 @@ func granularitySection(d *doc, s *Set) {
 	}
 	d.h(3, "Batch against per-item records")
 	survive := 0
-	var rows [][]string
+	var names []string
 	for _, c := range changes {
+		names = append(names, c.Row)
+	}
+	cells, fixed := varyingKeys(names)
+	var rows [][]string
+	for i, c := range changes {
 		holm := "no"
 		if c.Holm {
 			holm, survive = "yes", survive+1
 		}
-		rows = append(rows, []string{"`" + c.Row + "`", formatValue(c.Old.Summary.Center, "items/s"), formatValue(c.New.Summary.Center, "items/s"), c.Delta, fmt.Sprintf("%.3f", c.P), holm})
+		rows = append(rows, []string{"`" + cells[i] + "`", formatValue(c.Old.Summary.Center, "items/s"), formatValue(c.New.Summary.Center, "items/s"), c.Delta, fmt.Sprintf("%.3f", c.P), holm})
 	}
 	d.p("Throughput of per-item records against batch records in each cell (items/s, medians); `~` where the difference is not significant at alpha 0.05, as benchstat prints it. %d of %d differences survive Holm-Bonferroni over all %d comparisons.", survive, len(changes), len(changes))
+	allRows(d, fixed)
 	d.t([]string{"cell", "batch", "item", "change", "p", "survives Holm"}, rows)
 }
 

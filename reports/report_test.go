@@ -366,3 +366,62 @@ func isLog(s plot.Normalizer) bool {
 	_, ok := s.(plot.LogScale)
 	return ok
 }
+
+// The report's tables name cells by the keys that vary among their rows
+// and state the keys every row shares once, above the table: no row
+// repeats a fixed key, and no row carries a whole cell name.
+func TestReportTablesNameCellsByWhatVaries(t *testing.T) {
+	s := loadQuick(t)
+	out := t.TempDir()
+	if _, err := Generate(s, Options{Out: out, Formats: []Format{Markdown}}); err != nil {
+		t.Fatal(err)
+	}
+	md, err := os.ReadFile(filepath.Join(out, "report.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fixed []string // the last "All rows:" sentence's keys
+	sentences, checked := 0, 0
+	for _, line := range strings.Split(string(md), "\n") {
+		if rest, ok := strings.CutPrefix(line, "All rows: "); ok {
+			sentences++
+			fixed = strings.Split(strings.TrimSuffix(rest, "."), ", ")
+			continue
+		}
+		if !strings.HasPrefix(line, "|") {
+			if line != "" {
+				fixed = nil // a sentence stands above one table only
+			}
+			continue
+		}
+		for _, cell := range strings.Split(line, " | ") {
+			if strings.Contains(cell, "Engine/") || strings.Contains(cell, "schedule=seeded") {
+				t.Errorf("a table row names a whole cell, or a key fixed in this run: %q", line)
+			}
+			for _, kv := range fixed {
+				if strings.Contains(cell, kv) {
+					t.Errorf("a row repeats %q, which the sentence above its table states: %q", kv, line)
+				}
+			}
+			if strings.Contains(cell, "=") {
+				checked++
+			}
+		}
+	}
+	if sentences < 3 {
+		t.Errorf("%d \"All rows:\" sentences; want one above each of the efficiency, granularity and best-cell tables", sentences)
+	}
+	if checked < 8 {
+		t.Errorf("only %d table cells name keys: the test checks nothing", checked)
+	}
+	for _, want := range []string{
+		"All rows: reclaim=keep, backend=dir, workers=2, ring=1024, schedule=seeded, fault=none.",
+		"| `workload=mix/threshold=2KiB/comp=zstd:3` | 250.3k | 288.7k | +15.32% |",
+		"| throughput | mix | `threshold=4MiB/gran=item/comp=zstd:3` | 380.8k ±6% (n=12, sees ≥13%) |",
+		"| mix | gran=batch/comp=none | 0.075 (1 cell) | 0.960 ±10% at 4MiB |",
+	} {
+		if !bytes.Contains(md, []byte(want)) {
+			t.Errorf("report.md lacks %q", want)
+		}
+	}
+}

@@ -119,10 +119,13 @@ func sample(s *Set, filter, unit string) *Cell {
 	return &Cell{Sample: smp, Summary: benchmath.AssumeNothing.Summary(smp, 0.95)}
 }
 
-// ratioText is a/b's medians with the ratio of the interval bounds.
+// ratioText is the ratio of a's and b's medians ± the wider side of the
+// interval the ratios of their interval bounds give, in percent as
+// benchstat writes an interval: "0.960 ±10%".
 func ratioText(a, b *Cell) string {
 	if b.Summary.Center == 0 || b.Summary.Lo <= 0 || b.Summary.Hi <= 0 {
 		return "-"
 	}
-	return fmt.Sprintf("%.3f [%.3f, %.3f]", a.Summary.Center/b.Summary.Center, a.Summary.Lo/b.Summary.Hi, a.Summary.Hi/b.Summary.Lo)
+	r := benchmath.Summary{Center: a.Summary.Center / b.Summary.Center, Lo: a.Summary.Lo / b.Summary.Hi, Hi: a.Summary.Hi / b.Summary.Lo}
+	return fmt.Sprintf("%.3f ±%s", r.Center, r.PctRangeString())
 }

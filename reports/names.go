@@ -1,0 +1,113 @@
+package reports
+
+import (
+	"slices"
+	"strings"
+)
+
+// This file keeps tables narrow enough to read: cell names cut to what
+// varies among a table's rows.
+
+// namePart is one part of a cell name after its kind: key=value, or a
+// bare word (a sub-benchmark name), whose key is the word itself.
+type namePart struct{ key, text string }
+
+// splitName parses "Kind/key=value/...": the kind is the first part
+// unless it has an "=".
+func splitName(name string) (kind string, parts []namePart) {
+	fields := strings.Split(name, "/")
+	if !strings.Contains(fields[0], "=") {
+		kind, fields = fields[0], fields[1:]
+	}
+	for _, f := range fields {
+		k, _, _ := strings.Cut(f, "=")
+		parts = append(parts, namePart{k, f})
+	}
+	return kind, parts
+}
+
+// varyingKeys shortens the cell names of a table's rows to the parts that
+// differ among them, the kind only if kinds differ. fixed lists the parts
+// every name has alike, "key=value, key=value", for a sentence above the
+// table; it leaves out a common kind, which the section names. A key
+// missing from some names varies. A name left with nothing shortens to
+// its kind, or "-" if it has none.
+//
+//	Engine/workload=mix/threshold=2KiB/fault=none
+//	Engine/workload=mix/threshold=4MiB/fault=none
+//
+// shorten to threshold=2KiB and threshold=4MiB, fixed
+// "workload=mix, fault=none".
+func varyingKeys(names []string) (short []string, fixed string) {
+	if len(names) == 0 {
+		return nil, ""
+	}
+	kinds := make([]string, len(names))
+	parts := make([][]namePart, len(names))
+	var keys []string // in order of first appearance
+	for i, n := range names {
+		kinds[i], parts[i] = splitName(n)
+		for _, p := range parts[i] {
+			if !slices.Contains(keys, p.key) {
+				keys = append(keys, p.key)
+			}
+		}
+	}
+	textOf := func(ps []namePart, key string) (string, bool) {
+		for _, p := range ps {
+			if p.key == key {
+				return p.text, true
+			}
+		}
+		return "", false
+	}
+	varies := map[string]bool{}
+	var same []string
+	for _, k := range keys {
+		first, _ := textOf(parts[0], k)
+		for _, ps := range parts {
+			if t, ok := textOf(ps, k); !ok || t != first {
+				varies[k] = true
+				break
+			}
+		}
+		if !varies[k] {
+			same = append(same, first)
+		}
+	}
+	kindVaries := slices.ContainsFunc(kinds, func(k string) bool { return k != kinds[0] })
+	short = make([]string, len(names))
+	for i, ps := range parts {
+		var keep []string
+		if kindVaries {
+			keep = append(keep, kinds[i])
+		}
+		for _, p := range ps {
+			if varies[p.key] {
+				keep = append(keep, p.text)
+			}
+		}
+		if len(keep) == 0 && kinds[i] != "" {
+			keep = []string{kinds[i]}
+		}
+		if len(keep) == 0 {
+			keep = []string{"-"}
+		}
+		short[i] = strings.Join(keep, "/")
+	}
+	return short, strings.Join(same, ", ")
+}
+
+// dropKey removes key's part from a cell name, for a table that shows it
+// in a column of its own.
+func dropKey(name, key string) string {
+	fields := strings.Split(name, "/")
+	return strings.Join(slices.DeleteFunc(fields, func(f string) bool { return strings.HasPrefix(f, key+"=") }), "/")
+}
+
+// allRows states the parts a table's rows share, above the table.
+func allRows(d *doc, fixed string) {
+	if fixed != "" {
+		d.p("All rows: %s.", fixed)
+	}
+}
