@@ -107,14 +107,6 @@ type Progress struct {
 func Interleave(ctx context.Context, sides []Side, prog Progress) (err error) {
 	bar := newProgress(prog.W, prog.Terminal, prog.Total)
 	defer bar.finish()
-	type running struct {
-		Side
-		cmd   *exec.Cmd
-		turns *os.File
-		pipe  *os.File // what ready reads
-		ready *bufio.Scanner
-		next  string // the repetition it announced; "" once it ended
-	}
 	var rs []*running
 	// Whatever happens, no side outlives the call: closing its turns
 	// pipe ends its sweep (its next Step fails), and Wait reaps it.
@@ -139,34 +131,11 @@ func Interleave(ctx context.Context, sides []Side, prog Progress) (err error) {
 		}
 	}()
 	for _, s := range sides {
-		turnsR, turnsW, err := os.Pipe()
+		r, err := start(ctx, s)
 		if err != nil {
 			return err
 		}
-		readyR, readyW, err := os.Pipe()
-		if err != nil {
-			turnsR.Close()
-			turnsW.Close()
-			return err
-		}
-		cmd := exec.CommandContext(ctx, s.Path, s.Args...)
-		cmd.Stdout, cmd.Stderr = s.Stdout, s.Stderr
-		cmd.Env = append(append(os.Environ(), s.Env...), lockstepEnv+"=1")
-		cmd.ExtraFiles = []*os.File{turnsR, readyW}
-		// Its own process group: a Ctrl-C at the terminal reaches the
-		// driver alone, which passes exactly one on.
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-		cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
-		cmd.WaitDelay = time.Minute
-		err = cmd.Start()
-		turnsR.Close()
-		readyW.Close()
-		if err != nil {
-			turnsW.Close()
-			readyR.Close()
-			return fmt.Errorf("%s: %w", s.Name, err)
-		}
-		rs = append(rs, &running{Side: s, cmd: cmd, turns: turnsW, pipe: readyR, ready: bufio.NewScanner(readyR)})
+		rs = append(rs, r)
 	}
 	// A cancelled run gives no more turns: closing the pipes ends every
 	// side's wait, and the SIGINT ends what it is running.
@@ -175,28 +144,80 @@ func Interleave(ctx context.Context, sides []Side, prog Progress) (err error) {
 			r.turns.Close()
 		}
 	})()
-	advance := func(r *running) {
-		r.next = ""
-		if r.ready.Scan() {
-			r.next = r.ready.Text()
-		}
+	return takeTurns(ctx, rs, bar)
+}
+
+// running is a side started under Interleave.
+type running struct {
+	Side
+	cmd   *exec.Cmd
+	turns *os.File
+	pipe  *os.File // what ready reads
+	ready *bufio.Scanner
+	next  string // the repetition it announced; "" once it ended
+}
+
+// start starts a side with the lockstep pipes as its fds 3 and 4.
+func start(ctx context.Context, s Side) (*running, error) {
+	turnsR, turnsW, err := os.Pipe()
+	if err != nil {
+		return nil, err
 	}
+	readyR, readyW, err := os.Pipe()
+	if err != nil {
+		turnsR.Close()
+		turnsW.Close()
+		return nil, err
+	}
+	cmd := exec.CommandContext(ctx, s.Path, s.Args...)
+	cmd.Stdout, cmd.Stderr = s.Stdout, s.Stderr
+	cmd.Env = append(append(os.Environ(), s.Env...), lockstepEnv+"=1")
+	cmd.ExtraFiles = []*os.File{turnsR, readyW}
+	// Its own process group: a Ctrl-C at the terminal reaches the
+	// driver alone, which passes exactly one on.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	cmd.WaitDelay = time.Minute
+	err = cmd.Start()
+	turnsR.Close()
+	readyW.Close()
+	if err != nil {
+		turnsW.Close()
+		readyR.Close()
+		return nil, fmt.Errorf("%s: %w", s.Name, err)
+	}
+	return &running{Side: s, cmd: cmd, turns: turnsW, pipe: readyR, ready: bufio.NewScanner(readyR)}, nil
+}
+
+// advance reads the repetition r announces next ("" once it ended).
+func (r *running) advance() {
+	r.next = ""
+	if r.ready.Scan() {
+		r.next = r.ready.Text()
+	}
+}
+
+// takeTurns gives the sides their turns, repetition by repetition, until
+// all have ended or ctx is done.
+func takeTurns(ctx context.Context, rs []*running, bar *progress) error {
 	for _, r := range rs {
-		advance(r)
+		r.advance()
 	}
-	for {
+	for ctx.Err() == nil {
 		ended := 0
 		for _, r := range rs {
 			if r.next == "" {
 				ended++
 			}
 		}
-		if ended == len(rs) || ctx.Err() != nil {
-			break
-		}
-		for _, r := range rs {
-			if r.next == "" {
-				return fmt.Errorf("%s stopped before the other side's sweep ended", r.Name)
+		switch {
+		case ended == len(rs):
+			return nil
+		case ended > 0:
+			for _, r := range rs {
+				if r.next == "" {
+					return fmt.Errorf("%s stopped before the other side's sweep ended", r.Name)
+				}
 			}
 		}
 		for _, r := range rs[1:] {
@@ -222,7 +243,7 @@ func Interleave(ctx context.Context, sides []Side, prog Progress) (err error) {
 			if _, err := io.WriteString(r.turns, "go\n"); err != nil {
 				return fmt.Errorf("%s: %w", r.Name, err)
 			}
-			advance(r)
+			r.advance()
 		}
 		bar.step(cell)
 	}

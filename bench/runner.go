@@ -308,6 +308,22 @@ func (r *runner) runCell(ctx context.Context, st *cellState, rep int) error {
 			return r.dir.outcome(o)
 		}
 	}
+	m, err := r.measure(ctx, st, inj, rep)
+	if rep < 0 {
+		r.env.OverheadSeconds.Warmup += m.wall.Seconds()
+		if err == nil && st.timed && m.runs > 0 && r.spec.Benchtime > 0 {
+			st.iters = itersFor(r.spec.Benchtime, m.wall/time.Duration(m.runs))
+		}
+		return nil // warm-up: not recorded
+	}
+	return r.record(ctx, st, o, m, err)
+}
+
+// measure runs one repetition of st's cell: as many runs as fill the
+// benchtime (an eighth of them for a warm-up), again where the hypervisor
+// stole more than the spec allows. It adds the time around the runs to
+// the sweep's overhead.
+func (r *runner) measure(ctx context.Context, st *cellState, inj injectors.Injector, rep int) (repetition, error) {
 	if st.timed && st.iters == 0 {
 		if err := r.calibrate(ctx, st, inj); err != nil {
 			st.iters = 1 // the repetition below records why
@@ -325,24 +341,24 @@ func (r *runner) runCell(ctx context.Context, st *cellState, rep int) error {
 	var m repetition
 	var err error
 	for try := 0; ; try++ {
-		m, err = r.execute(ctx, c, inj, iters, rep, st)
+		m, err = r.execute(ctx, st.c, inj, iters, rep, st)
 		if err != nil || ctx.Err() != nil || m.steal <= r.spec.MaxSteal || try == maxStealRetries {
 			break
 		}
 		r.env.StealRepeats++ // the hypervisor took the CPU: this one measured the neighbours
 	}
-	o.SetupMS, o.TeardownMS = ms(m.setup), ms(m.teardown)
 	r.env.OverheadSeconds.SetupTeardown += (m.setup + m.teardown).Seconds()
 	r.env.OverheadSeconds.GC += m.gc.Seconds()
 	r.env.OverheadSeconds.Profiles += m.profiling.Seconds()
 	r.env.OverheadSeconds.BetweenRuns += m.between.Seconds()
-	if rep < 0 {
-		r.env.OverheadSeconds.Warmup += m.wall.Seconds()
-		if err == nil && st.timed && m.runs > 0 && r.spec.Benchtime > 0 {
-			st.iters = itersFor(r.spec.Benchtime, m.wall/time.Duration(m.runs))
-		}
-		return nil // warm-up: not recorded
-	}
+	return m, err
+}
+
+// record writes the outcome of a measured repetition, and for one that
+// passed its results and the raw filesystem limit beside it.
+func (r *runner) record(ctx context.Context, st *cellState, o Outcome, m repetition, err error) error {
+	c := st.c
+	o.SetupMS, o.TeardownMS = ms(m.setup), ms(m.teardown)
 	out := m.last
 	switch {
 	case err != nil:
@@ -362,7 +378,7 @@ func (r *runner) runCell(ctx context.Context, st *cellState, rep int) error {
 	}
 	if !o.Status.Passed() {
 		r.env.Failed++
-		r.sum.Failures = append(r.sum.Failures, fmt.Sprintf("%s rep %d: %s %s", c.Name(), rep, o.Status, o.Reason))
+		r.sum.Failures = append(r.sum.Failures, fmt.Sprintf("%s rep %d: %s %s", c.Name(), o.Rep, o.Status, o.Reason))
 		r.progress.failed()
 	}
 	r.env.Recorded++

@@ -221,11 +221,39 @@ func (p *specParser) list(k, v *yaml.Node) ([]*yaml.Node, error) {
 	return nil, p.errorf(v, "%s: expected a value or a list of values", k.Value)
 }
 
+// field reads one top-level key of a spec: a setting or an axis.
 func (p *specParser) field(k, v *yaml.Node) error {
+	switch k.Value {
+	case "count", "max-count", "warmup", "gogc", "seed":
+		return p.wholeSetting(k, v)
+	case "name", "ci", "max-steal", "benchtime", "timeout", "profiles":
+		return p.setting(k, v)
+	case "threshold":
+		return p.thresholds(k, v)
+	case "granularity", "compression", "reclaim", "backend", "workers", "ring", "schedule":
+		items, err := p.list(k, v)
+		if err != nil {
+			return err
+		}
+		for _, it := range items {
+			if err := p.scalarAxis(k.Value, it); err != nil {
+				return err
+			}
+		}
+		return nil
+	case "workload":
+		return p.workloads(k, v)
+	case "fault":
+		return p.faults(k, v)
+	}
+	return p.errorf(k, "unknown axis or setting %q; the axes are %s and the settings %s",
+		k.Value, strings.Join(axisNames, ", "), strings.Join(settingNames, ", "))
+}
+
+// wholeSetting reads a setting that is a whole number.
+func (p *specParser) wholeSetting(k, v *yaml.Node) error {
 	s := p.s
 	switch k.Value {
-	case "name":
-		s.Name = v.Value
 	case "count", "max-count", "warmup":
 		n, err := strconv.Atoi(v.Value)
 		if err != nil || n < 0 {
@@ -242,6 +270,31 @@ func (p *specParser) field(k, v *yaml.Node) error {
 		default:
 			s.Warmup = n
 		}
+	case "gogc":
+		n, err := strconv.Atoi(v.Value)
+		if v.Value == "off" {
+			n, err = -1, nil
+		}
+		if err != nil || n < -1 || n == 0 {
+			return p.errorf(v, "gogc %q: give a positive percentage such as 100, or off", v.Value)
+		}
+		s.GOGC = n
+	case "seed":
+		n, err := strconv.ParseUint(v.Value, 10, 64)
+		if err != nil {
+			return p.errorf(v, "seed %q: give a whole number", v.Value)
+		}
+		s.Seed = n
+	}
+	return nil
+}
+
+// setting reads a setting that is a name, a percentage or a duration.
+func (p *specParser) setting(k, v *yaml.Node) error {
+	s := p.s
+	switch k.Value {
+	case "name":
+		s.Name = v.Value
 	case "ci", "max-steal":
 		f, err := ParsePercent(v.Value)
 		if err != nil || f <= 0 || f >= 1 {
@@ -258,21 +311,6 @@ func (p *specParser) field(k, v *yaml.Node) error {
 			return p.errorf(v, "benchtime %q: give a duration such as 150ms, or 0 for one run per repetition", v.Value)
 		}
 		s.Benchtime = d
-	case "gogc":
-		n, err := strconv.Atoi(v.Value)
-		if v.Value == "off" {
-			n, err = -1, nil
-		}
-		if err != nil || n < -1 || n == 0 {
-			return p.errorf(v, "gogc %q: give a positive percentage such as 100, or off", v.Value)
-		}
-		s.GOGC = n
-	case "seed":
-		n, err := strconv.ParseUint(v.Value, 10, 64)
-		if err != nil {
-			return p.errorf(v, "seed %q: give a whole number", v.Value)
-		}
-		s.Seed = n
 	case "timeout":
 		d, err := time.ParseDuration(v.Value)
 		if err != nil || d <= 0 {
@@ -284,25 +322,6 @@ func (p *specParser) field(k, v *yaml.Node) error {
 			return p.errorf(v, "profiles %q: use cell (one per cell), rep (one per repetition) or none", v.Value)
 		}
 		s.Profiles = v.Value
-	case "threshold":
-		return p.thresholds(k, v)
-	case "granularity", "compression", "reclaim", "backend", "workers", "ring", "schedule":
-		items, err := p.list(k, v)
-		if err != nil {
-			return err
-		}
-		for _, it := range items {
-			if err := p.scalarAxis(k.Value, it); err != nil {
-				return err
-			}
-		}
-	case "workload":
-		return p.workloads(k, v)
-	case "fault":
-		return p.faults(k, v)
-	default:
-		return p.errorf(k, "unknown axis or setting %q; the axes are %s and the settings %s",
-			k.Value, strings.Join(axisNames, ", "), strings.Join(settingNames, ", "))
 	}
 	return nil
 }
