@@ -1,12 +1,20 @@
 package reports
 
 import (
+	"fmt"
+	"image/color"
+	"math"
 	"slices"
 	"strings"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
 )
 
-// This file keeps tables narrow enough to read: cell names cut to what
-// varies among a table's rows.
+// This file keeps tables and figures readable: cell names cut to what
+// varies among a table's rows, legends beside the data instead of over
+// it, and memory plots' axes sized to the data rather than the budget.
 
 // namePart is one part of a cell name after its kind: key=value, or a
 // bare word (a sub-benchmark name), whose key is the word itself.
@@ -110,4 +118,74 @@ func allRows(d *doc, fixed string) {
 	if fixed != "" {
 		d.p("All rows: %s.", fixed)
 	}
+}
+
+// legendBeside moves p's legend out of the data area to its right: it
+// narrows the data area by the width of the widest of labels (the
+// legend's entries) and puts the legend, top aligned, in the room left.
+func legendBeside(p *plot.Plot, labels ...string) {
+	p.Legend.TextStyle.Font.Size = vg.Points(10)
+	sty := p.Legend.TextStyle
+	var w vg.Length
+	for _, l := range labels {
+		w = max(w, sty.Width(l))
+	}
+	em := sty.Width("M")
+	p.Legend.Top, p.Legend.Left = true, false
+	p.Legend.XOffs, p.Legend.YOffs = 0, 0
+	p.Add(legendRoom(em + w + em/2 + p.Legend.ThumbnailWidth))
+}
+
+// legendRoom is a plotter that draws nothing and asks for its width of
+// room right of the data area, where plot.Plot pads for glyphs.
+type legendRoom vg.Length
+
+func (legendRoom) Plot(draw.Canvas, *plot.Plot) {}
+
+func (r legendRoom) GlyphBoxes(*plot.Plot) []plot.GlyphBox {
+	return []plot.GlyphBox{
+		{X: 1, Rectangle: vg.Rectangle{Max: vg.Point{X: vg.Length(r)}}},
+	}
+}
+
+// budgetOffAxis says where the budget line, y = x for x from lo to hi,
+// leaves a y axis from ymin to ymax, as legend entries below the
+// budget's: the axes are sized to the data, not to the budget.
+func budgetOffAxis(lo, hi, ymin, ymax float64) []string {
+	var notes []string
+	switch {
+	case lo > ymax:
+		notes = append(notes, fmt.Sprintf("↑ all above the axis: %s to %s", formatBytes(lo), formatBytes(hi)))
+	case hi > ymax:
+		notes = append(notes, fmt.Sprintf("↑ off the top, up to %s", formatBytes(hi)))
+	}
+	switch {
+	case hi < ymin:
+		notes = append(notes, fmt.Sprintf("↓ all below the axis: %s to %s", formatBytes(lo), formatBytes(hi)))
+	case lo < ymin:
+		notes = append(notes, fmt.Sprintf("↓ off the bottom, down to %s", formatBytes(lo)))
+	}
+	return notes
+}
+
+// budgetColor is the budget line's grey.
+var budgetColor = color.Gray{Y: 90}
+
+// byteTicks marks a linear axis of bytes at multiples of a power of two,
+// labelled in binary units: 16MiB, 32MiB, 48MiB.
+type byteTicks struct{}
+
+func (byteTicks) Ticks(lo, hi float64) []plot.Tick {
+	if !(hi > lo) || hi <= 0 {
+		return nil
+	}
+	step := 1.0
+	for (hi-max(lo, 0))/step > 6 {
+		step *= 2
+	}
+	var ts []plot.Tick
+	for v := math.Ceil(lo/step) * step; v <= hi; v += step {
+		ts = append(ts, plot.Tick{Value: v, Label: formatBytes(v)})
+	}
+	return ts
 }

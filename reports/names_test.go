@@ -93,3 +93,44 @@ func TestDropKey(t *testing.T) {
 		}
 	}
 }
+
+func TestByteTicks(t *testing.T) {
+	label := func(lo, hi float64) []string {
+		var ls []string
+		for _, tk := range (byteTicks{}).Ticks(lo, hi) {
+			ls = append(ls, tk.Label)
+		}
+		return ls
+	}
+	for _, tc := range []struct {
+		lo, hi float64
+		want   []string
+	}{
+		{0, 75 << 20, []string{"0B", "16MiB", "32MiB", "48MiB", "64MiB"}},
+		{0, 4.8 * 1024, []string{"0B", "1KiB", "2KiB", "3KiB", "4KiB"}},
+		{2048, 6 * 1024, []string{"2KiB", "3KiB", "4KiB", "5KiB", "6KiB"}},
+		{5, 5, nil},
+	} {
+		if got := label(tc.lo, tc.hi); !slices.Equal(got, tc.want) {
+			t.Errorf("byteTicks(%g, %g) = %q, want %q", tc.lo, tc.hi, got, tc.want)
+		}
+	}
+}
+
+func TestBudgetOffAxis(t *testing.T) {
+	for _, tc := range []struct {
+		lo, hi, ymin, ymax float64
+		want               []string
+	}{
+		{2 << 10, 4 << 20, 0, 80 << 20, nil},
+		{2 << 10, 4 << 20, 0, 4.8 * 1024, []string{"↑ off the top, up to 4MiB"}},
+		{4 << 10, 16 << 20, 0, 3000, []string{"↑ all above the axis: 4KiB to 16MiB"}},
+		{2 << 10, 4 << 20, 40 << 20, 80 << 20, []string{"↓ all below the axis: 2KiB to 4MiB"}},
+		{2 << 10, 4 << 20, 1 << 20, 2 << 20, []string{"↑ off the top, up to 4MiB", "↓ off the bottom, down to 2KiB"}},
+		{2 << 10, 4 << 20, 4 << 10, 8 << 20, []string{"↓ off the bottom, down to 2KiB"}},
+	} {
+		if got := budgetOffAxis(tc.lo, tc.hi, tc.ymin, tc.ymax); !slices.Equal(got, tc.want) {
+			t.Errorf("budgetOffAxis(%g, %g, %g, %g) = %q, want %q", tc.lo, tc.hi, tc.ymin, tc.ymax, got, tc.want)
+		}
+	}
+}

@@ -157,6 +157,10 @@ func (e errPoints) YError(i int) (float64, float64) { return e.lo[i], e.hi[i] }
 // the threshold (log scale), a line per granularity x compression with
 // its confidence interval as error bars. With budget set, the threshold
 // itself is drawn as the budget line.
+//
+// The axes fit the data, not the budget: where the budget line runs out
+// of them, an entry under the budget's in the legend says how far it
+// goes. The legend stands right of the data, never over it.
 func MetricVsThreshold(s *Set, workload, unit, title, ylabel string, budget bool) (*plot.Plot, error) {
 	return MetricVsThresholdWhere(s, workload, "", unit, title, ylabel, budget)
 }
@@ -177,11 +181,10 @@ func MetricVsThresholdWhere(s *Set, workload, where, unit, title, ylabel string,
 	p.X.Label.Text = "spill threshold (bytes, log scale)"
 	p.Y.Label.Text = ylabel
 	p.X.Scale = plot.LogScale{}
-	p.Legend.Top = true
 	var xmin, xmax = math.Inf(1), math.Inf(-1)
 	var ticks sizeTicks
 	ymin, ymax := math.Inf(1), 0.0
-	overBudget, points := 0, 0 // medians above the threshold
+	var labels []string
 	for i, sr := range ss {
 		xs := slices.Sorted(mapKeys(sr.points))
 		ep := errPoints{}
@@ -193,10 +196,6 @@ func MetricVsThresholdWhere(s *Set, workload, where, unit, title, ylabel string,
 			ep.hi = append(ep.hi, hi-c.Summary.Center)
 			xmin, xmax = math.Min(xmin, x), math.Max(xmax, x)
 			ymin, ymax = math.Min(ymin, lo), math.Max(ymax, hi)
-			points++
-			if c.Summary.Center > x {
-				overBudget++
-			}
 			if !slices.Contains(ticks, x) {
 				ticks = append(ticks, x)
 			}
@@ -214,37 +213,52 @@ func MetricVsThresholdWhere(s *Set, workload, where, unit, title, ylabel string,
 		bars.Color = plotutil.Color(i)
 		p.Add(line, points, bars)
 		p.Legend.Add(sr.name, line, points)
+		labels = append(labels, sr.name)
 	}
-	// Room for the legend above the data, and the thresholds as ticks.
-	p.X.Tick.Marker = ticks
-	p.X.Min, p.X.Max = xmin/1.6, xmax*1.6
-	p.Y.Min, p.Y.Max = 0, ymax*(1.2+0.08*float64(len(ss)))
 	if budget {
-		p.Y.Max = math.Max(p.Y.Max, xmax*1.3)
-		if lo, hi := math.Min(ymin, xmin), math.Max(ymax, xmax); lo > 0 && hi/lo > 100 {
-			// Bytes against a threshold spanning decades: a log scale
-			// shows the tight thresholds too. The legend goes in the
-			// empty triangle: above the budget line when the data
-			// follows it, below when the data sits over it (heap, RSS).
-			p.Y.Scale = plot.LogScale{}
-			p.Y.Tick.Marker = powerTicks(lo/1.6, hi*1.6)
-			p.Y.Label.Text += " (log scale)"
-			p.Y.Min, p.Y.Max = lo/1.6, hi*1.6
-			if 2*overBudget > points {
-				p.Legend.Top = false
-			} else {
-				p.Legend.Left = true
-			}
-		}
 		b, err := plotter.NewLine(plotter.XYs{{X: xmin, Y: xmin}, {X: xmax, Y: xmax}})
 		if err != nil {
 			return nil, err
 		}
 		b.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
-		b.Color = color.Gray{Y: 90}
+		b.Color = budgetColor
 		p.Add(b)
 		p.Legend.Add("budget (= threshold)", b)
+		labels = append(labels, "budget (= threshold)")
 	}
+	// The axes, set after every Add, which widens them to each line's
+	// range: the budget's too. The thresholds are the x ticks.
+	p.X.Tick.Marker = ticks
+	p.X.Min, p.X.Max = xmin/1.6, xmax*1.6
+	p.Y.Min, p.Y.Max = 0, ymax*1.1
+	if budget {
+		// Bytes: binary units on the axis.
+		p.Y.Tick.Marker = byteTicks{}
+		// The budget widens the axis only by a little.
+		if xmax <= ymax*1.25 {
+			p.Y.Max = math.Max(p.Y.Max, xmax*1.05)
+		}
+		if ymin > 0 && ymax/ymin > 100 {
+			// Bytes spanning decades (peaks that follow the threshold,
+			// say): a log scale shows the tight thresholds too.
+			p.Y.Scale = plot.LogScale{}
+			p.Y.Label.Text += " (log scale)"
+			p.Y.Min, p.Y.Max = ymin/1.3, ymax*1.3
+			if xmin >= ymin/4 {
+				p.Y.Min = math.Min(p.Y.Min, xmin/1.1)
+			}
+			if xmax <= ymax*4 {
+				p.Y.Max = math.Max(p.Y.Max, xmax*1.1)
+			}
+			p.Y.Tick.Marker = powerTicks(p.Y.Min, p.Y.Max)
+		}
+		// Where the budget runs off the axis, the legend says so.
+		for _, note := range budgetOffAxis(xmin, xmax, p.Y.Min, p.Y.Max) {
+			p.Legend.Add(note)
+			labels = append(labels, note)
+		}
+	}
+	legendBeside(p, labels...)
 	return p, nil
 }
 
@@ -305,6 +319,7 @@ func CategoryBars(as []Attribution, title string) (*plot.Plot, error) {
 	p.NominalX(names...)
 	cats := append(categoryNames(), "other")
 	var below *plotter.BarChart
+	layers := make([]*plotter.BarChart, len(cats))
 	for ci, cat := range cats {
 		vals := make(plotter.Values, len(as))
 		for i, a := range as {
@@ -321,13 +336,16 @@ func CategoryBars(as []Attribution, title string) (*plot.Plot, error) {
 		if below != nil {
 			bars.StackOn(below)
 		}
-		below = bars
+		below, layers[ci] = bars, bars
 		p.Add(bars)
-		p.Legend.Add(cat, bars)
 	}
-	// The legend takes the right of the plot, past the last bar.
-	p.Legend.Top = true
-	p.X.Min, p.X.Max = -0.7, float64(len(as))+2.5
+	// The legend stands right of the bars, its entries in the order of
+	// the stack's layers, top down.
+	for ci := len(cats) - 1; ci >= 0; ci-- {
+		p.Legend.Add(cats[ci], layers[ci])
+	}
+	legendBeside(p, cats...)
+	p.X.Min, p.X.Max = -0.7, float64(len(as))-0.3
 	p.Y.Max = 100
 	return p, nil
 }

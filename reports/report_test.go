@@ -13,6 +13,8 @@ import (
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/cmpimg"
 	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -80,6 +82,15 @@ func TestPlotsRenderLikeTheirGoldens(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The budget far below the data, and far above it.
+	heap, err := MetricVsThreshold(s, "mix", "peak-heap-B", "mix: peak heap", "bytes", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buffered, err := MetricVsThreshold(s, "mix", "peak-buffered-B", "mix: peak buffered", "bytes", true)
+	if err != nil {
+		t.Fatal(err)
+	}
 	p, err := ReadProfile(s.Dirs[0].Profiles[0])
 	if err != nil {
 		t.Fatal(err)
@@ -96,7 +107,7 @@ func TestPlotsRenderLikeTheirGoldens(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, pl := range map[string]*plot.Plot{"threshold": thr, "memory": mem, "categories": cats, "faults": faults, "history": hist} {
+	for name, pl := range map[string]*plot.Plot{"threshold": thr, "memory": mem, "heap": heap, "buffered": buffered, "categories": cats, "faults": faults, "history": hist} {
 		t.Run(name, func(t *testing.T) {
 			width := PlotWidth
 			if name == "faults" {
@@ -335,8 +346,9 @@ func TestPeakBufferedGoesLogAcrossDecades(t *testing.T) {
 		var b strings.Builder
 		b.WriteString("Unit peak-buffered-B better=lower\n")
 		for _, th := range thresholds {
+			v, _ := parseSize(th)
 			for range 3 {
-				fmt.Fprintf(&b, "BenchmarkEngine/workload=hol/threshold=%s/gran=item/fault=none 1 1e6 ns/op 3000 peak-buffered-B\n", th)
+				fmt.Fprintf(&b, "BenchmarkEngine/workload=hol/threshold=%s/gran=item/fault=none 1 1e6 ns/op %.0f peak-buffered-B\n", th, v*1.05)
 			}
 		}
 		os.WriteFile(filepath.Join(dir, "results.txt"), []byte(b.String()), 0o644)
@@ -422,6 +434,72 @@ func TestReportTablesNameCellsByWhatVaries(t *testing.T) {
 	} {
 		if !bytes.Contains(md, []byte(want)) {
 			t.Errorf("report.md lacks %q", want)
+		}
+	}
+}
+
+// The legend of every kind of plot stands right of its data area, never
+// over it.
+func TestLegendsStandBesideTheData(t *testing.T) {
+	s := loadQuick(t)
+	thr, err := MetricVsThreshold(s, "hol", "items/s", "hol: throughput", "items/s", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mem, err := MetricVsThreshold(s, "mix", "peak-heap-B", "mix: peak heap", "bytes", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := ReadProfile(s.Dirs[0].Profiles[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	cats, err := CategoryBars([]Attribution{Attribute("a", p), Attribute("b", p)}, "categories")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, pl := range map[string]*plot.Plot{"threshold": thr, "memory": mem, "categories": cats} {
+		c := draw.New(vgimg.New(PlotWidth, PlotHeight))
+		data := pl.DataCanvas(c)
+		// A legend on the right ends at the canvas's right edge
+		// (Legend.Rectangle places it on the wrong side, so only its
+		// width is used).
+		if pl.Legend.Left {
+			t.Errorf("%s: the legend is on the left", name)
+		}
+		lw := pl.Legend.Rectangle(c).Size().X
+		if lw <= 0 {
+			t.Errorf("%s: no legend", name)
+		}
+		if left := c.Max.X - lw; left < data.Max.X {
+			t.Errorf("%s: the legend starts at x=%v, inside the data area, which ends at x=%v", name, left, data.Max.X)
+		}
+	}
+}
+
+// A budget far below the data does not stretch the axis: peak heap in
+// the quick run is tens of MiB against thresholds of 2 KiB and 4 MiB,
+// and its axis runs from zero to just above the data.
+func TestBudgetDoesNotStretchTheAxis(t *testing.T) {
+	s := loadQuick(t)
+	for _, tc := range []struct{ workload, unit string }{{"mix", "peak-heap-B"}, {"hol", "peak-rss-B"}, {"mix", "peak-buffered-B"}} {
+		ss, err := thresholdSeries(s, tc.workload, "", tc.unit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hi := 0.0
+		for _, sr := range ss {
+			for _, c := range sr.points {
+				_, h := finiteInterval(c.Summary)
+				hi = max(hi, h)
+			}
+		}
+		p, err := MetricVsThreshold(s, tc.workload, tc.unit, "t", "bytes", true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if isLog(p.Y.Scale) || p.Y.Min != 0 || p.Y.Max < hi || p.Y.Max > 1.3*hi {
+			t.Errorf("%s %s: y axis %T from %g to %g; want linear from 0 to just above the data's %g", tc.workload, tc.unit, p.Y.Scale, p.Y.Min, p.Y.Max, hi)
 		}
 	}
 }
