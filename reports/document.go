@@ -28,6 +28,8 @@ type (
 		svg, png      []byte
 	}
 	code string
+	// list is a bulleted list of short items, each one line of text.
+	list []string
 )
 
 type doc struct{ blocks []any }
@@ -42,6 +44,12 @@ func (d *doc) p(format string, args ...any) {
 
 func (d *doc) t(header []string, rows [][]string) {
 	d.blocks = append(d.blocks, table{header, rows})
+}
+
+// list adds a bulleted list; a "- " paragraph would show its dashes in
+// HTML.
+func (d *doc) list(items []string) {
+	d.blocks = append(d.blocks, list(items))
 }
 
 // fig renders p as SVG and PNG and adds it.
@@ -98,6 +106,11 @@ func (d *doc) markdown() []byte {
 			fmt.Fprintf(&b, "%s\n\n", x)
 		case code:
 			fmt.Fprintf(&b, "```\n%s\n```\n\n", x)
+		case list:
+			for _, it := range x {
+				fmt.Fprintf(&b, "- %s\n", it)
+			}
+			b.WriteString("\n")
 		case table:
 			fmt.Fprintf(&b, "| %s |\n|%s\n", strings.Join(x.header, " | "), strings.Repeat("---|", len(x.header)))
 			for _, r := range x.rows {
@@ -120,7 +133,7 @@ func (d *doc) html() []byte {
 		}
 	}
 	fmt.Fprintf(&b, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>%s</title>\n", html.EscapeString(title))
-	b.WriteString("<style>body{font-family:sans-serif;max-width:60em;margin:auto;padding:1em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2em .5em;text-align:left}figure{margin:1em 0}svg{max-width:100%;height:auto}</style>\n</head><body>\n")
+	b.WriteString("<style>" + style + "</style>\n</head><body>\n")
 	for _, bl := range d.blocks {
 		switch x := bl.(type) {
 		case heading:
@@ -129,8 +142,14 @@ func (d *doc) html() []byte {
 			fmt.Fprintf(&b, "<p>%s</p>\n", inlineCode(html.EscapeString(string(x))))
 		case code:
 			fmt.Fprintf(&b, "<pre>%s</pre>\n", html.EscapeString(string(x)))
+		case list:
+			b.WriteString("<ul>\n")
+			for _, it := range x {
+				fmt.Fprintf(&b, "<li>%s</li>\n", inlineCode(html.EscapeString(it)))
+			}
+			b.WriteString("</ul>\n")
 		case table:
-			b.WriteString("<table><tr>")
+			b.WriteString("<div class=\"table\"><table><tr>")
 			for _, h := range x.header {
 				fmt.Fprintf(&b, "<th>%s</th>", inlineCode(html.EscapeString(h)))
 			}
@@ -142,7 +161,7 @@ func (d *doc) html() []byte {
 				}
 				b.WriteString("</tr>\n")
 			}
-			b.WriteString("</table>\n")
+			b.WriteString("</table></div>\n")
 		case figure:
 			svg := x.svg
 			if i := bytes.Index(svg, []byte("<svg")); i > 0 {
@@ -155,7 +174,25 @@ func (d *doc) html() []byte {
 	return b.Bytes()
 }
 
-// inlineCode turns `x` spans into <code>x</code>.
+var codeBreaks = strings.NewReplacer("/", "/<wbr>", ".", ".<wbr>")
+
+// style is the HTML page's stylesheet. Nothing may make the page wider
+// than the window (TestBrowserRendersReport checks at 1280 px): a table
+// too wide for the column scrolls inside its own box, code in a cell
+// (long cell names) breaks anywhere, and plots and code blocks shrink or
+// scroll.
+const style = "body{font-family:sans-serif;max-width:60em;margin:auto;padding:1em}" +
+	"div.table{overflow-x:auto;max-width:100%}" +
+	"table{border-collapse:collapse}" +
+	"td,th{border:1px solid #ccc;padding:.2em .5em;text-align:left}" +
+	"td code,th code{overflow-wrap:anywhere}" +
+	"pre{overflow-x:auto}" +
+	"figure{margin:1em 0}" +
+	"img,svg{max-width:100%;height:auto}"
+
+// inlineCode turns `x` spans into <code>x</code>. A span may break
+// after a slash or a dot (<wbr>), so a long cell or function name breaks
+// between its parts before the stylesheet breaks it anywhere.
 func inlineCode(s string) string {
 	parts := strings.Split(s, "`")
 	if len(parts)%2 == 0 {
@@ -164,7 +201,7 @@ func inlineCode(s string) string {
 	var b strings.Builder
 	for i, p := range parts {
 		if i%2 == 1 {
-			b.WriteString("<code>" + p + "</code>")
+			b.WriteString("<code>" + codeBreaks.Replace(p) + "</code>")
 		} else {
 			b.WriteString(p)
 		}

@@ -87,7 +87,5 @@ func limitationsSection(d *doc, s *Set) {
 		items = append(items, "None found: every cell ran, every fault fired where aimed, and every cell's interval is within ±10%.")
 	}
 	sort.Strings(items)
-	for _, it := range items {
-		d.p("- %s", it)
-	}
+	d.list(items)
 }
