@@ -54,10 +54,11 @@ report:
 # Regenerate the committed design documents from runs on this machine:
 # the report of a quick sweep, threshold tuning from the tuning sweep
 # (the full sweep's engine cells; about half an hour on 2 cores),
-# the injection mechanism comparison, and the fault survival sweeps.
+# the injection mechanism comparison, and the fault survival sweeps
+# (their document, with its figure, from the result directory).
 docs:
 	rm -rf out/docs-quick out/docs-tuning out/docs-inject out/docs-survive docs/design/reports/quick \
-		docs/design/threshold-tuning docs/design/injection-mechanisms
+		docs/design/threshold-tuning docs/design/injection-mechanisms docs/design/fault-survival
 	$(GO) run ./cmd/spillbench run --spec quick --out out/docs-quick -q
 	$(GO) run ./cmd/spillbench report --format md --out docs/design/reports/quick out/docs-quick
 	rm -f docs/design/reports/quick/plots/*.png
@@ -65,7 +66,8 @@ docs:
 	$(GO) run ./cmd/spillbench report --doc tuning --out docs/design out/docs-tuning
 	$(GO) run -tags failpoint ./cmd/spillbench inject --out out/docs-inject -q
 	$(GO) run ./cmd/spillbench report --doc injection --out docs/design out/docs-inject
-	$(GO) run ./cmd/spillbench survive --out out/docs-survive --doc docs/design/fault-survival.md -q
+	$(GO) run ./cmd/spillbench survive --out out/docs-survive -q
+	$(GO) run ./cmd/spillbench report --doc survival --out docs/design out/docs-survive
 
 clean:
 	rm -rf out

@@ -62,8 +62,25 @@ func LoadSurvival(dir string) ([]SurvivalRun, Env, error) {
 	return runs, env, sc.Err()
 }
 
-// SurvivalDoc writes docs/design/fault-survival.md from survival runs.
+// SurvivalDoc is the fault-survival document of survival runs as one
+// Markdown file, without its figure: what spillbench survive --doc
+// writes. WriteSurvivalDoc writes it with its figure.
 func SurvivalDoc(runs []SurvivalRun, env Env, command string) []byte {
+	d, _ := survivalDoc(runs, env, command, false)
+	return d.markdown()
+}
+
+// WriteSurvivalDoc writes the fault-survival design document of survival
+// runs into out: fault-survival.md, and its figure in fault-survival/.
+func WriteSurvivalDoc(runs []SurvivalRun, env Env, out, command string) error {
+	d, err := survivalDoc(runs, env, command, true)
+	if err != nil {
+		return err
+	}
+	return d.writeDesign(out, "fault-survival")
+}
+
+func survivalDoc(runs []SurvivalRun, env Env, command string, figures bool) (*doc, error) {
 	d := &doc{}
 	d.h(1, "Fault survival of the spill buffer")
 	panics, silent, unreported, mismatch := 0, 0, 0, 0
@@ -83,6 +100,15 @@ func SurvivalDoc(runs []SurvivalRun, env Env, command string) []byte {
 	}
 	d.p("Every filesystem operation of a fault-free run, failed in turn, once and for good; every byte at which the first record write can be cut; every bit of a spill file flipped and every length it can be cut to. **%d runs: %d panics, %d silent losses (wrong data with no error), %d unreported faults, and %d prior-spills-lost reports whose record count differs from the records the buffer held.**",
 		len(runs), panics, silent, unreported, mismatch)
+	if sweeps := survivalSweeps(runs); figures && len(sweeps) > 0 {
+		p, err := SurvivalPlot(sweeps, "Outcome of every run, per sweep")
+		if err != nil {
+			return nil, err
+		}
+		if err := d.fig("outcomes", "The runs of each sweep by outcome, on a log scale: reported, a typed error reached the caller; harmless, no error and every item delivered once and intact (the fault changed nothing, the buffer recovered or absorbed it, or the run was the fault-free last of its series); silent, wrong data and no error, which must be 0.", p); err != nil {
+			return nil, err
+		}
+	}
 
 	d.h(2, "Method")
 	d.p("The sweeps drive the spill buffer directly with a fixed arrival order (160 items of 20 to 300 bytes, in blocks of 16 whose first item comes last, a 512-byte threshold; for the spooled backend, items 64 times larger in blocks of 128, so it rolls over to a file past 1 MiB), so a fault-free run makes the same K operations through the FS seam every time and operation k is always the same call. The mock injector fails call k once (transient: the driver carries on, as a caller that retries would) or every call from k on (persistent: the driver stops at the first error, as the engine does), for k from 1 to K+1, so the last run of each series is clean. A run counts as recovered when every item came out exactly once and intact. A fault reached the caller when an error carrying its errno was returned; recovered when the buffer re-created its directory and carried on; absorbed when the buffer ignores it by design (an unlink of a name already gone).")
@@ -213,5 +239,5 @@ func SurvivalDoc(runs []SurvivalRun, env Env, command string) []byte {
 
 	d.h(2, "Reproduce")
 	d.p("`%s` on %s (kernel %s, %s, %d cores, Go %s), commit `%s`.", command, env.Host, env.Kernel, env.CPU, env.NumCPU, env.GoVersion, short(env.Commit))
-	return d.markdown()
+	return d, nil
 }

@@ -56,36 +56,30 @@ func TuningDoc(s *Set, out, command string) error {
 	// The knee per workload and strategy.
 	d.h(2, "The knee")
 	d.p("The knee of a strategy is the smallest threshold whose throughput is not significantly below that of its best threshold (Mann-Whitney U, alpha 0.05) or whose median is within 5%% of it. Below the knee the buffer spills enough to cost throughput; above it memory buys nothing measurable. A workload's knee is the median of its strategies' knees: one strategy's noise does not move it.")
-	type knee struct {
-		workload, strategy string
-		at, best           float64
-	}
-	var knees []knee
+	knees := strategyKnees(s, workloads)
 	var rows [][]string
-	for _, w := range workloads {
-		ss, err := thresholdSeries(s, w, "", "items/s")
-		if err != nil {
-			continue
+	for _, k := range knees {
+		rows = append(rows, []string{k.workload, k.strategy, formatBytes(k.at), formatBytes(k.bestAt), formatValue(k.best, "items/s")})
+	}
+	thresholds := keyValues(s, "threshold")
+	slices.SortFunc(thresholds, func(a, b string) int {
+		x, _ := parseSize(a)
+		y, _ := parseSize(b)
+		return cmp.Compare(x, y)
+	})
+	var measured []float64
+	for _, t := range thresholds {
+		if x, ok := parseSize(t); ok {
+			measured = append(measured, x)
 		}
-		for _, sr := range ss {
-			xs := slices.Sorted(mapKeys(sr.points))
-			bestX := xs[0]
-			for _, x := range xs {
-				if sr.points[x].Summary.Center > sr.points[bestX].Summary.Center {
-					bestX = x
-				}
-			}
-			best := sr.points[bestX]
-			at := bestX
-			for _, x := range xs {
-				c := compareCells("", sr.points[x], best, true, DefaultAlpha)
-				if c.P >= DefaultAlpha || sr.points[x].Summary.Center >= 0.95*best.Summary.Center {
-					at = x
-					break
-				}
-			}
-			knees = append(knees, knee{w, sr.name, at, best.Summary.Center})
-			rows = append(rows, []string{w, sr.name, formatBytes(at), formatBytes(bestX), formatValue(best.Summary.Center, "items/s")})
+	}
+	if chart := kneeChartOf(knees, measured); len(chart.strategies) > 0 {
+		p, height, err := KneePlot(chart, "The knee of every strategy, per workload")
+		if err != nil {
+			return err
+		}
+		if err := d.figSize("knees", "The knee threshold of every strategy (a row each, named as in the table below: granularity, compression, reclaim and worker count, where they vary), a panel per workload; the solid line in a panel is the workload's knee, the median of its strategies' knees, and the dashed line the recommended default, the largest workload knee.", p, KneeWidth, height); err != nil {
+			return err
 		}
 	}
 	d.t([]string{"workload", "strategy", "knee", "best threshold", "best median items/s"}, rows)
@@ -96,17 +90,10 @@ func TuningDoc(s *Set, out, command string) error {
 	var recs [][]string
 	threshold := 0.0
 	for _, w := range workloads {
-		var ats []float64
-		for _, k := range knees {
-			if k.workload == w {
-				ats = append(ats, k.at)
-			}
-		}
+		at, ats := workloadKnee(knees, w)
 		if len(ats) == 0 {
 			continue
 		}
-		slices.Sort(ats)
-		at := ats[len(ats)/2]
 		threshold = math.Max(threshold, at)
 		recs = append(recs, []string{"threshold for " + w, formatBytes(at), fmt.Sprintf("median knee of its %d strategies (from %s to %s)", len(ats), formatBytes(ats[0]), formatBytes(ats[len(ats)-1]))})
 	}
@@ -122,12 +109,6 @@ func TuningDoc(s *Set, out, command string) error {
 
 	// Where the time goes at the knee and at the tightest threshold.
 	d.h(2, "Where the time goes")
-	thresholds := keyValues(s, "threshold")
-	slices.SortFunc(thresholds, func(a, b string) int {
-		x, _ := parseSize(a)
-		y, _ := parseSize(b)
-		return int(math.Copysign(1, x-y))
-	})
 	if len(thresholds) > 0 {
 		var as []Attribution
 		var arows [][]string
@@ -173,6 +154,62 @@ func TuningDoc(s *Set, out, command string) error {
 	d.p("`%s` on %s (kernel %s, %s, %d cores, spill directory on %s, Go %s), commit `%s`, %s.", command, env.Host, env.Kernel, env.CPU, env.NumCPU, env.SpillFS, env.GoVersion, short(env.Commit), env.Start.UTC().Format("2006-01-02"))
 
 	return d.writeDesign(out, "threshold-tuning")
+}
+
+// knee is the knee of one strategy in one workload: the smallest
+// threshold whose throughput is not significantly below that of its best
+// threshold, or whose median is within 5% of it.
+type knee struct {
+	workload, strategy string
+	at, bestAt, best   float64 // thresholds in bytes; best median items/s
+}
+
+// strategyKnees finds the knee of every strategy of every workload, in
+// the order of the knee table.
+func strategyKnees(s *Set, workloads []string) []knee {
+	var knees []knee
+	for _, w := range workloads {
+		ss, err := thresholdSeries(s, w, "", "items/s")
+		if err != nil {
+			continue
+		}
+		for _, sr := range ss {
+			xs := slices.Sorted(mapKeys(sr.points))
+			bestX := xs[0]
+			for _, x := range xs {
+				if sr.points[x].Summary.Center > sr.points[bestX].Summary.Center {
+					bestX = x
+				}
+			}
+			best := sr.points[bestX]
+			at := bestX
+			for _, x := range xs {
+				c := compareCells("", sr.points[x], best, true, DefaultAlpha)
+				if c.P >= DefaultAlpha || sr.points[x].Summary.Center >= 0.95*best.Summary.Center {
+					at = x
+					break
+				}
+			}
+			knees = append(knees, knee{w, sr.name, at, bestX, best.Summary.Center})
+		}
+	}
+	return knees
+}
+
+// workloadKnee is a workload's knee, the median of its strategies' knees
+// (the upper one of an even count), and those knees in order.
+func workloadKnee(knees []knee, workload string) (float64, []float64) {
+	var ats []float64
+	for _, k := range knees {
+		if k.workload == workload {
+			ats = append(ats, k.at)
+		}
+	}
+	if len(ats) == 0 {
+		return 0, nil
+	}
+	slices.Sort(ats)
+	return ats[len(ats)/2], ats
 }
 
 // resolutionSection says how small a difference the sweep could see in

@@ -15,7 +15,7 @@ func reportCmd(stdout, stderr io.Writer, args []string) error {
 `)
 	out := fs.String("out", "", "directory for the report (default: DIR/report for one DIR, ./report for several)")
 	format := fs.String("format", "both", "md, html or both")
-	docKind := fs.String("doc", "report", "report; tuning: the threshold-tuning design document of a tuning or default sweep; injection: the mechanism comparison of an inject run (both into --out, default docs/design)")
+	docKind := fs.String("doc", "report", "report; tuning: the threshold-tuning design document of a tuning or default sweep; injection: the mechanism comparison of an inject run; survival: the fault-survival document of a survive run (each into --out, default docs/design)")
 	dirs, err := fs.parseWithArgs(args)
 	if err != nil {
 		return err
@@ -33,6 +33,9 @@ func reportCmd(stdout, stderr io.Writer, args []string) error {
 		formats = []reports.Format{reports.Markdown, reports.HTML}
 	default:
 		return usagef("report: --format %q; use md, html or both", *format)
+	}
+	if *docKind == "survival" {
+		return survivalReport(stdout, *out, dirs)
 	}
 	set, err := reports.Load(dirs...)
 	if err != nil {
@@ -65,7 +68,7 @@ func reportCmd(stdout, stderr io.Writer, args []string) error {
 		fmt.Fprintf(stdout, "spillbench: wrote %s\n", filepath.Join(dir, "injection-mechanisms.md"))
 		return nil
 	} else if *docKind != "report" {
-		return usagef("report: --doc %q; use report, tuning or injection", *docKind)
+		return usagef("report: --doc %q; use report, tuning, injection or survival", *docKind)
 	}
 	dir := *out
 	if dir == "" {
@@ -84,5 +87,27 @@ func reportCmd(stdout, stderr io.Writer, args []string) error {
 			fmt.Fprintf(stdout, "spillbench: wrote %s\n", f)
 		}
 	}
+	return nil
+}
+
+// survivalReport writes the fault-survival design document, with its
+// figure, from the result directory of an earlier spillbench survive,
+// without running the sweeps again.
+func survivalReport(stdout io.Writer, out string, dirs []string) error {
+	if len(dirs) != 1 {
+		return usagef("report --doc survival: give one survive result directory, not %d", len(dirs))
+	}
+	runs, env, err := reports.LoadSurvival(dirs[0])
+	if err != nil {
+		return usagef("report: %v", err)
+	}
+	if out == "" {
+		out = filepath.Join("docs", "design")
+	}
+	cmd := fmt.Sprintf("spillbench survive --out %s && spillbench report --doc survival --out %s %s", dirs[0], out, dirs[0])
+	if err := reports.WriteSurvivalDoc(runs, env, out, cmd); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "spillbench: wrote %s\n", filepath.Join(out, "fault-survival.md"))
 	return nil
 }
