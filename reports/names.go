@@ -189,3 +189,9 @@ func (byteTicks) Ticks(lo, hi float64) []plot.Tick {
 	}
 	return ts
 }
+
+// notRun is the fault matrix's label for a mechanism and mode no cell
+// ran, on notRunColor: lighter than "unavailable", a cell that was tried.
+const notRun = "not run"
+
+var notRunColor = color.Gray{Y: 0xe4}

@@ -466,7 +466,7 @@ func FaultMatrix(outcomes []Outcome, title string) (*plot.Plot, vg.Length, error
 	}
 	hm := plotter.NewHeatMap(g, pal)
 	hm.Min, hm.Max = 0, float64(len(outcomeClasses)-1)
-	hm.NaN = color.White
+	hm.NaN = notRunColor
 	p := plot.New()
 	p.Title.Text = title
 	p.X.Label.Text = "fault mode"
@@ -477,19 +477,42 @@ func FaultMatrix(outcomes []Outcome, title string) (*plot.Plot, vg.Length, error
 	p.X.Tick.Label.Rotation = math.Pi / 5
 	p.X.Tick.Label.XAlign = draw.XRight
 	p.X.Tick.Label.YAlign = draw.YCenter
-	// Each square is labelled with its class: no legend to look up.
+	// Each square is labelled with its class, a square no cell ran in
+	// with "not run" on light grey: a blank would read as a rendering
+	// gap. The legend beside lists the classes shown.
 	var lab plotter.XYLabels
 	var ink []color.Color
+	shown := map[string]bool{}
 	for r := range mechs {
 		for c := range modes {
+			name, bg := notRun, color.Color(notRunColor)
 			if z := g.z[r][c]; !math.IsNaN(z) {
-				lab.XYs = append(lab.XYs, plotter.XY{X: float64(c), Y: float64(r)})
-				// One word a line keeps a square narrow.
-				lab.Labels = append(lab.Labels, strings.ReplaceAll(outcomeClasses[int(z)].name, " ", "\n"))
-				ink = append(ink, textOn(outcomeClasses[int(z)].color))
+				name, bg = outcomeClasses[int(z)].name, outcomeClasses[int(z)].color
 			}
+			shown[name] = true
+			lab.XYs = append(lab.XYs, plotter.XY{X: float64(c), Y: float64(r)})
+			// One word a line keeps a square narrow.
+			lab.Labels = append(lab.Labels, strings.ReplaceAll(name, " ", "\n"))
+			ink = append(ink, textOn(bg))
 		}
 	}
+	var legend []string
+	for _, c := range append(slices.Clone(outcomeClasses), struct {
+		name  string
+		color color.Color
+	}{notRun, notRunColor}) {
+		if !shown[c.name] {
+			continue
+		}
+		sw, err := plotter.NewPolygon(plotter.XYs{{}, {X: 1}, {X: 1, Y: 1}})
+		if err != nil {
+			return nil, 0, err
+		}
+		sw.Color, sw.LineStyle.Width = c.color, 0
+		p.Legend.Add(c.name, sw)
+		legend = append(legend, c.name)
+	}
+	legendBeside(p, legend...)
 	labels, err := plotter.NewLabels(lab)
 	if err != nil {
 		return nil, 0, err
@@ -500,8 +523,9 @@ func FaultMatrix(outcomes []Outcome, title string) (*plot.Plot, vg.Length, error
 		labels.TextStyle[i].Font.Size = vg.Points(8)
 	}
 	p.Add(labels)
-	// "unavailable", the longest word, is about 1.6 cm at 8 points.
-	return p, max(PlotWidth, 4*vg.Centimeter+vg.Length(len(modes))*2*vg.Centimeter), nil
+	// "unavailable", the longest word, is about 1.6 cm at 8 points; the
+	// legend beside takes about 4 cm.
+	return p, max(PlotWidth, 8*vg.Centimeter+vg.Length(len(modes))*2*vg.Centimeter), nil
 }
 
 // textOn is the label colour readable on a square of colour bg: black on

@@ -458,8 +458,16 @@ func TestLegendsStandBesideTheData(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, pl := range map[string]*plot.Plot{"threshold": thr, "memory": mem, "categories": cats} {
-		c := draw.New(vgimg.New(PlotWidth, PlotHeight))
+	faults, width, err := FaultMatrix(s.Outcomes(), "faults")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, pl := range map[string]*plot.Plot{"threshold": thr, "memory": mem, "categories": cats, "faults": faults} {
+		w := PlotWidth
+		if name == "faults" {
+			w = width
+		}
+		c := draw.New(vgimg.New(w, PlotHeight))
 		data := pl.DataCanvas(c)
 		// A legend on the right ends at the canvas's right edge
 		// (Legend.Rectangle places it on the wrong side, so only its
@@ -501,5 +509,42 @@ func TestBudgetDoesNotStretchTheAxis(t *testing.T) {
 		if isLog(p.Y.Scale) || p.Y.Min != 0 || p.Y.Max < hi || p.Y.Max > 1.3*hi {
 			t.Errorf("%s %s: y axis %T from %g to %g; want linear from 0 to just above the data's %g", tc.workload, tc.unit, p.Y.Scale, p.Y.Min, p.Y.Max, hi)
 		}
+	}
+}
+
+// A mechanism and mode no cell ran is labelled "not run" on grey, with a
+// legend entry, not left blank like a gap in the rendering.
+func TestFaultMatrixLabelsWhatDidNotRun(t *testing.T) {
+	outcome := func(fault string) Outcome {
+		inj, _, _ := strings.Cut(fault, ":")
+		return Outcome{Keys: map[string]string{"fault": fault}, Status: "error", ExitCode: 11,
+			Fault: &FaultOutcome{Injector: inj, Fired: true, Errno: "EIO"}}
+	}
+	svg := func(outcomes ...Outcome) string {
+		t.Helper()
+		p, width, err := FaultMatrix(outcomes, "faults")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := RenderSize(p, "svg", width, PlotHeight)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	// Two mechanisms, two modes, two of the four squares run.
+	got := svg(outcome("mock:eio"), outcome("tmpfs:enospc"))
+	if n := strings.Count(got, ">run</text>"); n != 2 {
+		t.Errorf("%d squares labelled not run, want 2", n)
+	}
+	if n := strings.Count(got, ">not run</text>"); n != 1 {
+		t.Errorf("%d legend entries \"not run\", want 1", n)
+	}
+	if n := strings.Count(got, "fill:#E4E4E4"); n != 3 {
+		t.Errorf("%d light grey fills, want 3: two squares and the legend's", n)
+	}
+	// All four run: nothing says not run.
+	if got := svg(outcome("mock:eio"), outcome("mock:enospc"), outcome("tmpfs:eio"), outcome("tmpfs:enospc")); strings.Contains(got, "run</text>") {
+		t.Error("a full matrix mentions squares not run")
 	}
 }
