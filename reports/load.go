@@ -18,7 +18,8 @@
 //     outline and Setup), results.go, efficiency.go, wheretime.go,
 //     granularity.go, faults.go, findings.go and limitations.go;
 //     document.go renders its blocks to Markdown and HTML.
-//   - The other documents: tuning.go, injection.go, survival.go.
+//   - The other documents: tuning.go, injection.go, survival.go, with
+//     their figures in docfigures.go.
 //   - The gate and the trend: compare.go (compare and ab), history.go
 //     and changepoint.go (history show).
 package reports

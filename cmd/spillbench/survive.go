@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -13,10 +12,10 @@ import (
 
 func surviveCmd(stdout, stderr io.Writer, args []string) error {
 	fs := newFlags(stderr, "survive", `  spillbench survive                                   every-operation, byte and corruption sweeps
-  spillbench survive --doc docs/design/fault-survival.md
+  spillbench survive --doc docs/design
 `)
 	out := fs.String("out", "", "result directory (default ./out/survive-<time>)")
-	docPath := fs.String("doc", "", "where to write the document (default DIR/fault-survival.md)")
+	docDir := fs.String("doc", "", "directory to write fault-survival.md and its figure into (default: the result directory)")
 	stride := fs.Int("stride", 1, "corruption sweep: every stride-th bit and length")
 	quiet := fs.Bool("q", false, "no progress output")
 	if err := fs.parse(args); err != nil {
@@ -38,17 +37,17 @@ func surviveCmd(stdout, stderr io.Writer, args []string) error {
 	if err != nil {
 		return err
 	}
-	path := *docPath
-	if path == "" {
-		path = filepath.Join(dir, "fault-survival.md")
+	docOut := *docDir
+	if docOut == "" {
+		docOut = dir
 	}
 	cmd := "spillbench survive"
 	if *stride > 1 {
 		cmd += fmt.Sprintf(" --stride %d", *stride)
 	}
-	if err := os.WriteFile(path, reports.SurvivalDoc(runs, env, cmd), 0o644); err != nil {
+	if err := reports.WriteSurvivalDoc(runs, env, docOut, cmd); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "spillbench: %d survival runs in %s; wrote %s\n", n, dir, path)
+	fmt.Fprintf(stdout, "spillbench: %d survival runs in %s; wrote %s\n", n, dir, filepath.Join(docOut, "fault-survival.md"))
 	return nil
 }
