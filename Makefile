@@ -2,7 +2,7 @@
 GO ?= go
 FUZZTIME ?= 30s
 
-.PHONY: run test lint fmt-check vet staticcheck race fuzz bench report docs clean
+.PHONY: run test lint fmt-check vet staticcheck cyclo race fuzz mutate bench report docs clean
 
 # The quick sweep on the embedded spec into ./out/quick-<time>, then its
 # report (the path is printed last).
@@ -26,6 +26,10 @@ staticcheck:
 	$(GO) tool staticcheck ./...
 	$(GO) tool staticcheck -tags failpoint ./injectors
 
+# No function outside tests above cyclomatic complexity 25.
+cyclo:
+	$(GO) tool gocyclo -over 25 -ignore '_test\.go$$' .
+
 race:
 	$(GO) test -race -count=1 ./...
 	$(GO) test -race -count=1 -tags failpoint ./injectors
@@ -37,6 +41,12 @@ fuzz:
 	$(GO) test ./engine -run '^$$' -fuzz '^FuzzDeltaRoundTrip$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./engine -run '^$$' -fuzz '^FuzzDecodeResult$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./injectors -run '^$$' -fuzz '^FuzzParseRule$$' -fuzztime $(FUZZTIME)
+
+# Mutation testing of the spill buffer and the engine (gremlins): every
+# mutant its tests leave alive is printed. Slow: many minutes on 2 cores.
+mutate:
+	$(GO) tool gremlins unleash --workers 1 --timeout-coefficient 3 -S lt ./spill
+	$(GO) tool gremlins unleash --workers 1 --timeout-coefficient 3 -S lt ./engine
 
 # Micro-benchmarks of the spill buffer and whole-pipeline benchmarks per
 # workload, in Go benchmark format: `make bench > new.txt`, then
