@@ -287,36 +287,6 @@ func RunsNeeded(alpha float64) int {
 	return n
 }
 
-// Format renders a table as text, in benchstat's style: center and the
-// interval's half width as a percentage.
-func (t *Table) Format() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s", t.Unit)
-	for _, c := range t.Cols {
-		fmt.Fprintf(&b, " | %s", orAll(c.StringValues()))
-	}
-	b.WriteString("\n")
-	for i, r := range t.Rows {
-		b.WriteString(r.StringValues())
-		for _, c := range t.Cells[i] {
-			if c == nil {
-				b.WriteString(" | -")
-				continue
-			}
-			fmt.Fprintf(&b, " | %s %s", formatValue(c.Summary.Center, t.Unit), c.Summary.PctRangeString())
-		}
-		b.WriteString("\n")
-	}
-	return b.String()
-}
-
-func orAll(s string) string {
-	if s == "" {
-		return "all"
-	}
-	return s
-}
-
 // formatValue writes v to four significant digits with an SI prefix,
 // as benchstat does, and a time with its unit: "17.48ms", "93.08k".
 func formatValue(v float64, unit string) string {
