@@ -13,6 +13,20 @@ import (
 // percent is a handful of samples.
 const MinProfileSamples = 1000
 
+// cellProfile is the CPU profile of one fault-free engine cell and the
+// cell's keys.
+type cellProfile struct {
+	path string
+	keys map[string]string
+}
+
+// profileGroups is the profiles merged into groups of a grouping.
+type profileGroups struct {
+	by    []string            // the keys grouped by; none: all together
+	paths map[string][]string // group name -> its profiles
+	attrs map[string]Attribution
+}
+
 // profileSection attributes the CPU profiles of the fault-free engine
 // cells to categories and lists the functions that matter. Profiles merge
 // into groups, the finest grouping whose every group holds at least
@@ -20,11 +34,43 @@ const MinProfileSamples = 1000
 // else per workload and granularity; else per workload; else all
 // together. Every share is printed with the samples behind it.
 func profileSection(d *doc, s *Set) error {
-	type prof struct {
-		path string
-		keys map[string]string
+	profs := cellProfiles(s)
+	if len(profs) == 0 {
+		return nil
 	}
-	var profs []prof
+	g, err := groupProfiles(profs)
+	if err != nil {
+		return err
+	}
+	d.h(3, "Where the time goes")
+	grouping := "all together"
+	if len(g.by) > 0 {
+		grouping = "per " + strings.Join(g.by, ", ")
+	}
+	d.p("CPU profiles of the cells without faults, every recorded repetition, merged %s: the finest grouping in which every group stands on at least %d samples. Time is attributed by the first rule that matches from the leaf of the stack (the rules are the table reports.Categories; anything else is other); each share is given with its samples.", grouping, MinProfileSamples)
+	names := slices.Sorted(mapKeys(g.paths))
+	var list []Attribution
+	var rows [][]string
+	for i, name := range names {
+		a := g.attrs[name]
+		list = append(list, a)
+		rows = append(rows, attributionRow(i, name, len(g.paths[name]), a))
+	}
+	p, err := CategoryBars(list, "CPU time by category")
+	if err != nil {
+		return err
+	}
+	if err := d.fig("profile-categories", "Share of CPU samples by category, one bar per group of profiles (numbered as in the table).", p); err != nil {
+		return err
+	}
+	d.t([]string{"#", "cells", "profiles", "samples", "CPU sampled", "categories (share, samples)", "top functions, flat", "top functions, cumulative"}, rows)
+	diffSection(d, g, names, profiledRuns(s))
+	return nil
+}
+
+// cellProfiles lists the CPU profiles of the fault-free engine cells.
+func cellProfiles(s *Set) []cellProfile {
+	var profs []cellProfile
 	for _, dir := range s.Dirs {
 		for _, p := range dir.Profiles {
 			base := filepath.Base(p)
@@ -36,106 +82,91 @@ func profileSection(d *doc, s *Set) error {
 				keys[kv[0]] = kv[1]
 			}
 			if keys["fault"] == "none" {
-				profs = append(profs, prof{p, keys})
+				profs = append(profs, cellProfile{p, keys})
 			}
 		}
 	}
-	if len(profs) == 0 {
-		return nil
-	}
-	runs := profiledRuns(s)
-	var groups map[string][]string
-	var as map[string]Attribution
-	var by []string
+	return profs
+}
+
+// groupProfiles merges the profiles by the finest grouping in which every
+// group holds MinProfileSamples samples (all together if none does).
+func groupProfiles(profs []cellProfile) (profileGroups, error) {
+	var g profileGroups
 	for _, keys := range [][]string{{"workload", "gran", "comp"}, {"workload", "gran"}, {"workload"}, nil} {
-		by = keys
-		groups = map[string][]string{}
+		g = profileGroups{by: keys, paths: map[string][]string{}, attrs: map[string]Attribution{}}
 		for _, p := range profs {
-			var g []string
+			var parts []string
 			for _, k := range keys {
-				g = append(g, k+"="+p.keys[k])
+				parts = append(parts, k+"="+p.keys[k])
 			}
-			name := strings.Join(g, " ")
+			name := strings.Join(parts, " ")
 			if name == "" {
 				name = "all cells"
 			}
-			groups[name] = append(groups[name], p.path)
+			g.paths[name] = append(g.paths[name], p.path)
 		}
-		as = map[string]Attribution{}
 		enough := true
-		for g, paths := range groups {
+		for name, paths := range g.paths {
 			p, err := MergeProfiles(paths)
 			if err != nil {
-				return err
+				return g, err
 			}
-			a := Attribute(g, p)
-			as[g] = a
+			a := Attribute(name, p)
+			g.attrs[name] = a
 			enough = enough && a.Samples >= MinProfileSamples
 		}
 		if enough {
 			break
 		}
 	}
-	d.h(3, "Where the time goes")
-	grouping := "all together"
-	if len(by) > 0 {
-		grouping = "per " + strings.Join(by, ", ")
-	}
-	d.p("CPU profiles of the cells without faults, every recorded repetition, merged %s: the finest grouping in which every group stands on at least %d samples. Time is attributed by the first rule that matches from the leaf of the stack (the rules are the table reports.Categories; anything else is other); each share is given with its samples.", grouping, MinProfileSamples)
-	var list []Attribution
-	var rows [][]string
-	names := slices.Sorted(mapKeys(groups))
-	share := func(v int64, a Attribution) string {
+	return g, nil
+}
+
+// attributionRow is the table row of group #i+1: its categories and top
+// functions, each share with the samples behind it.
+func attributionRow(i int, name string, profiles int, a Attribution) []string {
+	share := func(v int64) string {
 		f := float64(v) / float64(max(a.Total, 1))
 		return fmt.Sprintf("%.0f%% (%d)", 100*f, int64(math.Round(f*float64(a.Samples))))
 	}
-	for i, g := range names {
-		a := as[g]
-		list = append(list, a)
-		var tops, cats, cums []string
-		for _, f := range Top(a.Flat, 3) {
-			tops = append(tops, shortFunc(f.Func)+" "+share(f.Value, a))
-		}
-		for _, c := range append(categoryNames(), "other") {
-			if v := a.Categories[c]; v > 0 {
-				cats = append(cats, c+" "+share(v, a))
-			}
-		}
-		for _, f := range Top(a.Cum, 3) {
-			cums = append(cums, shortFunc(f.Func)+" "+share(f.Value, a))
-		}
-		note := ""
-		if a.Samples < MinProfileSamples {
-			note = " (too few to attribute reliably)"
-		}
-		rows = append(rows, []string{fmt.Sprintf("#%d", i+1), g, fmt.Sprint(len(groups[g])), fmt.Sprintf("%d%s", a.Samples, note), fmt.Sprintf("%.0f ms", float64(a.Total)/1e6),
-			strings.Join(cats, ", "), strings.Join(tops, ", "), strings.Join(cums, ", ")})
+	var tops, cats, cums []string
+	for _, f := range Top(a.Flat, 3) {
+		tops = append(tops, shortFunc(f.Func)+" "+share(f.Value))
 	}
-	p, err := CategoryBars(list, "CPU time by category")
-	if err != nil {
-		return err
+	for _, c := range append(categoryNames(), "other") {
+		if v := a.Categories[c]; v > 0 {
+			cats = append(cats, c+" "+share(v))
+		}
 	}
-	if err := d.fig("profile-categories", "Share of CPU samples by category, one bar per group of profiles (numbered as in the table).", p); err != nil {
-		return err
+	for _, f := range Top(a.Cum, 3) {
+		cums = append(cums, shortFunc(f.Func)+" "+share(f.Value))
 	}
-	d.t([]string{"#", "cells", "profiles", "samples", "CPU sampled", "categories (share, samples)", "top functions, flat", "top functions, cumulative"}, rows)
+	note := ""
+	if a.Samples < MinProfileSamples {
+		note = " (too few to attribute reliably)"
+	}
+	return []string{fmt.Sprintf("#%d", i+1), name, fmt.Sprint(profiles), fmt.Sprintf("%d%s", a.Samples, note), fmt.Sprintf("%.0f ms", float64(a.Total)/1e6),
+		strings.Join(cats, ", "), strings.Join(tops, ", "), strings.Join(cums, ", ")}
+}
 
-	// Where the time of the first two groups of one workload differs,
-	// function by function, per engine run profiled.
-	if len(names) >= 2 && strings.Fields(names[0])[0] == strings.Fields(names[1])[0] {
-		a, b := as[names[0]], as[names[1]]
-		ra, rb := runs.of(groups[names[0]]), runs.of(groups[names[1]])
-		shifts := Diff(a, b, ra, rb)
-		var drows [][]string
-		for _, sh := range shifts[:min(5, len(shifts))] {
-			drows = append(drows, []string{shortFunc(sh.Func), fmt.Sprintf("%.2f", float64(sh.Old)/1e6), fmt.Sprintf("%.2f", float64(sh.New)/1e6), fmt.Sprintf("%+.0f%%", 100*sh.Share)})
-		}
-		if len(drows) > 0 {
-			d.p("From %s (#1, %d runs profiled) to %s (#2, %d runs), CPU ms per run by function; the share is the part of the total change each explains.", names[0], ra, names[1], rb)
-			d.t([]string{"function", "#1 ms/run", "#2 ms/run", "share of the change"}, drows)
-		}
+// diffSection says where the time of the first two groups of one
+// workload differs, function by function, per engine run profiled.
+func diffSection(d *doc, g profileGroups, names []string, runs runCounts) {
+	if len(names) < 2 || strings.Fields(names[0])[0] != strings.Fields(names[1])[0] {
+		return
 	}
-	return nil
+	a, b := g.attrs[names[0]], g.attrs[names[1]]
+	ra, rb := runs.of(g.paths[names[0]]), runs.of(g.paths[names[1]])
+	shifts := Diff(a, b, ra, rb)
+	var rows [][]string
+	for _, sh := range shifts[:min(5, len(shifts))] {
+		rows = append(rows, []string{shortFunc(sh.Func), fmt.Sprintf("%.2f", float64(sh.Old)/1e6), fmt.Sprintf("%.2f", float64(sh.New)/1e6), fmt.Sprintf("%+.0f%%", 100*sh.Share)})
+	}
+	if len(rows) > 0 {
+		d.p("From %s (#1, %d runs profiled) to %s (#2, %d runs), CPU ms per run by function; the share is the part of the total change each explains.", names[0], ra, names[1], rb)
+		d.t([]string{"function", "#1 ms/run", "#2 ms/run", "share of the change"}, rows)
+	}
 }
 
 // runCounts is how many engine runs each cell's profile covers.
