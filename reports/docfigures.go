@@ -97,28 +97,11 @@ func KneePlot(c kneeChart, title string) (*plot.Plot, vg.Length, error) {
 	if len(c.strategies) == 0 || len(c.workloads) == 0 {
 		return nil, 0, fmt.Errorf("no knees to plot")
 	}
-	n := len(c.strategies)
-	rowY := func(i int) float64 { return float64(n - 1 - i) } // first strategy on top
-	ts := slices.Clone(c.thresholds)
-	for w := range c.workloads {
-		for _, x := range append(slices.Clone(c.at[w]), c.knee[w], c.def) {
-			if !math.IsNaN(x) && x > 0 && !slices.Contains(ts, x) {
-				ts = append(ts, x)
-			}
-		}
-	}
-	slices.Sort(ts)
+	ts := kneeThresholds(c)
 	if len(ts) == 0 {
 		return nil, 0, fmt.Errorf("no thresholds to plot")
 	}
-	// Panel w spans [w*(span+gap), w*(span+gap)+span] in binary decades
-	// (log2 bytes), with a decade of margin either side of the thresholds.
-	const pad = 1.0
-	lo := ts[0]
-	span := math.Log2(ts[len(ts)-1]/lo) + 2*pad
-	gap := 0.2 * span
-	xOf := func(w int, t float64) float64 { return float64(w)*(span+gap) + pad + math.Log2(t/lo) }
-
+	l := newKneeLayout(len(c.strategies), ts)
 	p := plot.New()
 	p.Title.Text = title
 	p.X.Label.Text = "spill threshold at the knee (bytes, log scale), a panel per workload"
@@ -129,77 +112,15 @@ func KneePlot(c kneeChart, title string) (*plot.Plot, vg.Length, error) {
 	p.Legend.TextStyle.Font.Size = small
 	p.Legend.Top = true
 
-	line := func(xys plotter.XYs, c color.Color, width vg.Length, dashed bool) (*plotter.Line, error) {
-		l, err := plotter.NewLine(xys)
-		if err != nil {
-			return nil, err
-		}
-		l.Color, l.Width = c, width
-		if dashed {
-			l.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
-		}
-		return l, nil
-	}
-	dots := color.RGBA{0x1f, 0x77, 0xb4, 0xff}
-	top, bottom := rowY(0)+0.5, rowY(n-1)-0.5
-	// A tick at every threshold, a label at every third or so.
-	step := max(1, (len(ts)+2)/3)
 	var ticks []plot.Tick
 	var titles plotter.XYLabels
-	var kneeLine, defLine *plotter.Line
 	for w, name := range c.workloads {
-		x0, x1 := float64(w)*(span+gap), float64(w)*(span+gap)+span
-		// Every other group of strategies that differ only in their
-		// last knob (the worker count) on a light band.
-		for _, g := range bandRows(c.strategies) {
-			band, err := plotter.NewPolygon(plotter.XYs{{X: x0, Y: rowY(g[0]) + 0.5}, {X: x1, Y: rowY(g[0]) + 0.5}, {X: x1, Y: rowY(g[1]) - 0.5}, {X: x0, Y: rowY(g[1]) - 0.5}})
-			if err != nil {
-				return nil, 0, err
-			}
-			band.Color = color.Gray{Y: 243}
-			band.LineStyle.Width = 0
-			p.Add(band)
-		}
-		// Faint row lines lead the eye from a label across the panel.
-		for i := range c.strategies {
-			l, err := line(plotter.XYs{{X: x0, Y: rowY(i)}, {X: x1, Y: rowY(i)}}, color.Gray{Y: 225}, vg.Points(0.5), false)
-			if err != nil {
-				return nil, 0, err
-			}
-			p.Add(l)
-		}
-		for i, t := range ts {
-			tick := plot.Tick{Value: xOf(w, t)}
-			if i%step == 0 {
-				tick.Label = formatBytes(t)
-			}
-			ticks = append(ticks, tick)
-		}
-		var err error
-		if defLine, err = line(plotter.XYs{{X: xOf(w, c.def), Y: bottom}, {X: xOf(w, c.def), Y: top}}, color.Gray{Y: 90}, vg.Points(1), true); err != nil {
+		if err := addKneePanel(p, c, l, w); err != nil {
 			return nil, 0, err
 		}
-		if kneeLine, err = line(plotter.XYs{{X: xOf(w, c.knee[w]), Y: bottom}, {X: xOf(w, c.knee[w]), Y: top}}, color.RGBA{0xff, 0x7f, 0x0e, 0xff}, vg.Points(1.5), false); err != nil {
-			return nil, 0, err
-		}
-		var pts plotter.XYs
-		for i, x := range c.at[w] {
-			if !math.IsNaN(x) {
-				pts = append(pts, plotter.XY{X: xOf(w, x), Y: rowY(i)})
-			}
-		}
-		sc, err := plotter.NewScatter(pts)
-		if err != nil {
-			return nil, 0, err
-		}
-		sc.Color, sc.Shape, sc.Radius = dots, draw.CircleGlyph{}, vg.Points(2.5)
-		p.Add(kneeLine, defLine, sc)
-		if w == 0 {
-			p.Legend.Add("knee of a strategy", sc)
-			p.Legend.Add("knee of the workload (median of its strategies)", kneeLine)
-			p.Legend.Add("recommended default: "+formatBytes(c.def)+", the largest workload knee", defLine)
-		}
-		titles.XYs = append(titles.XYs, plotter.XY{X: (x0 + x1) / 2, Y: top + 0.6})
+		ticks = append(ticks, l.ticks(w)...)
+		x0, x1 := l.panel(w)
+		titles.XYs = append(titles.XYs, plotter.XY{X: (x0 + x1) / 2, Y: l.top() + 0.6})
 		titles.Labels = append(titles.Labels, fmt.Sprintf("%s: knee %s", name, formatBytes(c.knee[w])))
 	}
 	tl, err := plotter.NewLabels(titles)
@@ -211,19 +132,161 @@ func KneePlot(c kneeChart, title string) (*plot.Plot, vg.Length, error) {
 		tl.TextStyle[i].Font.Size = small
 	}
 	p.Add(tl)
-	p.X.Min, p.X.Max = 0, float64(len(c.workloads))*(span+gap)-gap
+	p.X.Min, p.X.Max = 0, float64(len(c.workloads))*(l.span+l.gap)-l.gap
 	p.X.Tick.Marker = plot.ConstantTicks(ticks)
 	// Above the rows: the panel titles, then the legend, a row an entry.
-	p.Y.Min, p.Y.Max = bottom-0.2, top+1.2+3
-	rows := make([]plot.Tick, n)
+	p.Y.Min, p.Y.Max = l.bottom()-0.2, l.top()+1.2+3
+	rows := make([]plot.Tick, l.n)
 	for i, s := range c.strategies {
-		rows[i] = plot.Tick{Value: rowY(i), Label: s}
+		rows[i] = plot.Tick{Value: l.rowY(i), Label: s}
 	}
 	p.Y.Tick.Marker = plot.ConstantTicks(rows)
 	// At least the standard height: few rows still leave the title, the
 	// legend and the axes room.
 	height := max(PlotHeight, 2.8*vg.Centimeter+vg.Length(p.Y.Max-p.Y.Min)*kneeRow)
 	return p, height, nil
+}
+
+// kneeThresholds are the thresholds KneePlot marks, ascending: those
+// measured, and every knee and the default that is not one of them.
+func kneeThresholds(c kneeChart) []float64 {
+	ts := slices.Clone(c.thresholds)
+	for w := range c.workloads {
+		for _, x := range append(slices.Clone(c.at[w]), c.knee[w], c.def) {
+			if !math.IsNaN(x) && x > 0 && !slices.Contains(ts, x) {
+				ts = append(ts, x)
+			}
+		}
+	}
+	slices.Sort(ts)
+	return ts
+}
+
+// kneeLayout places KneePlot's marks: n rows, the first strategy on
+// top, and panel w spanning [w*(span+gap), w*(span+gap)+span] in binary
+// decades (log2 bytes), with kneePad of margin either side of the
+// thresholds ts.
+type kneeLayout struct {
+	n             int
+	ts            []float64 // ascending, not empty
+	lo, span, gap float64
+}
+
+// kneePad is the margin either side of a panel's thresholds, in binary
+// decades.
+const kneePad = 1.0
+
+// newKneeLayout lays out n rows against the thresholds ts, ascending.
+func newKneeLayout(n int, ts []float64) kneeLayout {
+	lo := ts[0]
+	span := math.Log2(ts[len(ts)-1]/lo) + 2*kneePad
+	return kneeLayout{n: n, ts: ts, lo: lo, span: span, gap: 0.2 * span}
+}
+
+// rowY is the height of row i.
+func (l kneeLayout) rowY(i int) float64 { return float64(l.n - 1 - i) }
+
+// top and bottom are the edges of the rows.
+func (l kneeLayout) top() float64    { return l.rowY(0) + 0.5 }
+func (l kneeLayout) bottom() float64 { return l.rowY(l.n-1) - 0.5 }
+
+// panel is the left and right edges of workload w's panel.
+func (l kneeLayout) panel(w int) (x0, x1 float64) {
+	return float64(w) * (l.span + l.gap), float64(w)*(l.span+l.gap) + l.span
+}
+
+// xOf is where threshold t stands across in workload w's panel.
+func (l kneeLayout) xOf(w int, t float64) float64 {
+	return float64(w)*(l.span+l.gap) + kneePad + math.Log2(t/l.lo)
+}
+
+// ticks are workload w's ticks: one at every threshold, a label at every
+// third or so.
+func (l kneeLayout) ticks(w int) []plot.Tick {
+	step := max(1, (len(l.ts)+2)/3)
+	var ticks []plot.Tick
+	for i, t := range l.ts {
+		tick := plot.Tick{Value: l.xOf(w, t)}
+		if i%step == 0 {
+			tick.Label = formatBytes(t)
+		}
+		ticks = append(ticks, tick)
+	}
+	return ticks
+}
+
+// addKneePanel adds workload w's panel to p: the rows behind, then the
+// workload's knee, the default and the knee of every strategy. The first
+// panel's marks go in the legend.
+func addKneePanel(p *plot.Plot, c kneeChart, l kneeLayout, w int) error {
+	if err := addKneeRows(p, c, l, w); err != nil {
+		return err
+	}
+	defLine, err := styledLine(plotter.XYs{{X: l.xOf(w, c.def), Y: l.bottom()}, {X: l.xOf(w, c.def), Y: l.top()}}, color.Gray{Y: 90}, vg.Points(1), true)
+	if err != nil {
+		return err
+	}
+	kneeLine, err := styledLine(plotter.XYs{{X: l.xOf(w, c.knee[w]), Y: l.bottom()}, {X: l.xOf(w, c.knee[w]), Y: l.top()}}, color.RGBA{0xff, 0x7f, 0x0e, 0xff}, vg.Points(1.5), false)
+	if err != nil {
+		return err
+	}
+	var pts plotter.XYs
+	for i, x := range c.at[w] {
+		if !math.IsNaN(x) {
+			pts = append(pts, plotter.XY{X: l.xOf(w, x), Y: l.rowY(i)})
+		}
+	}
+	sc, err := plotter.NewScatter(pts)
+	if err != nil {
+		return err
+	}
+	sc.Color, sc.Shape, sc.Radius = color.RGBA{0x1f, 0x77, 0xb4, 0xff}, draw.CircleGlyph{}, vg.Points(2.5)
+	p.Add(kneeLine, defLine, sc)
+	if w == 0 {
+		p.Legend.Add("knee of a strategy", sc)
+		p.Legend.Add("knee of the workload (median of its strategies)", kneeLine)
+		p.Legend.Add("recommended default: "+formatBytes(c.def)+", the largest workload knee", defLine)
+	}
+	return nil
+}
+
+// addKneeRows adds the background of workload w's panel to p: every
+// other group of strategies that differ only in their last knob (the
+// worker count) on a light band, and a faint line along every row to
+// lead the eye from its label across the panel.
+func addKneeRows(p *plot.Plot, c kneeChart, l kneeLayout, w int) error {
+	x0, x1 := l.panel(w)
+	for _, g := range bandRows(c.strategies) {
+		band, err := plotter.NewPolygon(plotter.XYs{{X: x0, Y: l.rowY(g[0]) + 0.5}, {X: x1, Y: l.rowY(g[0]) + 0.5}, {X: x1, Y: l.rowY(g[1]) - 0.5}, {X: x0, Y: l.rowY(g[1]) - 0.5}})
+		if err != nil {
+			return err
+		}
+		band.Color = color.Gray{Y: 243}
+		band.LineStyle.Width = 0
+		p.Add(band)
+	}
+	for i := range c.strategies {
+		row, err := styledLine(plotter.XYs{{X: x0, Y: l.rowY(i)}, {X: x1, Y: l.rowY(i)}}, color.Gray{Y: 225}, vg.Points(0.5), false)
+		if err != nil {
+			return err
+		}
+		p.Add(row)
+	}
+	return nil
+}
+
+// styledLine is a line through xys of colour c and width, dashed or
+// solid.
+func styledLine(xys plotter.XYs, c color.Color, width vg.Length, dashed bool) (*plotter.Line, error) {
+	l, err := plotter.NewLine(xys)
+	if err != nil {
+		return nil, err
+	}
+	l.Color, l.Width = c, width
+	if dashed {
+		l.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
+	}
+	return l, nil
 }
 
 // bandRows are the first and last rows of every other run of labels

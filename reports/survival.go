@@ -80,91 +80,175 @@ func WriteSurvivalDoc(runs []SurvivalRun, env Env, out, command string) error {
 	return d.writeDesign(out, "fault-survival")
 }
 
+// survivalDoc builds the fault-survival document of runs, with its
+// figure when figures is set.
 func survivalDoc(runs []SurvivalRun, env Env, command string, figures bool) (*doc, error) {
 	d := &doc{}
 	d.h(1, "Fault survival of the spill buffer")
-	panics, silent, unreported, mismatch := 0, 0, 0, 0
-	for _, r := range runs {
-		if r.Panicked {
-			panics++
-		}
-		if r.Silent {
-			silent++
-		}
-		if r.Reached == "none" {
-			unreported++
-		}
-		if r.ReportedRecords != r.ActualRecords {
-			mismatch++
-		}
-	}
-	d.p("Every filesystem operation of a fault-free run, failed in turn, once and for good; every byte at which the first record write can be cut; every bit of a spill file flipped and every length it can be cut to. **%d runs: %d panics, %d silent losses (wrong data with no error), %d unreported faults, and %d prior-spills-lost reports whose record count differs from the records the buffer held.**",
-		len(runs), panics, silent, unreported, mismatch)
-	if sweeps := survivalSweeps(runs); figures && len(sweeps) > 0 {
-		p, err := SurvivalPlot(sweeps, "Outcome of every run, per sweep")
-		if err != nil {
-			return nil, err
-		}
-		if err := d.fig("outcomes", "The runs of each sweep by outcome, on a log scale: reported, a typed error reached the caller; harmless, no error and every item delivered once and intact (the fault changed nothing, the buffer recovered or absorbed it, or the run was the fault-free last of its series); silent, wrong data and no error, which must be 0.", p); err != nil {
-			return nil, err
-		}
+	if err := survivalSummary(d, runs, figures); err != nil {
+		return nil, err
 	}
 
 	d.h(2, "Method")
 	d.p("The sweeps drive the spill buffer directly with a fixed arrival order (160 items of 20 to 300 bytes, in blocks of 16 whose first item comes last, a 512-byte threshold; for the spooled backend, items 64 times larger in blocks of 128, so it rolls over to a file past 1 MiB), so a fault-free run makes the same K operations through the FS seam every time and operation k is always the same call. The mock injector fails call k once (transient: the driver carries on, as a caller that retries would) or every call from k on (persistent: the driver stops at the first error, as the engine does), for k from 1 to K+1, so the last run of each series is clean. A run counts as recovered when every item came out exactly once and intact. A fault reached the caller when an error carrying its errno was returned; recovered when the buffer re-created its directory and carried on; absorbed when the buffer ignores it by design (an unlink of a name already gone).")
 
-	d.h(2, "Every operation")
-	type key struct{ gran, backend, fault string }
-	type agg struct {
-		runs, ops, caller, recovered, absorbed, none, clean int
-		types                                               []string
-		exits                                               []int
-	}
-	tables := map[bool]map[key]*agg{false: {}, true: {}}
+	operationSection(d, runs)
+	byteSection(d, runs)
+	corruptionSection(d, runs)
+
+	d.h(2, "Reproduce")
+	d.p("`%s` on %s (kernel %s, %s, %d cores, Go %s), commit `%s`.", command, env.Host, env.Kernel, env.CPU, env.NumCPU, env.GoVersion, short(env.Commit))
+	return d, nil
+}
+
+// survivalTotals counts the runs that broke a promise of the buffer.
+type survivalTotals struct {
+	panics, silent, unreported, mismatch int
+}
+
+// totalSurvival counts, over every run, the panics, the silent losses,
+// the faults that reached no one, and the prior-spills-lost reports
+// whose record count differs from the records the buffer held.
+func totalSurvival(runs []SurvivalRun) survivalTotals {
+	var t survivalTotals
 	for _, r := range runs {
-		if r.Sweep != "operation" {
+		if r.Panicked {
+			t.panics++
+		}
+		if r.Silent {
+			t.silent++
+		}
+		if r.Reached == "none" {
+			t.unreported++
+		}
+		if r.ReportedRecords != r.ActualRecords {
+			t.mismatch++
+		}
+	}
+	return t
+}
+
+// survivalSummary writes the opening paragraph, the totals over every
+// run, and, when figures is set, the figure of every sweep's outcomes.
+func survivalSummary(d *doc, runs []SurvivalRun, figures bool) error {
+	t := totalSurvival(runs)
+	d.p("Every filesystem operation of a fault-free run, failed in turn, once and for good; every byte at which the first record write can be cut; every bit of a spill file flipped and every length it can be cut to. **%d runs: %d panics, %d silent losses (wrong data with no error), %d unreported faults, and %d prior-spills-lost reports whose record count differs from the records the buffer held.**",
+		len(runs), t.panics, t.silent, t.unreported, t.mismatch)
+	sweeps := survivalSweeps(runs)
+	if !figures || len(sweeps) == 0 {
+		return nil
+	}
+	p, err := SurvivalPlot(sweeps, "Outcome of every run, per sweep")
+	if err != nil {
+		return err
+	}
+	return d.fig("outcomes", "The runs of each sweep by outcome, on a log scale: reported, a typed error reached the caller; harmless, no error and every item delivered once and intact (the fault changed nothing, the buffer recovered or absorbed it, or the run was the fault-free last of its series); silent, wrong data and no error, which must be 0.", p)
+}
+
+// survivalKey is a row of the survival tables.
+type survivalKey struct{ gran, backend, fault string }
+
+// survivalAgg is what the runs of a row of a survival table came to.
+// Each sweep fills the counts its table shows (see its add method).
+type survivalAgg struct {
+	runs, ops, caller, recovered, absorbed, none, clean int
+	types                                               []string
+	exits                                               []int
+}
+
+// groupSurvival gathers the runs keep selects by granularity, backend
+// and fault, adding each to its row with add, in the order of runs.
+func groupSurvival(runs []SurvivalRun, keep func(SurvivalRun) bool, add func(*survivalAgg, SurvivalRun)) map[survivalKey]*survivalAgg {
+	rows := map[survivalKey]*survivalAgg{}
+	for _, r := range runs {
+		if !keep(r) {
 			continue
 		}
-		k := key{r.Gran, r.Backend, r.Fault}
-		a := tables[r.Persistent][k]
+		k := survivalKey{r.Gran, r.Backend, r.Fault}
+		a := rows[k]
 		if a == nil {
-			a = &agg{}
-			tables[r.Persistent][k] = a
+			a = &survivalAgg{}
+			rows[k] = a
 		}
-		a.runs++
-		a.ops = r.Ops
-		switch r.Reached {
-		case "caller":
-			a.caller++
-		case "recovered":
-			a.recovered++
-		case "absorbed":
-			a.absorbed++
-		case "none":
-			a.none++
-		}
-		if r.Recovered {
-			a.clean++
-		}
-		if r.ErrorType != "" && !slices.Contains(a.types, r.ErrorType) {
-			a.types = append(a.types, r.ErrorType)
-		}
-		if r.ExitCode != 0 && !slices.Contains(a.exits, r.ExitCode) {
-			a.exits = append(a.exits, r.ExitCode)
-		}
+		add(a, r)
 	}
+	return rows
+}
+
+// addOperation counts a run of the operation sweep: where its fault
+// reached, whether every item was delivered, its typed errors and its
+// nonzero exit codes.
+func (a *survivalAgg) addOperation(r SurvivalRun) {
+	a.runs++
+	a.ops = r.Ops
+	switch r.Reached {
+	case "caller":
+		a.caller++
+	case "recovered":
+		a.recovered++
+	case "absorbed":
+		a.absorbed++
+	case "none":
+		a.none++
+	}
+	if r.Recovered {
+		a.clean++
+	}
+	if r.ErrorType != "" && !slices.Contains(a.types, r.ErrorType) {
+		a.types = append(a.types, r.ErrorType)
+	}
+	if r.ExitCode != 0 && !slices.Contains(a.exits, r.ExitCode) {
+		a.exits = append(a.exits, r.ExitCode)
+	}
+}
+
+// addByte counts a run of the byte sweep: whether every item was
+// delivered and whether the fault reached the caller.
+func (a *survivalAgg) addByte(r SurvivalRun) {
+	a.runs++
+	if r.Recovered {
+		a.clean++
+	}
+	if r.Reached == "caller" {
+		a.caller++
+	}
+}
+
+// addCorruption counts a run of the corruption sweep: reported (caller,
+// with its typed error), harmless (clean) or silent (none).
+func (a *survivalAgg) addCorruption(r SurvivalRun) {
+	a.runs++
+	a.ops = r.Ops
+	if r.ErrorType != "" {
+		a.caller++
+	} else if r.Recovered {
+		a.clean++
+	}
+	if r.Silent {
+		a.none++
+	}
+	if r.ErrorType != "" && !slices.Contains(a.types, r.ErrorType) {
+		a.types = append(a.types, r.ErrorType)
+	}
+}
+
+// operationSection writes the Every operation section: a table of the
+// transient faults, then one of the persistent faults.
+func operationSection(d *doc, runs []SurvivalRun) {
+	d.h(2, "Every operation")
 	for _, persistent := range []bool{false, true} {
 		name := "Transient faults (one call fails; the caller carries on)"
 		if persistent {
 			name = "Persistent faults (every call from k on fails; the caller stops)"
 		}
 		d.h(3, "%s", name)
-		keys := slices.SortedFunc(mapKeys(tables[persistent]), func(a, b key) int {
+		table := groupSurvival(runs, func(r SurvivalRun) bool { return r.Sweep == "operation" && r.Persistent == persistent }, (*survivalAgg).addOperation)
+		keys := slices.SortedFunc(mapKeys(table), func(a, b survivalKey) int {
 			return strings.Compare(a.gran+a.backend+a.fault, b.gran+b.backend+b.fault)
 		})
 		var rows [][]string
 		for _, k := range keys {
-			a := tables[persistent][k]
+			a := table[k]
 			slices.Sort(a.types)
 			slices.Sort(a.exits)
 			rows = append(rows, []string{k.gran, k.backend, k.fault, fmt.Sprint(a.ops), fmt.Sprint(a.runs),
@@ -173,71 +257,32 @@ func survivalDoc(runs []SurvivalRun, env Env, command string, figures bool) (*do
 		}
 		d.t([]string{"gran", "backend", "fault", "K", "runs", "reached caller", "recovered", "absorbed", "unreported", "all items delivered", "typed errors", "exit codes"}, rows)
 	}
+}
 
+// byteSection writes the Every byte of a record write section.
+func byteSection(d *doc, runs []SurvivalRun) {
 	d.h(2, "Every byte of a record write")
+	table := groupSurvival(runs, func(r SurvivalRun) bool { return r.Sweep == "byte" }, (*survivalAgg).addByte)
 	var rows [][]string
-	byteAgg := map[key]*agg{}
-	for _, r := range runs {
-		if r.Sweep != "byte" {
-			continue
-		}
-		k := key{r.Gran, r.Backend, r.Fault}
-		a := byteAgg[k]
-		if a == nil {
-			a = &agg{}
-			byteAgg[k] = a
-		}
-		a.runs++
-		if r.Recovered {
-			a.clean++
-		}
-		if r.Reached == "caller" {
-			a.caller++
-		}
-	}
-	for _, k := range slices.SortedFunc(mapKeys(byteAgg), func(a, b key) int { return strings.Compare(a.gran+a.backend, b.gran+b.backend) }) {
-		a := byteAgg[k]
+	for _, k := range slices.SortedFunc(mapKeys(table), func(a, b survivalKey) int { return strings.Compare(a.gran+a.backend, b.gran+b.backend) }) {
+		a := table[k]
 		rows = append(rows, []string{k.gran, k.backend, fmt.Sprint(a.runs), fmt.Sprint(a.caller), fmt.Sprint(a.clean)})
 	}
 	d.p("The first record write fails with ENOSPC after b bytes reached the file, for every b from 0 to the record's length: the header and the payload cut everywhere. The driver carries on; the next record is written at the same offset, over the partial one.")
 	d.t([]string{"gran", "backend", "cuts", "reached caller", "all items delivered"}, rows)
+}
 
+// corruptionSection writes the Every bit and every length of a spill
+// file section.
+func corruptionSection(d *doc, runs []SurvivalRun) {
 	d.h(2, "Every bit and every length of a spill file")
-	rows = nil
-	corrAgg := map[key]*agg{}
-	for _, r := range runs {
-		if r.Sweep != "corruption" {
-			continue
-		}
-		k := key{r.Gran, r.Backend, r.Fault}
-		a := corrAgg[k]
-		if a == nil {
-			a = &agg{}
-			corrAgg[k] = a
-		}
-		a.runs++
-		a.ops = r.Ops
-		if r.ErrorType != "" {
-			a.caller++
-		} else if r.Recovered {
-			a.clean++
-		}
-		if r.Silent {
-			a.none++
-		}
-		if r.ErrorType != "" && !slices.Contains(a.types, r.ErrorType) {
-			a.types = append(a.types, r.ErrorType)
-		}
-	}
-	for _, k := range slices.SortedFunc(mapKeys(corrAgg), func(a, b key) int { return strings.Compare(a.gran+a.fault, b.gran+b.fault) }) {
-		a := corrAgg[k]
+	table := groupSurvival(runs, func(r SurvivalRun) bool { return r.Sweep == "corruption" }, (*survivalAgg).addCorruption)
+	var rows [][]string
+	for _, k := range slices.SortedFunc(mapKeys(table), func(a, b survivalKey) int { return strings.Compare(a.gran+a.fault, b.gran+b.fault) }) {
+		a := table[k]
 		slices.Sort(a.types)
 		rows = append(rows, []string{k.gran, k.fault, fmt.Sprint(a.ops), fmt.Sprint(a.runs), fmt.Sprint(a.caller), fmt.Sprint(a.clean), fmt.Sprint(a.none), orDash(strings.Join(a.types, ", "))})
 	}
 	d.p("The spill file as it stands before the last block's head arrives (older records already delivered, the newest still needed) is damaged, then drained. Damage to a record still needed must be reported; damage to bytes no longer needed may pass unnoticed, but no run may deliver a wrong item without an error.")
 	d.t([]string{"gran", "damage", "file bytes", "runs", "reported (typed error)", "harmless (all items intact)", "silent (wrong data, no error)", "typed errors"}, rows)
-
-	d.h(2, "Reproduce")
-	d.p("`%s` on %s (kernel %s, %s, %d cores, Go %s), commit `%s`.", command, env.Host, env.Kernel, env.CPU, env.NumCPU, env.GoVersion, short(env.Commit))
-	return d, nil
 }

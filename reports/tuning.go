@@ -21,6 +21,40 @@ func TuningDoc(s *Set, out, command string) error {
 
 	workloads := keyValues(s, "workload")
 	resolutionSection(d, s, workloads)
+	if err := tuningPlots(d, s, workloads); err != nil {
+		return err
+	}
+	thresholds := sortedThresholds(s)
+	knees, err := kneeSection(d, s, workloads, thresholds)
+	if err != nil {
+		return err
+	}
+	threshold := recommendationSection(d, s, workloads, knees)
+	if err := timeSection(d, s, thresholds, threshold); err != nil {
+		return err
+	}
+
+	d.h(2, "How this was made")
+	d.p("`%s` on %s (kernel %s, %s, %d cores, spill directory on %s, Go %s), commit `%s`, %s.", command, env.Host, env.Kernel, env.CPU, env.NumCPU, env.SpillFS, env.GoVersion, short(env.Commit), env.Start.UTC().Format("2006-01-02"))
+
+	return d.writeDesign(out, "threshold-tuning")
+}
+
+// tuningMetrics are the plots of each workload, against the threshold.
+var tuningMetrics = []struct {
+	unit, name, title, ylabel string
+	budget                    bool
+}{
+	{"items/s", "throughput", "Throughput vs threshold", "items/s", false},
+	{"spill-bytes/op", "spill-bytes", "Bytes spilled per run vs threshold", "bytes written per run", false},
+	{"reloads/op", "reloads", "Reloads per run vs threshold", "records reloaded per run", false},
+	{"peak-buffered-B", "peak-buffered", "Peak buffered bytes vs threshold", "bytes buffered", true},
+}
+
+// tuningPlots writes the Results per workload section: every metric
+// of tuningMetrics against the threshold, a plot each, for each
+// workload; a metric that cannot be plotted is left out.
+func tuningPlots(d *doc, s *Set, workloads []string) error {
 	d.h(2, "Results per workload")
 	// A legend holds a dozen strategies, not three dozen: with several
 	// worker counts the plots show the middle one; the tables below cover
@@ -34,15 +68,7 @@ func TuningDoc(s *Set, out, command string) error {
 	}
 	for _, w := range workloads {
 		d.h(3, "%s", w)
-		for _, m := range []struct {
-			unit, name, title, ylabel string
-			budget                    bool
-		}{
-			{"items/s", "throughput", "Throughput vs threshold", "items/s", false},
-			{"spill-bytes/op", "spill-bytes", "Bytes spilled per run vs threshold", "bytes written per run", false},
-			{"reloads/op", "reloads", "Reloads per run vs threshold", "records reloaded per run", false},
-			{"peak-buffered-B", "peak-buffered", "Peak buffered bytes vs threshold", "bytes buffered", true},
-		} {
+		for _, m := range tuningMetrics {
 			p, err := MetricVsThresholdWhere(s, w, where, m.unit, fmt.Sprintf("%s: %s", w, m.title), m.ylabel, m.budget)
 			if err != nil {
 				continue
@@ -52,8 +78,24 @@ func TuningDoc(s *Set, out, command string) error {
 			}
 		}
 	}
+	return nil
+}
 
-	// The knee per workload and strategy.
+// sortedThresholds are the thresholds the sweep measured, smallest first.
+func sortedThresholds(s *Set) []string {
+	thresholds := keyValues(s, "threshold")
+	slices.SortFunc(thresholds, func(a, b string) int {
+		x, _ := parseSize(a)
+		y, _ := parseSize(b)
+		return cmp.Compare(x, y)
+	})
+	return thresholds
+}
+
+// kneeSection writes The knee section: the knee of every strategy of
+// every workload, as a figure and a table. thresholds, in order, are the
+// figure's axis. It returns the knees.
+func kneeSection(d *doc, s *Set, workloads, thresholds []string) ([]knee, error) {
 	d.h(2, "The knee")
 	d.p("The knee of a strategy is the smallest threshold whose throughput is not significantly below that of its best threshold (Mann-Whitney U, alpha 0.05) or whose median is within 5%% of it. Below the knee the buffer spills enough to cost throughput; above it memory buys nothing measurable. A workload's knee is the median of its strategies' knees: one strategy's noise does not move it.")
 	knees := strategyKnees(s, workloads)
@@ -61,12 +103,6 @@ func TuningDoc(s *Set, out, command string) error {
 	for _, k := range knees {
 		rows = append(rows, []string{k.workload, k.strategy, formatBytes(k.at), formatBytes(k.bestAt), formatValue(k.best, "items/s")})
 	}
-	thresholds := keyValues(s, "threshold")
-	slices.SortFunc(thresholds, func(a, b string) int {
-		x, _ := parseSize(a)
-		y, _ := parseSize(b)
-		return cmp.Compare(x, y)
-	})
 	var measured []float64
 	for _, t := range thresholds {
 		if x, ok := parseSize(t); ok {
@@ -76,15 +112,29 @@ func TuningDoc(s *Set, out, command string) error {
 	if chart := kneeChartOf(knees, measured); len(chart.strategies) > 0 {
 		p, height, err := KneePlot(chart, "The knee of every strategy, per workload")
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if err := d.figSize("knees", "The knee threshold of every strategy (a row each, named as in the table below: granularity, compression, reclaim and worker count, where they vary), a panel per workload; the solid line in a panel is the workload's knee, the median of its strategies' knees, and the dashed line the recommended default, the largest workload knee.", p, KneeWidth, height); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	d.t([]string{"workload", "strategy", "knee", "best threshold", "best median items/s"}, rows)
+	return knees, nil
+}
 
-	// Recommendations by stated rules.
+// tuningKnobs are the knobs the Recommended defaults weigh, each against
+// its simplest setting.
+var tuningKnobs = []struct{ key, base, name string }{
+	{"gran", "batch", "granularity"},
+	{"comp", "none", "compression"},
+	{"reclaim", "keep", "reclaim"},
+}
+
+// recommendationSection writes the Recommended defaults section by its
+// stated rules: a threshold per workload, the default threshold, and a
+// setting for each of tuningKnobs. It returns the default threshold in
+// bytes.
+func recommendationSection(d *doc, s *Set, workloads []string, knees []knee) float64 {
 	d.h(2, "Recommended defaults")
 	d.p("Rules: (1) the default threshold is the largest workload knee, so no workload pays measurably for spilling; (2) a knob's alternative is recommended when it is faster by more than 5%% in more cells than it is slower, counting only differences that survive Holm-Bonferroni over every cell compared (Mann-Whitney U, family-wise alpha 0.05): those are real; or when it is nowhere really slower and cuts disk bytes or peak buffered memory by at least 20%% (geometric mean over cells); otherwise the simpler setting stays. The evidence column also gives the differences significant only before the correction, which this run cannot tell from noise.")
 	var recs [][]string
@@ -98,62 +148,75 @@ func TuningDoc(s *Set, out, command string) error {
 		recs = append(recs, []string{"threshold for " + w, formatBytes(at), fmt.Sprintf("median knee of its %d strategies (from %s to %s)", len(ats), formatBytes(ats[0]), formatBytes(ats[len(ats)-1]))})
 	}
 	recs = append(recs, []string{"threshold (default)", formatBytes(threshold), "largest of the knees above"})
-	for _, knob := range []struct{ key, base, name string }{
-		{"gran", "batch", "granularity"},
-		{"comp", "none", "compression"},
-		{"reclaim", "keep", "reclaim"},
-	} {
+	for _, knob := range tuningKnobs {
 		recs = append(recs, knobRecommendation(s, knob.key, knob.base, knob.name))
 	}
 	d.t([]string{"setting", "recommendation", "evidence"}, recs)
+	return threshold
+}
 
-	// Where the time goes at the knee and at the tightest threshold.
+// timeSection writes the Where the time goes section: the CPU profiles
+// of the cells at the tightest threshold and at the recommended one
+// (threshold, in bytes), merged and attributed by category, as a figure
+// and a table. Without thresholds or profiles it has only its heading.
+func timeSection(d *doc, s *Set, thresholds []string, threshold float64) error {
 	d.h(2, "Where the time goes")
-	if len(thresholds) > 0 {
-		var as []Attribution
-		var arows [][]string
-		for _, t := range []string{thresholds[0], formatBytes(threshold)} {
-			var paths []string
-			for _, dir := range s.Dirs {
-				for _, p := range dir.Profiles {
-					if strings.Contains(p, "_threshold="+t+"_") && strings.HasSuffix(p, ".cpu.pb.gz") && strings.Contains(p, "fault=none") {
-						paths = append(paths, p)
-					}
-				}
-			}
-			if len(paths) == 0 {
-				continue
-			}
-			p, err := MergeProfiles(paths)
-			if err != nil {
-				return err
-			}
-			a := Attribute("threshold "+t, p)
-			as = append(as, a)
-			var cats []string
-			for _, c := range append(categoryNames(), "other") {
-				if v := a.Categories[c]; v > 0 {
-					cats = append(cats, fmt.Sprintf("%s %.0f%%", c, 100*float64(v)/float64(max(a.Total, 1))))
-				}
-			}
-			arows = append(arows, []string{fmt.Sprintf("#%d", len(as)), "threshold " + t, fmt.Sprint(len(paths)), strings.Join(cats, ", ")})
+	if len(thresholds) == 0 {
+		return nil
+	}
+	var as []Attribution
+	var arows [][]string
+	for _, t := range []string{thresholds[0], formatBytes(threshold)} {
+		paths := cpuProfilesAt(s, t)
+		if len(paths) == 0 {
+			continue
 		}
-		if len(as) > 0 {
-			p, err := CategoryBars(as, "CPU by category: tightest threshold and the recommended one")
-			if err != nil {
-				return err
+		p, err := MergeProfiles(paths)
+		if err != nil {
+			return err
+		}
+		a := Attribute("threshold "+t, p)
+		as = append(as, a)
+		arows = append(arows, []string{fmt.Sprintf("#%d", len(as)), "threshold " + t, fmt.Sprint(len(paths)), categoryShares(a)})
+	}
+	if len(as) == 0 {
+		return nil
+	}
+	p, err := CategoryBars(as, "CPU by category: tightest threshold and the recommended one")
+	if err != nil {
+		return err
+	}
+	if err := d.fig("categories", "CPU samples of every profiled cell at the tightest threshold (#1) and at the recommended one (#2), by category.", p); err != nil {
+		return err
+	}
+	d.t([]string{"#", "cells", "profiles merged", "CPU by category"}, arows)
+	return nil
+}
+
+// cpuProfilesAt are the CPU profiles of the cells without faults at
+// threshold t (as the cell names write it).
+func cpuProfilesAt(s *Set, t string) []string {
+	var paths []string
+	for _, dir := range s.Dirs {
+		for _, p := range dir.Profiles {
+			if strings.Contains(p, "_threshold="+t+"_") && strings.HasSuffix(p, ".cpu.pb.gz") && strings.Contains(p, "fault=none") {
+				paths = append(paths, p)
 			}
-			if err := d.fig("categories", "CPU samples of every profiled cell at the tightest threshold (#1) and at the recommended one (#2), by category.", p); err != nil {
-				return err
-			}
-			d.t([]string{"#", "cells", "profiles merged", "CPU by category"}, arows)
 		}
 	}
+	return paths
+}
 
-	d.h(2, "How this was made")
-	d.p("`%s` on %s (kernel %s, %s, %d cores, spill directory on %s, Go %s), commit `%s`, %s.", command, env.Host, env.Kernel, env.CPU, env.NumCPU, env.SpillFS, env.GoVersion, short(env.Commit), env.Start.UTC().Format("2006-01-02"))
-
-	return d.writeDesign(out, "threshold-tuning")
+// categoryShares writes the share of a's CPU samples in each category
+// that has any, in category order, other last: "compression 9%, GC 3%".
+func categoryShares(a Attribution) string {
+	var cats []string
+	for _, c := range append(categoryNames(), "other") {
+		if v := a.Categories[c]; v > 0 {
+			cats = append(cats, fmt.Sprintf("%s %.0f%%", c, 100*float64(v)/float64(max(a.Total, 1))))
+		}
+	}
+	return strings.Join(cats, ", ")
 }
 
 // knee is the knee of one strategy in one workload: the smallest
@@ -247,79 +310,6 @@ func resolutionSection(d *doc, s *Set, workloads []string) {
 	d.h(2, "Resolution")
 	d.p("How small a difference in throughput this sweep could see, per workload: the minimum detectable change (80%% power) of a cell compared with another cell measured like it, at alpha 0.05 for one comparison and at the Holm-Bonferroni level of a comparison among all the workload's cells. A difference below these is not evidence of no difference; every recommendation below rests only on differences that survive the correction.")
 	d.t([]string{"workload", "cells", "runs per cell", "one comparison, typical cell", "one comparison, least certain cell", "among all cells, typical"}, rows)
-}
-
-// knobRecommendation compares a knob's alternatives with its base value
-// at the same other settings, over every engine cell without faults.
-func knobRecommendation(s *Set, key, base, name string) []string {
-	values := keyValues(s, key)
-	if len(values) < 2 {
-		return []string{name, base, "only " + strings.Join(values, ", ") + " was measured"}
-	}
-	best, evidence := base, []string{}
-	for _, alt := range values {
-		if alt == base {
-			continue
-		}
-		col := fmt.Sprintf("/%s@(%q %q)", key, base, alt)
-		sig, faster, slower := 0, 0, 0
-		var bytesRatio, memRatio []float64
-		filter := fmt.Sprintf(".name:Engine /fault:none /%s:(%q OR %q)", key, base, alt)
-		tab, err := Summarize(s, Query{Filter: filter, Col: col, Unit: "items/s"})
-		if err != nil {
-			evidence = append(evidence, fmt.Sprintf("%s vs %s: %v", alt, base, err))
-			continue
-		}
-		changes := Compare(tab, true, DefaultAlpha)
-		raw := 0
-		var mins []float64
-		for _, c := range changes {
-			mins = append(mins, c.MinChange)
-			if c.P < DefaultAlpha && math.Abs(c.Ratio-1) > 0.05 {
-				raw++
-			}
-			if c.Holm && math.Abs(c.Ratio-1) > 0.05 {
-				sig++
-				if c.Ratio > 1 {
-					faster++
-				} else {
-					slower++
-				}
-			}
-		}
-		slices.Sort(mins)
-		sees := "nothing"
-		if len(mins) > 0 {
-			sees = FormatChange(mins[len(mins)/2])
-		}
-		for _, unit := range []string{"spill-bytes/op", "peak-buffered-B"} {
-			t, err := Summarize(s, Query{Filter: filter, Col: col, Unit: unit})
-			if err != nil {
-				continue
-			}
-			for i := range t.Rows {
-				if len(t.Cells[i]) < 2 || t.Cells[i][0] == nil || t.Cells[i][1] == nil || t.Cells[i][0].Summary.Center <= 0 {
-					continue
-				}
-				r := t.Cells[i][1].Summary.Center / t.Cells[i][0].Summary.Center
-				if unit == "spill-bytes/op" {
-					bytesRatio = append(bytesRatio, r)
-				} else {
-					memRatio = append(memRatio, r)
-				}
-			}
-		}
-		gb, gm := geomean(bytesRatio), geomean(memRatio)
-		evidence = append(evidence, fmt.Sprintf("%s vs %s: in %d of %d cells throughput really differs by more than 5%% (%d faster, %d slower, after Holm-Bonferroni; %d before it); a typical cell could see a change of %s; disk bytes x%.2f, peak buffered x%.2f (geometric means)",
-			alt, base, sig, len(changes), faster, slower, raw, sees, gb, gm))
-		switch {
-		case faster > slower && faster > 0:
-			best = alt
-		case slower == 0 && ((gb > 0 && gb <= 0.8) || (gm > 0 && gm <= 0.8)) && best == base:
-			best = alt
-		}
-	}
-	return []string{name, best, strings.Join(evidence, "; ")}
 }
 
 func geomean(xs []float64) float64 {
