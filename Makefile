@@ -13,7 +13,7 @@ run:
 
 test: lint race
 
-lint: fmt-check vet staticcheck
+lint: fmt-check vet staticcheck cyclo
 
 fmt-check:
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
