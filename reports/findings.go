@@ -3,34 +3,15 @@ package reports
 import (
 	"fmt"
 	"math"
-	"slices"
 )
 
 // findingsSection derives the knee and the best cells from the tables.
 func findingsSection(d *doc, s *Set, workloads []string) {
 	d.h(2, "Findings")
-	d.p("The knee is the smallest threshold whose median throughput is within 5%% of the best median throughput of its strategy (the spill knobs other than the threshold); best cells are among engine cells without faults.")
+	d.p("The knee of a strategy (the spill knobs other than the threshold) is the smallest threshold whose throughput is not significantly below that of its best threshold (Mann-Whitney U, alpha 0.05) or whose median is within 5%% of it, as in the threshold-tuning document; best cells are among engine cells without faults.")
 	var rows [][]string
-	for _, w := range workloads {
-		ss, err := thresholdSeries(s, w, "", "items/s")
-		if err != nil || len(ss) == 0 {
-			continue
-		}
-		for _, sr := range ss {
-			xs := slices.Sorted(mapKeys(sr.points))
-			bestV := 0.0
-			for _, x := range xs {
-				bestV = math.Max(bestV, sr.points[x].Summary.Center)
-			}
-			knee := xs[len(xs)-1]
-			for _, x := range xs {
-				if sr.points[x].Summary.Center >= 0.95*bestV {
-					knee = x
-					break
-				}
-			}
-			rows = append(rows, []string{w, sr.name, formatBytes(knee), formatValue(bestV, "items/s")})
-		}
+	for _, k := range strategyKnees(s, workloads) {
+		rows = append(rows, []string{k.workload, k.strategy, formatBytes(k.at), formatValue(k.best, "items/s")})
 	}
 	if len(rows) > 0 {
 		d.t([]string{"workload", "strategy", "knee threshold", "best median items/s"}, rows)
