@@ -2,6 +2,7 @@ package reports
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 
@@ -91,13 +92,14 @@ func cellText(c *Cell, unit string) string {
 		FormatChange(MinDetectable(vs, vs, DefaultAlpha, DefaultPower)))
 }
 
+// median is benchmath's center of xs, the median benchstat prints (the
+// mean of the middle two of an even count); NaN for none.
 func median(xs []float64) float64 {
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
+	if len(xs) == 0 {
+		return math.NaN()
 	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+	smp := benchmath.NewSample(slices.Clone(xs), &benchmath.DefaultThresholds)
+	return benchmath.AssumeNothing.Summary(smp, 0.95).Center
 }
 
 // sample pools every value of unit in the results filter keeps.

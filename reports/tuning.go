@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"gonum.org/v1/gonum/stat"
 )
 
 // TuningDoc writes the threshold-tuning design document of a sweep (the
@@ -312,21 +314,13 @@ func resolutionSection(d *doc, s *Set, workloads []string) {
 	d.t([]string{"workload", "cells", "runs per cell", "one comparison, typical cell", "one comparison, least certain cell", "among all cells, typical"}, rows)
 }
 
+// geomean is gonum's geometric mean of xs, 0 for none. The ratios it
+// takes are positive (columnRatios skips a row with a zero side).
 func geomean(xs []float64) float64 {
 	if len(xs) == 0 {
 		return 0
 	}
-	s, n := 0.0, 0
-	for _, x := range xs {
-		if x > 0 {
-			s += math.Log(x)
-			n++
-		}
-	}
-	if n == 0 {
-		return 0
-	}
-	return math.Exp(s / float64(n))
+	return stat.GeometricMean(xs, nil)
 }
 
 // cmpNumeric orders numeric key values as numbers and others as strings.

@@ -110,12 +110,13 @@ func footprintRatios(s *Set, filter, col string) (bytesRatio, memRatio []float64
 	return bytesRatio, memRatio
 }
 
-// columnRatios is, for every row of t with both columns and a positive
-// first one, its second column's center over its first's.
+// columnRatios is, for every row of t with both columns positive, its
+// second column's center over its first's. A row where one side is zero
+// (one knob value spilled nothing) has no ratio to average.
 func columnRatios(t *Table) []float64 {
 	var rs []float64
 	for i := range t.Rows {
-		if len(t.Cells[i]) < 2 || t.Cells[i][0] == nil || t.Cells[i][1] == nil || t.Cells[i][0].Summary.Center <= 0 {
+		if len(t.Cells[i]) < 2 || t.Cells[i][0] == nil || t.Cells[i][1] == nil || t.Cells[i][0].Summary.Center <= 0 || t.Cells[i][1].Summary.Center <= 0 {
 			continue
 		}
 		rs = append(rs, t.Cells[i][1].Summary.Center/t.Cells[i][0].Summary.Center)
