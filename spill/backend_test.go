@@ -1,6 +1,7 @@
 package spill
 
 import (
+	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -137,8 +138,8 @@ func TestNewCreatesTheSpillDirectory(t *testing.T) {
 	}
 	if _, err := New(8, Bytes{}, Policy{Dir: filepath.Join(dir, "x"), FS: failingMkdir{}}); err == nil {
 		t.Fatal("New succeeded although the directory could not be created")
-	} else if ioe := mustErrAs[*IOError](t, err); ioe.Site != SiteDirCreate {
-		t.Fatalf("error %v, want one at dir.create", err)
+	} else if ioe := mustErrAs[*IOError](t, err); ioe.Site != SiteDirCreate || ioe.Offset != -1 || ioe.Path != filepath.Join(dir, "x") || !errors.Is(err, fs.ErrPermission) {
+		t.Fatalf("error %v (offset %d, path %q), want one at dir.create on the directory, with no offset, wrapping the cause", err, ioe.Offset, ioe.Path)
 	}
 }
 
