@@ -145,13 +145,12 @@ func finiteInterval(s benchmath.Summary) (lo, hi float64) {
 	return lo, hi
 }
 
-// errPoints are points with asymmetric y error bars (the interval).
+// errPoints are points with asymmetric y error bars (the interval), as
+// gonum's plotter.NewYErrorBars takes them.
 type errPoints struct {
 	plotter.XYs
-	lo, hi []float64
+	plotter.YErrors
 }
-
-func (e errPoints) YError(i int) (float64, float64) { return e.lo[i], e.hi[i] }
 
 // MetricVsThreshold plots a metric of a workload's engine cells against
 // the threshold (log scale), a line per granularity x compression with
@@ -192,8 +191,7 @@ func MetricVsThresholdWhere(s *Set, workload, where, unit, title, ylabel string,
 			c := sr.points[x]
 			lo, hi := finiteInterval(c.Summary)
 			ep.XYs = append(ep.XYs, plotter.XY{X: x, Y: c.Summary.Center})
-			ep.lo = append(ep.lo, c.Summary.Center-lo)
-			ep.hi = append(ep.hi, hi-c.Summary.Center)
+			ep.YErrors = append(ep.YErrors, struct{ Low, High float64 }{c.Summary.Center - lo, hi - c.Summary.Center})
 			xmin, xmax = math.Min(xmin, x), math.Max(xmax, x)
 			ymin, ymax = math.Min(ymin, lo), math.Max(ymax, hi)
 			if !slices.Contains(ticks, x) {
