@@ -272,8 +272,10 @@ func TestReadStatm(t *testing.T) {
 			t.Errorf("parseStatm(%q) accepted it", bad)
 		}
 	}
-	if n, err := parseStatm([]byte("1000 25 7 1 0 20 0\n"), 4096); err != nil || n != 25*4096 {
-		t.Fatalf("parseStatm = %d, %v; want %d", n, err, 25*4096)
+	for in, want := range map[string]int64{"1000 25 7 1 0 20 0\n": 25 * 4096, "1 25": 25 * 4096, "1 0": 0} {
+		if n, err := parseStatm([]byte(in), 4096); err != nil || n != want {
+			t.Errorf("parseStatm(%q) = %d, %v; want %d (two fields suffice; no pages is a count)", in, n, err, want)
+		}
 	}
 }
 
