@@ -589,12 +589,15 @@ func HistoryPlot(points []HistoryPoint, title, ylabel string, marks ...HistoryMa
 	p.Add(l, pts) // over the marks
 	p.Legend.Add("median", l, pts)
 	p.Legend.Add("95% interval", poly)
+	legend := []string{"median", "95% interval"}
 	for i, name := range []string{"level got better", "level got worse"} {
 		worse := i == 1
 		if slices.ContainsFunc(marks, func(m HistoryMark) bool { return m.Worse == worse }) {
 			p.Legend.Add(name, markThumb(worse))
+			legend = append(legend, name)
 		}
 	}
+	legendBeside(p, legend...)
 	p.NominalX(labels...)
 	p.X.Tick.Label.Rotation = math.Pi / 5
 	p.X.Tick.Label.XAlign = draw.XRight
