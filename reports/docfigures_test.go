@@ -3,7 +3,6 @@ package reports
 import (
 	"bytes"
 	"fmt"
-	"image/png"
 	"math"
 	"os"
 	"path/filepath"
@@ -12,8 +11,6 @@ import (
 	"strings"
 	"testing"
 
-	"gonum.org/v1/plot"
-	"gonum.org/v1/plot/cmpimg"
 	"gonum.org/v1/plot/vg"
 )
 
@@ -251,42 +248,4 @@ func TestThousands(t *testing.T) {
 			t.Errorf("thousands(%d) = %q, want %q", n, got, want)
 		}
 	}
-}
-
-// checkPNG renders p as SVG and PNG at width x height: the SVG is not
-// empty, the PNG decodes at that size, is not blank and matches its
-// golden image within font rasterisation.
-func checkPNG(t *testing.T, name string, p *plot.Plot, width, height vg.Length) {
-	t.Helper()
-	svg, err := RenderSize(p, "svg", width, height)
-	if err != nil || !bytes.Contains(svg, []byte("<svg")) {
-		t.Fatalf("SVG: %v (%d bytes)", err, len(svg))
-	}
-	b, err := RenderSize(p, "png", width, height)
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := png.Decode(bytes.NewReader(b))
-	if err != nil {
-		t.Fatalf("the PNG does not decode: %v", err)
-	}
-	wantW, wantH := int(width.Dots(96)+0.5), int(height.Dots(96)+0.5)
-	if r := img.Bounds(); r.Dx() != wantW || r.Dy() != wantH {
-		t.Fatalf("PNG is %dx%d, want %dx%d", r.Dx(), r.Dy(), wantW, wantH)
-	}
-	ink := 0
-	for y := 0; y < wantH; y += 2 {
-		for x := 0; x < wantW; x += 2 {
-			if r, g, b, _ := img.At(x, y).RGBA(); r+g+b < 3*0xf000 {
-				ink++
-			}
-		}
-	}
-	if ink < 500 {
-		t.Fatalf("the PNG is nearly blank: %d inked samples", ink)
-	}
-	golden(t, name, b, func(a, b []byte) bool {
-		ok, err := cmpimg.EqualApprox("png", a, b, 0.02)
-		return err == nil && ok
-	})
 }

@@ -70,32 +70,20 @@ func TestReportIsDeterministicAndMatchesGolden(t *testing.T) {
 	}
 }
 
-// TestPlotsRenderLikeTheirGoldens renders each kind of plot from the test
-// data and compares the PNG with a tolerance for font rasterisation.
-func TestPlotsRenderLikeTheirGoldens(t *testing.T) {
+// quickPlots draws each kind of plot the report makes from the test
+// data, by name, and returns the fault matrix's width (the others take
+// PlotWidth).
+func quickPlots(t *testing.T) (map[string]*plot.Plot, vg.Length) {
+	t.Helper()
 	s := loadQuick(t)
-	thr, err := MetricVsThreshold(s, "hol", "items/s", "hol: throughput", "items/s", false)
-	if err != nil {
-		t.Fatal(err)
+	must := func(p *plot.Plot, err error) *plot.Plot {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
 	}
-	mem, err := MetricVsThreshold(s, "hol", "peak-buffered-B", "hol: peak buffered", "bytes", true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The budget far below the data, and far above it.
-	heap, err := MetricVsThreshold(s, "mix", "peak-heap-B", "mix: peak heap", "bytes", true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	buffered, err := MetricVsThreshold(s, "mix", "peak-buffered-B", "mix: peak buffered", "bytes", true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := ReadProfile(s.Dirs[0].Profiles[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	cats, err := CategoryBars([]Attribution{Attribute("a", p), Attribute("b", p)}, "categories")
+	prof, err := ReadProfile(s.Dirs[0].Profiles[0])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,45 +91,69 @@ func TestPlotsRenderLikeTheirGoldens(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hist, err := HistoryPlot([]HistoryPoint{{"a1b2c3", 10, 9, 11}, {"d4e5f6", 12, 11, 13}, {"0a0b0c", 9, 8.5, 9.5}}, "history", "ms")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for name, pl := range map[string]*plot.Plot{"threshold": thr, "memory": mem, "heap": heap, "buffered": buffered, "categories": cats, "faults": faults, "history": hist} {
+	return map[string]*plot.Plot{
+		"threshold": must(MetricVsThreshold(s, "hol", "items/s", "hol: throughput", "items/s", false)),
+		"memory":    must(MetricVsThreshold(s, "hol", "peak-buffered-B", "hol: peak buffered", "bytes", true)),
+		// The budget far below the data, and far above it.
+		"heap":       must(MetricVsThreshold(s, "mix", "peak-heap-B", "mix: peak heap", "bytes", true)),
+		"buffered":   must(MetricVsThreshold(s, "mix", "peak-buffered-B", "mix: peak buffered", "bytes", true)),
+		"categories": must(CategoryBars([]Attribution{Attribute("a", prof), Attribute("b", prof)}, "categories")),
+		"faults":     faults,
+		"history":    must(HistoryPlot([]HistoryPoint{{"a1b2c3", 10, 9, 11}, {"d4e5f6", 12, 11, 13}, {"0a0b0c", 9, 8.5, 9.5}}, "history", "ms")),
+	}, faultsWidth
+}
+
+// TestPlotsRenderLikeTheirGoldens renders each kind of plot from the test
+// data and compares the PNG with a tolerance for font rasterisation.
+func TestPlotsRenderLikeTheirGoldens(t *testing.T) {
+	plots, faultsWidth := quickPlots(t)
+	for name, pl := range plots {
 		t.Run(name, func(t *testing.T) {
 			width := PlotWidth
 			if name == "faults" {
 				width = faultsWidth
 			}
-			b, err := RenderSize(pl, "png", width, PlotHeight)
-			if err != nil {
-				t.Fatal(err)
-			}
-			img, err := png.Decode(bytes.NewReader(b))
-			if err != nil {
-				t.Fatalf("the PNG does not decode: %v", err)
-			}
-			wantW, wantH := int(width.Dots(96)+0.5), int(PlotHeight.Dots(96)+0.5)
-			if r := img.Bounds(); r.Dx() != wantW || r.Dy() != wantH {
-				t.Fatalf("PNG is %dx%d, want %dx%d", r.Dx(), r.Dy(), wantW, wantH)
-			}
-			ink := 0
-			for y := 0; y < wantH; y += 2 {
-				for x := 0; x < wantW; x += 2 {
-					if r, g, b, _ := img.At(x, y).RGBA(); r+g+b < 3*0xf000 {
-						ink++
-					}
-				}
-			}
-			if ink < 500 {
-				t.Fatalf("the PNG is nearly blank: %d inked samples", ink)
-			}
-			golden(t, "plot-"+name+".png", b, func(a, b []byte) bool {
-				ok, err := cmpimg.EqualApprox("png", a, b, 0.02)
-				return err == nil && ok
-			})
+			checkPNG(t, "plot-"+name+".png", pl, width, PlotHeight)
 		})
 	}
+}
+
+// checkPNG renders p as SVG and PNG at width x height: the SVG is not
+// empty, the PNG decodes at that size, is not blank and matches its
+// golden image within font rasterisation.
+func checkPNG(t *testing.T, name string, p *plot.Plot, width, height vg.Length) {
+	t.Helper()
+	svg, err := RenderSize(p, "svg", width, height)
+	if err != nil || !bytes.Contains(svg, []byte("<svg")) {
+		t.Fatalf("SVG: %v (%d bytes)", err, len(svg))
+	}
+	b, err := RenderSize(p, "png", width, height)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := png.Decode(bytes.NewReader(b))
+	if err != nil {
+		t.Fatalf("the PNG does not decode: %v", err)
+	}
+	wantW, wantH := int(width.Dots(96)+0.5), int(height.Dots(96)+0.5)
+	if r := img.Bounds(); r.Dx() != wantW || r.Dy() != wantH {
+		t.Fatalf("PNG is %dx%d, want %dx%d", r.Dx(), r.Dy(), wantW, wantH)
+	}
+	ink := 0
+	for y := 0; y < wantH; y += 2 {
+		for x := 0; x < wantW; x += 2 {
+			if r, g, b, _ := img.At(x, y).RGBA(); r+g+b < 3*0xf000 {
+				ink++
+			}
+		}
+	}
+	if ink < 500 {
+		t.Fatalf("the PNG is nearly blank: %d inked samples", ink)
+	}
+	golden(t, name, b, func(a, b []byte) bool {
+		ok, err := cmpimg.EqualApprox("png", a, b, 0.02)
+		return err == nil && ok
+	})
 }
 
 func TestMalformedInputsGiveClearErrors(t *testing.T) {
@@ -441,28 +453,8 @@ func TestReportTablesNameCellsByWhatVaries(t *testing.T) {
 // The legend of every kind of plot stands right of its data area, never
 // over it.
 func TestLegendsStandBesideTheData(t *testing.T) {
-	s := loadQuick(t)
-	thr, err := MetricVsThreshold(s, "hol", "items/s", "hol: throughput", "items/s", false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mem, err := MetricVsThreshold(s, "mix", "peak-heap-B", "mix: peak heap", "bytes", true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := ReadProfile(s.Dirs[0].Profiles[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	cats, err := CategoryBars([]Attribution{Attribute("a", p), Attribute("b", p)}, "categories")
-	if err != nil {
-		t.Fatal(err)
-	}
-	faults, width, err := FaultMatrix(s.Outcomes(), "faults")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for name, pl := range map[string]*plot.Plot{"threshold": thr, "memory": mem, "categories": cats, "faults": faults} {
+	plots, width := quickPlots(t)
+	for name, pl := range plots {
 		w := PlotWidth
 		if name == "faults" {
 			w = width
