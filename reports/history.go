@@ -92,14 +92,7 @@ func AddHistory(store string, in *Dir, commit string) (string, error) {
 
 // Plain reports whether any entry was recorded from a Go benchmark file.
 func (h *History) Plain() bool {
-	for _, e := range h.Entries {
-		for _, d := range e.Set.Dirs {
-			if d.Plain {
-				return true
-			}
-		}
-	}
-	return false
+	return slices.ContainsFunc(h.Entries, func(e HistoryEntry) bool { return e.Set.Plain() })
 }
 
 // LoadHistory reads every entry of a store, oldest first.

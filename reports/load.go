@@ -154,6 +154,12 @@ func (s *Set) Results() []*benchfmt.Result {
 	return rs
 }
 
+// Plain reports whether any input of the set is a Go benchmark file
+// rather than a result directory.
+func (s *Set) Plain() bool {
+	return slices.ContainsFunc(s.Dirs, func(d *Dir) bool { return d.Plain })
+}
+
 // Outcomes returns every outcome of every directory.
 func (s *Set) Outcomes() []Outcome {
 	var os []Outcome

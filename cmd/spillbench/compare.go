@@ -97,7 +97,7 @@ func (c *compareFlags) compare(stdout io.Writer, oldPaths, newPaths []string) er
 	// Result directories hold the machine's baselines (Ring, RawFS) and
 	// work metrics beside the engine's cells; the gate is about the cells'
 	// time and throughput. Anything else is compared whole, as benchstat.
-	ours := !plain(old) && !plain(cur)
+	ours := !old.Plain() && !cur.Plain()
 	filter, metrics := *c.filter, *c.metrics
 	if filter == "" && ours {
 		filter = ".name:Engine"
@@ -131,16 +131,6 @@ func (c *compareFlags) compare(stdout io.Writer, oldPaths, newPaths []string) er
 			c.cmd, len(cmp.Lost()), len(cmp.Failing))
 	}
 	return nil
-}
-
-// plain reports whether any input of the set is a plain benchmark file.
-func plain(s *reports.Set) bool {
-	for _, d := range s.Dirs {
-		if d.Plain {
-			return true
-		}
-	}
-	return false
 }
 
 // label names a side in tables by its inputs' base names: "base" and
