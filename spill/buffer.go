@@ -157,14 +157,24 @@ func (b *Buffer[T]) insert(seq uint64, v T, force bool) error {
 		b.items -= old.size
 	}
 	b.items += size
+	if b.spilled > 0 || b.items > b.itemLimit || b.policy.RSSLimit > 0 {
+		err = b.afterInsert(seq)
+	}
+	b.notePeak()
+	return err
+}
+
+// afterInsert drops a stale spilled copy of seq and enforces the budget:
+// the part of an insert that only runs with something on disk, memory
+// over budget or an RSS trigger.
+func (b *Buffer[T]) afterInsert(seq uint64) error {
 	if b.spilled > 0 {
 		b.forget(seq) // a spilled copy of seq is stale now
 	}
 	if b.items > b.itemLimit || b.policy.RSSLimit > 0 {
-		err = b.enforceBudget()
+		return b.enforceBudget()
 	}
-	b.notePeak()
-	return err
+	return nil
 }
 
 // Next removes and returns the item due for delivery, reloading it from
@@ -227,15 +237,17 @@ func (b *Buffer[T]) next(reloads bool) (v T, ok bool, err error) {
 // returns the extended slice. On error it returns what it drained so far
 // along with the error, so nothing delivered is lost.
 func (b *Buffer[T]) DrainReady(dst []T) ([]T, error) {
-	for !b.closed && b.spilled == 0 {
+	if !b.closed && b.spilled == 0 {
 		// Nothing on disk: the ring alone decides, and delivery only
 		// ever lowers memory, so the peak cannot move.
-		h, ok := b.ring.Next()
-		if !ok {
-			return dst, nil
+		for {
+			h, ok := b.ring.Next()
+			if !ok {
+				return dst, nil
+			}
+			b.items -= h.size
+			dst = append(dst, h.v)
 		}
-		b.items -= h.size
-		dst = append(dst, h.v)
 	}
 	if b.closed {
 		return dst, ErrClosed
