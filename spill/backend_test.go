@@ -99,6 +99,9 @@ func TestEverySiteIsReached(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if err := b.Probe(); err != nil {
+			t.Fatal(err)
+		}
 		insertAll(t, b, 100, seqRange(1, 20)...)
 		insertAll(t, b, 100, 0)
 		drainExpect(t, b, 100, 0, 20)

@@ -9,6 +9,9 @@ type Site string
 const (
 	// SiteDirCreate creates Policy.Dir when the buffer is built.
 	SiteDirCreate Site = "dir.create"
+	// SiteDirProbe is Probe's check that the spill directory takes a file:
+	// the create, write, read back, close and remove of a probe file.
+	SiteDirProbe Site = "dir.probe"
 	// SiteDirRecreate re-creates Policy.Dir after it vanished (at most once).
 	SiteDirRecreate Site = "dir.recreate"
 	// SiteBackendCreate opens the anonymous spill file in Policy.Dir.
@@ -36,6 +39,7 @@ const (
 // reaches them.
 var Sites = []Site{
 	SiteDirCreate,
+	SiteDirProbe,
 	SiteBackendCreate,
 	SiteBackendUnlink,
 	SiteBackendRollover,

@@ -1,0 +1,96 @@
+package spill
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"syscall"
+	"testing"
+)
+
+func TestProbeLeavesNothingBehind(t *testing.T) {
+	// With O_TMPFILE the probe file never has a name; without it, Probe
+	// must remove the name it made. Either way the directory ends empty,
+	// and every call was made at the probe's own site.
+	for _, inner := range []FS{osFS{}, osFS{noTmpfile: true}} {
+		ffs := newFaultFS(inner)
+		dir := t.TempDir()
+		b := newBuffer(t, 8, Policy{Threshold: 1 << 10, Dir: dir, FS: ffs})
+		if err := b.Probe(); err != nil {
+			t.Fatal(err)
+		}
+		if names := dirEntries(t, dir); len(names) != 0 {
+			t.Fatalf("probe left %v in the spill directory", names)
+		}
+		// create, write, read, close, and the remove of a named file
+		want := 4
+		if inner.(osFS).noTmpfile {
+			want = 5
+		}
+		if got := ffs.count(SiteDirProbe); got != want || ffs.total() != want+1 /* New's mkdir */ {
+			t.Fatalf("%d calls at %s and %d in all; want %d and %d", got, SiteDirProbe, ffs.total(), want, want+1)
+		}
+	}
+}
+
+func TestProbeReportsTheDirectoryGone(t *testing.T) {
+	dir := t.TempDir() + "/spill"
+	b := newBuffer(t, 8, Policy{Threshold: 1 << 10, Dir: dir})
+	if err := os.Remove(dir); err != nil {
+		t.Fatal(err)
+	}
+	err := b.Probe()
+	var ioe *IOError
+	if !errors.As(err, &ioe) || ioe.Site != SiteDirProbe || ioe.Path != dir || !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("probe of a removed directory: %v; want an *IOError at %s for %s wrapping ErrNotExist", err, SiteDirProbe, dir)
+	}
+}
+
+func TestProbeFailuresAreTypedAndClean(t *testing.T) {
+	// A probe that fails part-way (the write, the read back, the close,
+	// the remove) is an *IOError at the probe site with the first error,
+	// and still closes and removes its file.
+	for _, tc := range []struct {
+		name string
+		nth  int // the probe-site call to fail: 1 create, 2 write, 3 read, 4 close, 5 remove
+		err  error
+	}{
+		{"create", 1, syscall.EACCES},
+		{"write", 2, syscall.ENOSPC},
+		{"read", 3, syscall.EIO},
+		{"close", 4, syscall.EIO},
+		{"remove", 5, syscall.EROFS},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ffs := newFaultFS(osFS{noTmpfile: true})
+			dir := t.TempDir()
+			b := newBuffer(t, 8, Policy{Threshold: 1 << 10, Dir: dir, FS: ffs})
+			ffs.failAt(SiteDirProbe, tc.nth, tc.err)
+			err := b.Probe()
+			var ioe *IOError
+			if !errors.As(err, &ioe) || ioe.Site != SiteDirProbe || !errors.Is(err, tc.err) {
+				t.Fatalf("probe with its %s failing: %v; want an *IOError at %s wrapping %v", tc.name, err, SiteDirProbe, tc.err)
+			}
+			if tc.name == "remove" {
+				return // the one failure that leaves the file: nothing could remove it
+			}
+			if names := dirEntries(t, dir); len(names) != 0 {
+				t.Fatalf("failed probe left %v", names)
+			}
+		})
+	}
+}
+
+func TestProbeWithoutDiskDoesNothing(t *testing.T) {
+	ffs := newFaultFS(nil)
+	b := newBuffer(t, 8, Policy{Threshold: 1 << 10, InMemoryOnly: true, FS: ffs})
+	if err := b.Probe(); err != nil || ffs.total() != 0 {
+		t.Fatalf("in-memory-only probe: %v after %d filesystem calls; want nil after none", err, ffs.total())
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Probe(); !errors.Is(err, ErrClosed) {
+		t.Fatalf("probe of a closed buffer: %v; want ErrClosed", err)
+	}
+}
