@@ -201,7 +201,8 @@ func (d *resultDir) header(env Env) error {
 	for _, u := range []struct{ unit, better string }{
 		{"items/s", "higher"}, {"spill-bytes/op", "lower"}, {"reloads/op", "lower"}, {"activations/op", "lower"},
 		{"reload-bytes/op", "lower"}, {"spill-ns/op", "lower"}, {"reload-ns/op", "lower"}, {"cpu-ns/op", "lower"},
-		{"peak-heap-B", "lower"}, {"peak-rss-B", "lower"}, {"peak-buffered-B", "lower"}, {"lost-items/op", "lower"},
+		{"peak-heap-B", "lower"}, {"peak-rss-B", "lower"}, {"peak-buffered-B", "lower"},
+		{"peak-items", "lower"}, {"stall-ns/op", "lower"}, {"forced-inserts/op", "lower"}, {"lost-items/op", "lower"},
 		{"bytes/s", "higher"},
 	} {
 		um := &benchfmt.UnitMetadata{UnitMetadataKey: benchfmt.UnitMetadataKey{Unit: u.unit, Key: "better"}, OrigUnit: u.unit, Value: u.better}

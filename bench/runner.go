@@ -455,6 +455,10 @@ type repetition struct {
 	spill                  spill.Stats // summed over the runs
 	peakHeap               uint64
 	peakRSS, peakBuf, lost int64
+	// The reorder window's diagnostics.
+	peakItems int
+	stalled   time.Duration
+	forced    int64
 }
 
 // add accounts one run.
@@ -477,6 +481,9 @@ func (m *repetition) add(out engine.Outcome) {
 	m.peakHeap = max(m.peakHeap, out.PeakHeap)
 	m.peakRSS = max(m.peakRSS, out.PeakRSS)
 	m.peakBuf = max(m.peakBuf, out.PeakBuffered)
+	m.peakItems = max(m.peakItems, out.PeakItems)
+	m.stalled += out.Stalled
+	m.forced += out.ForcedInserts
 }
 
 // values are the repetition's measurements in benchmark units, per run.
@@ -498,6 +505,9 @@ func (m *repetition) values() []benchfmt.Value {
 		{Value: float64(m.peakHeap), Unit: "peak-heap-B"},
 		{Value: float64(m.peakRSS), Unit: "peak-rss-B"},
 		{Value: float64(m.peakBuf), Unit: "peak-buffered-B"},
+		{Value: float64(m.peakItems), Unit: "peak-items"},
+		{Value: float64(m.stalled.Nanoseconds()) / n, Unit: "stall-ns/op"},
+		{Value: float64(m.forced) / n, Unit: "forced-inserts/op"},
 		{Value: float64(m.lost) / n, Unit: "lost-items/op"},
 	}
 }

@@ -34,6 +34,11 @@ type Config struct {
 	// Spill is the spill buffer's policy; nil turns spilling off, leaving
 	// the bare in-memory ring.
 	Spill *spill.Policy
+	// Probe checks that the spill directory takes a file before any work
+	// starts (spill.Buffer.Probe), as the reference does at transfer
+	// start: a directory that cannot take the spill file fails the run
+	// there, with nothing sent, instead of at the first spill.
+	Probe bool
 	// SampleEvery is how often heap and RSS are sampled; 0 means 5 ms.
 	SampleEvery time.Duration
 	// Schedule decides the order in which results reach the reorder
@@ -108,6 +113,15 @@ type Outcome struct {
 	Panics     int
 	// Burned is the CPU time the planted slowdown (Config.Slowdown) spent.
 	Burned time.Duration
+
+	// The reorder window's diagnostics, as the reference reports them.
+	// PeakItems is the most results it held at once, in memory and on
+	// disk; Stalled is how long it held results while the one due next
+	// had not arrived; ForcedInserts counts inserts back-pressure forced
+	// past its capacity.
+	PeakItems     int
+	Stalled       time.Duration
+	ForcedInserts int64
 }
 
 // ItemsPerSec is the delivery rate.
@@ -123,6 +137,7 @@ type reorderer interface {
 	Insert(seq uint64, r Result) error
 	ForceInsert(seq uint64, r Result) error
 	DrainReady(dst []Result) ([]Result, error)
+	Len() int
 	Close() error
 }
 
@@ -163,6 +178,13 @@ func Run(ctx context.Context, cfg Config) (Outcome, error) {
 			return Outcome{}, fmt.Errorf("engine: spill buffer: %w", err)
 		}
 		buf = spillBuf
+		if cfg.Probe {
+			if err := spillBuf.Probe(); err != nil {
+				out := Outcome{Err: errors.Join(err, spillBuf.Close())}
+				out.ExitCode = ExitCode(out.Err, out.Report)
+				return out, nil
+			}
+		}
 	} else {
 		buf = bareRing{spill.NewRing[Result](cfg.RingCapacity)}
 	}
@@ -206,6 +228,7 @@ func Run(ctx context.Context, cfg Config) (Outcome, error) {
 	}()
 
 	runErr := p.consume(ctx, results)
+	p.window.finish()
 	if runErr != nil {
 		cancel(runErr)
 	} else {
@@ -237,6 +260,10 @@ func Run(ctx context.Context, cfg Config) (Outcome, error) {
 		AllocBytes:   m.allocBytes,
 		Panics:       int(p.panics.Load()),
 		Burned:       p.burned,
+
+		PeakItems:     p.window.peak,
+		Stalled:       p.window.stalled,
+		ForcedInserts: p.window.forced,
 	}
 	if spillBuf != nil {
 		out.Spill = stats
@@ -261,6 +288,7 @@ type pipeline struct {
 	// Bare-ring accounting; the spill buffer keeps its own.
 	buffered, peakBuffered int64
 	ready                  []Result // what a drain delivers, reused
+	window                 window
 
 	// The planted slowdown's clock.
 	start  time.Time
@@ -393,6 +421,7 @@ func (p *pipeline) insert(r Result) error {
 				continue
 			}
 			err = p.buf.ForceInsert(r.Seq, r)
+			p.window.forced++
 		}
 		if errors.Is(err, spill.ErrAlreadyDelivered) {
 			p.verify.report.Duplicated++ // a second result for a delivered item
@@ -400,6 +429,7 @@ func (p *pipeline) insert(r Result) error {
 		}
 		if err == nil || errors.Is(err, spill.ErrSpillDisabled) {
 			p.account(int64(ResultCodec{}.Size(r)))
+			p.window.held(p.buf.Len())
 		}
 		return err
 	}
@@ -415,6 +445,7 @@ func (p *pipeline) drain() (int, error) {
 		p.verify.deliver(r)
 	}
 	clear(p.ready) // delivered results can be freed
+	p.window.settled(p.buf.Len())
 	return len(p.ready), err
 }
 
