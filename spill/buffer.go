@@ -350,6 +350,10 @@ func (b *Buffer[T]) evict(forced bool) error {
 	}
 	if wrote {
 		b.stats.Activations++
+		if b.stats.Activations == 1 && b.policy.Logger != nil {
+			b.policy.Logger.Warn("reorder buffer spilled to disk; the arrival order outran the memory budget (one-time warning)",
+				"dir", b.path, "threshold", FormatSize(b.threshold), "granularity", b.policy.Granularity.String())
+		}
 	}
 	b.trimScratch()
 	b.stats.SpillTime += time.Since(start)

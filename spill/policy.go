@@ -3,6 +3,7 @@ package spill
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"strconv"
 	"strings"
@@ -59,6 +60,12 @@ type Policy struct {
 	InMemoryOnly bool
 	// FS is the filesystem seam; nil means OS.
 	FS FS
+	// Logger, if set, gets one warning the first time the buffer spills,
+	// naming the directory and the budget, as the reference warns once
+	// per transfer: spilling means the arrival order was adversarial or
+	// the budget is undersized, which an operator should hear once, not
+	// once per record. Nil logs nothing.
+	Logger *slog.Logger
 }
 
 // String describes the policy's knobs in the key=value form benchmark

@@ -1,9 +1,12 @@
 package spill
 
 import (
+	"bytes"
 	"errors"
 	"io/fs"
+	"log/slog"
 	"os"
+	"strings"
 	"syscall"
 	"testing"
 )
@@ -92,5 +95,26 @@ func TestProbeWithoutDiskDoesNothing(t *testing.T) {
 	}
 	if err := b.Probe(); !errors.Is(err, ErrClosed) {
 		t.Fatalf("probe of a closed buffer: %v; want ErrClosed", err)
+	}
+}
+
+func TestFirstSpillWarnsOnce(t *testing.T) {
+	var log bytes.Buffer
+	logger := slog.New(slog.NewTextHandler(&log, nil))
+	dir := t.TempDir()
+	b := newBuffer(t, 64, Policy{Threshold: 500, Granularity: PerItem, Dir: dir, Logger: logger})
+	insertAll(t, b, 100, seqRange(1, 4)...) // 300 bytes: under budget
+	if log.Len() != 0 {
+		t.Fatalf("warned before any spill: %q", log.String())
+	}
+	insertAll(t, b, 100, seqRange(4, 40)...) // many spills
+	insertAll(t, b, 100, 0)
+	drainExpect(t, b, 100, 0, 40)
+	if s := b.Stats(); s.Activations < 2 {
+		t.Fatalf("%d spill activations; the test needs several", s.Activations)
+	}
+	lines := strings.Split(strings.TrimSpace(log.String()), "\n")
+	if len(lines) != 1 || !strings.Contains(lines[0], "level=WARN") || !strings.Contains(lines[0], "dir="+dir) || !strings.Contains(lines[0], "threshold=500B") {
+		t.Fatalf("log %q; want one warning naming dir=%s and threshold=500B", log.String(), dir)
 	}
 }
