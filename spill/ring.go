@@ -72,6 +72,9 @@ func (r *Ring[T]) Next() (v T, ok bool) {
 // NextExpected returns the sequence number due for delivery.
 func (r *Ring[T]) NextExpected() uint64 { return r.next }
 
+// due reports whether the item due for delivery is buffered.
+func (r *Ring[T]) due() bool { return r.slots[r.head].ok }
+
 // Len returns the number of buffered items.
 func (r *Ring[T]) Len() int { return r.n }
 
