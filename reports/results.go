@@ -48,6 +48,10 @@ func workloadSection(d *doc, s *Set, w string) error {
 		{"peak-buffered-B", "peak-buffered", "Peak buffered bytes vs threshold", "bytes buffered", true},
 		{"peak-heap-B", "peak-heap", "Peak Go heap vs threshold", "bytes", true},
 		{"peak-rss-B", "peak-rss", "Peak RSS vs threshold", "bytes", true},
+		// The reorder window's diagnostics: how many results piled up
+		// behind a straggler, and for how long.
+		{"peak-items", "peak-items", "Peak results held vs threshold", "results held, in memory and on disk", false},
+		{"stall-sec/op", "stall", "Stall time per run vs threshold", "seconds holding results with none due", false},
 	} {
 		p, err := MetricVsThreshold(s, w, m.unit, fmt.Sprintf("%s: %s", w, m.title), m.ylabel, m.budget)
 		if err != nil {
