@@ -77,6 +77,8 @@ type Outcome struct {
 	GCCycles uint64 `json:"gc_cycles"`
 
 	Spill *spill.Stats `json:"spill,omitempty"`
+	// External is an external target's run (see external_run.go).
+	External *ExternalOutcome `json:"external,omitempty"`
 }
 
 // FaultOutcome is what the injector observed.
@@ -202,7 +204,7 @@ func (d *resultDir) header(env Env) error {
 		{"items/s", "higher"}, {"spill-bytes/op", "lower"}, {"reloads/op", "lower"}, {"activations/op", "lower"},
 		{"reload-bytes/op", "lower"}, {"spill-ns/op", "lower"}, {"reload-ns/op", "lower"}, {"cpu-ns/op", "lower"},
 		{"peak-heap-B", "lower"}, {"peak-rss-B", "lower"}, {"peak-buffered-B", "lower"}, {"lost-items/op", "lower"},
-		{"bytes/s", "higher"},
+		{"bytes/s", "higher"}, {"input-B/s", "higher"}, {"peak-spill-B", "lower"},
 	} {
 		um := &benchfmt.UnitMetadata{UnitMetadataKey: benchfmt.UnitMetadataKey{Unit: u.unit, Key: "better"}, OrigUnit: u.unit, Value: u.better}
 		if err := d.bw.Write(um); err != nil {
