@@ -123,7 +123,7 @@ func (p *specParser) target(k, v *yaml.Node) error {
 		Command   string    `yaml:"command"`
 		CleanExit []int     `yaml:"clean-exit"`
 		TimeLimit string    `yaml:"time-limit"`
-		Verify    yaml.Node `yaml:"verify"`
+		Verify    any       `yaml:"verify"` // read from the node, with its line
 	}
 	if v.Kind != yaml.MappingNode {
 		return p.errorf(v, "target: give a mapping with name, command, clean-exit, time-limit and verify")
@@ -132,11 +132,17 @@ func (p *specParser) target(k, v *yaml.Node) error {
 		return p.errorf(v, "target: %v; give name, command, clean-exit, time-limit and verify", err)
 	}
 	t := &Target{Name: raw.Name, Command: raw.Command, CleanExit: raw.CleanExit, Line: v.Line}
-	line := func(key string) *yaml.Node {
+	find := func(key string) *yaml.Node {
 		for i := 0; i+1 < len(v.Content); i += 2 {
 			if v.Content[i].Value == key {
 				return v.Content[i+1]
 			}
+		}
+		return nil
+	}
+	line := func(key string) *yaml.Node { // where to point an error about key
+		if n := find(key); n != nil {
+			return n
 		}
 		return v
 	}
@@ -164,8 +170,10 @@ func (p *specParser) target(k, v *yaml.Node) error {
 		}
 		t.TimeLimit = d
 	}
-	if err := p.verify(t, &raw.Verify); err != nil {
-		return err
+	if n := find("verify"); n != nil {
+		if err := p.verify(t, n); err != nil {
+			return err
+		}
 	}
 	p.s.Target = t
 	return nil
@@ -174,7 +182,7 @@ func (p *specParser) target(k, v *yaml.Node) error {
 // verify reads a target's verify: digest (the default) or {command: ...}.
 func (p *specParser) verify(t *Target, n *yaml.Node) error {
 	switch {
-	case n.Kind == 0 || n.Kind == yaml.ScalarNode && n.Value == "digest":
+	case n.Kind == yaml.ScalarNode && n.Value == "digest":
 		return nil
 	case n.Kind == yaml.MappingNode:
 		var raw struct {

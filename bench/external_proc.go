@@ -20,6 +20,7 @@ import (
 
 // procRun is what one run of an external command did.
 type procRun struct {
+	PGID      int    // the process group it ran in
 	Exit      int    // its exit code, or 128+signal
 	Signal    string // the signal that ended it, if one did
 	Wall      time.Duration
@@ -70,6 +71,7 @@ func runGroup(ctx context.Context, command, dir, workDir, stderrPath string, lim
 		return run, fmt.Errorf("start %s: %w", command, err)
 	}
 	pgid := p.Pid
+	run.PGID = pgid
 	rss := sampleRSS(p.Pid, 5*time.Millisecond)
 	h := injectors.Resources.Add("process group", strconv.Itoa(pgid), func() error { return injectors.KillGroup(pgid, groupKillLimit) })
 	recErr := injectors.RecordTargetGroup(workDir, pgid)

@@ -24,6 +24,7 @@ import (
 // code, status, fault).
 type ExternalOutcome struct {
 	Command string `json:"command"` // as run, placeholders filled
+	PGID    int    `json:"pgid"`    // the process group it ran in, gone when the run was recorded
 	Signal  string `json:"signal,omitempty"`
 	// Verdict on the output: verified (its digest is the reference
 	// run's, or the verify command passed), corrupt, or missing.
@@ -386,7 +387,7 @@ func (r *runner) runExternalCell(ctx context.Context, st *cellState, rep int) er
 	o.SetupMS, o.TeardownMS = ms(res.setup), ms(res.teardown)
 	o.Runs, o.WallMS, o.CPUMS, o.ExitCode = 1, ms(res.run.Wall), ms(res.run.User+res.run.Sys), res.run.Exit
 	o.Fault = res.fault
-	o.External = &ExternalOutcome{Command: res.command, Signal: res.run.Signal, Verdict: res.verdict, OutputBytes: res.outputBytes,
+	o.External = &ExternalOutcome{Command: res.command, PGID: res.run.PGID, Signal: res.run.Signal, Verdict: res.verdict, OutputBytes: res.outputBytes,
 		OutputDigest: res.digest, ReferenceDigest: in.reference, StderrTail: res.tail, UserMS: ms(res.run.User), SysMS: ms(res.run.Sys),
 		MaxRSS: res.run.MaxRSS, SpillPeak: res.spill.Peak, SpillWritten: res.spill.Written, SpillFiles: res.spill.Files,
 		SpillFull: res.spill.Full, Overflow: res.spill.Overflow, InputBytes: in.size}
@@ -403,7 +404,13 @@ func (r *runner) runExternalCell(ctx context.Context, st *cellState, rep int) er
 			o.Error = res.tail[len(res.tail)-1]
 		}
 	}
-	return r.recordExternal(st, o, res)
+	if err := r.recordExternal(st, o, res); err != nil || !res.run.Cancelled {
+		return err
+	}
+	// Interrupted: the group is gone and the fault released; start
+	// nothing new.
+	r.env.Interrupted = true
+	return ctx.Err()
 }
 
 // recordExternal writes an external run's outcome, and for one that

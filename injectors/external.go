@@ -184,3 +184,43 @@ func cleanupAllTargets(tmp string, ents []os.DirEntry) ([]string, error) {
 	}
 	return killed, errors.Join(errs...)
 }
+
+// LeftBy lists what process pid left behind that spillbench creates: its
+// work dirs in the temp dir, the mounts under them, the loop devices
+// backed by files in them, and processes working in them. A run that
+// released everything leaves nothing.
+func LeftBy(pid int) []string {
+	tmp := os.TempDir()
+	ents, err := os.ReadDir(tmp)
+	if err != nil {
+		return []string{err.Error()}
+	}
+	var left []string
+	for _, e := range ents {
+		if !e.IsDir() || !strings.HasPrefix(e.Name(), workPrefix) {
+			continue
+		}
+		dir := filepath.Join(tmp, e.Name())
+		b, err := os.ReadFile(filepath.Join(dir, markerName))
+		if err != nil || strings.TrimSpace(string(b)) != strconv.Itoa(pid) {
+			continue
+		}
+		left = append(left, "dir "+dir)
+		mounts, _ := mountsUnder(dir)
+		for _, m := range mounts {
+			left = append(left, "mount "+m)
+		}
+		for _, dev := range loopDevicesBackedUnder(dir) {
+			left = append(left, "loop "+dev)
+		}
+		if procs, _ := os.ReadDir("/proc"); procs != nil {
+			for _, p := range procs {
+				cwd, err := os.Readlink(filepath.Join("/proc", p.Name(), "cwd"))
+				if err == nil && strings.HasPrefix(cwd, dir+"/") {
+					left = append(left, "process "+p.Name()+" in "+cwd)
+				}
+			}
+		}
+	}
+	return left
+}
