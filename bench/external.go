@@ -119,11 +119,11 @@ func shellQuote(s string) string {
 // target reads the target: a mapping.
 func (p *specParser) target(k, v *yaml.Node) error {
 	var raw struct {
-		Name      string    `yaml:"name"`
-		Command   string    `yaml:"command"`
-		CleanExit []int     `yaml:"clean-exit"`
-		TimeLimit string    `yaml:"time-limit"`
-		Verify    any       `yaml:"verify"` // read from the node, with its line
+		Name      string `yaml:"name"`
+		Command   string `yaml:"command"`
+		CleanExit []int  `yaml:"clean-exit"`
+		TimeLimit string `yaml:"time-limit"`
+		Verify    any    `yaml:"verify"` // read from the node, with its line
 	}
 	if v.Kind != yaml.MappingNode {
 		return p.errorf(v, "target: give a mapping with name, command, clean-exit, time-limit and verify")
