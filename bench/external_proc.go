@@ -164,6 +164,7 @@ var errnoTexts = []struct{ text, errno string }{
 	{"File too large", "EFBIG"},
 	{"No such file or directory", "ENOENT"},
 	{"Transport endpoint is not connected", "ENOTCONN"},
+	{"Software caused connection abort", "ECONNABORTED"},
 	{"Stale file handle", "ESTALE"},
 	{"Read-only file system", "EROFS"},
 }

@@ -23,7 +23,8 @@ import (
 // external target, beside the fields it shares with the engine's (exit
 // code, status, fault).
 type ExternalOutcome struct {
-	Command string `json:"command"` // as run, placeholders filled
+	Template string `json:"template"` // the spec's command
+	Command  string `json:"command"`  // as run, placeholders filled
 	PGID    int    `json:"pgid"`    // the process group it ran in, gone when the run was recorded
 	Signal  string `json:"signal,omitempty"`
 	// Verdict on the output: verified (its digest is the reference
@@ -387,7 +388,7 @@ func (r *runner) runExternalCell(ctx context.Context, st *cellState, rep int) er
 	o.SetupMS, o.TeardownMS = ms(res.setup), ms(res.teardown)
 	o.Runs, o.WallMS, o.CPUMS, o.ExitCode = 1, ms(res.run.Wall), ms(res.run.User+res.run.Sys), res.run.Exit
 	o.Fault = res.fault
-	o.External = &ExternalOutcome{Command: res.command, PGID: res.run.PGID, Signal: res.run.Signal, Verdict: res.verdict, OutputBytes: res.outputBytes,
+	o.External = &ExternalOutcome{Template: c.Target.Command, Command: res.command, PGID: res.run.PGID, Signal: res.run.Signal, Verdict: res.verdict, OutputBytes: res.outputBytes,
 		OutputDigest: res.digest, ReferenceDigest: in.reference, StderrTail: res.tail, UserMS: ms(res.run.User), SysMS: ms(res.run.Sys),
 		MaxRSS: res.run.MaxRSS, SpillPeak: res.spill.Peak, SpillWritten: res.spill.Written, SpillFiles: res.spill.Files,
 		SpillFull: res.spill.Full, Overflow: res.spill.Overflow, InputBytes: in.size}

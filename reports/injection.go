@@ -88,7 +88,7 @@ func aggregateMechanisms(outcomes []Outcome) map[string]*mechStats {
 // add counts one outcome of m under a fault mode. A skipped cell counts
 // no run: it says why the mechanism is unavailable here.
 func (m *mechStats) add(mode string, o Outcome) {
-	if o.Status == "skipped" {
+	if o.Status == "skipped" || o.Status == "not-applicable" {
 		m.unavailable = o.Reason
 		return
 	}
