@@ -25,8 +25,8 @@ import (
 type ExternalOutcome struct {
 	Template string `json:"template"` // the spec's command
 	Command  string `json:"command"`  // as run, placeholders filled
-	PGID    int    `json:"pgid"`    // the process group it ran in, gone when the run was recorded
-	Signal  string `json:"signal,omitempty"`
+	PGID     int    `json:"pgid"`     // the process group it ran in, gone when the run was recorded
+	Signal   string `json:"signal,omitempty"`
 	// Verdict on the output: verified (its digest is the reference
 	// run's, or the verify command passed), corrupt, or missing.
 	Verdict         string   `json:"verdict"`
