@@ -98,7 +98,7 @@ func externalSweepSection(d *doc, s *Set) error {
 					row = append(row, "-")
 					continue
 				}
-				row = append(row, fmt.Sprintf("%s (n=%d)", formatValue(c.Summary.Center, unit), len(c.Sample.Values)))
+				row = append(row, fmt.Sprintf("%s (n=%d)", formatValue(c.Summary.Center, strings.Replace(unit, "cpu-sec", "sec", 1)), len(c.Sample.Values)))
 			}
 			row = append(row, fmt.Sprint(medianFiles(s, w, t)))
 			rows = append(rows, row)
