@@ -96,6 +96,8 @@ func assertNothingLeft(t *testing.T, byCell map[string][]Outcome) {
 			if o.External == nil || o.External.PGID == 0 {
 				continue
 			}
+			// This process is the group's subreaper: not even a zombie
+			// of it is left.
 			if err := unix.Kill(-o.External.PGID, 0); !errors.Is(err, unix.ESRCH) {
 				t.Errorf("%s: process group %d is still there (kill: %v)", cell, o.External.PGID, err)
 			}
@@ -104,7 +106,7 @@ func assertNothingLeft(t *testing.T, byCell map[string][]Outcome) {
 	if held := injectors.Resources.Held(); len(held) > 0 {
 		t.Errorf("still registered: %v", held)
 	}
-	if left := injectors.LeftBy(os.Getpid()); len(left) > 0 {
+	if left := injectors.LeftBy("", os.Getpid()); len(left) > 0 {
 		t.Errorf("left on the host: %v", left)
 	}
 }

@@ -86,9 +86,11 @@ func RecordTargetGroup(dir string, pgid int) error {
 }
 
 // KillGroup kills process group pgid with SIGKILL and waits until no
-// process of it is left, reaping those that are this process's children
-// (with the child subreaper set, orphans of the group are too). It gives
-// up after limit with an error naming the group.
+// process of it is left alive, reaping those that are this process's
+// children (with the child subreaper set, orphans of the group are too).
+// A zombie whose parent does not reap it (an init that never waits) is
+// dead and counts as gone. It gives up after limit with an error naming
+// the group.
 func KillGroup(pgid int, limit time.Duration) error {
 	if pgid <= 1 {
 		return fmt.Errorf("refusing to kill process group %d", pgid)
@@ -106,10 +108,13 @@ func KillGroup(pgid int, limit time.Duration) error {
 				break
 			}
 		}
+		if !GroupAlive(pgid) {
+			return nil
+		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("process group %d still has processes after SIGKILL and %v", pgid, limit)
 		}
-		time.Sleep(2 * time.Millisecond)
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 
@@ -186,11 +191,13 @@ func cleanupAllTargets(tmp string, ents []os.DirEntry) ([]string, error) {
 }
 
 // LeftBy lists what process pid left behind that spillbench creates: its
-// work dirs in the temp dir, the mounts under them, the loop devices
-// backed by files in them, and processes working in them. A run that
-// released everything leaves nothing.
-func LeftBy(pid int) []string {
-	tmp := os.TempDir()
+// work dirs in tmp (the temp dir if empty), the mounts under them, the
+// loop devices backed by files in them, and processes working in them.
+// A run that released everything leaves nothing.
+func LeftBy(tmp string, pid int) []string {
+	if tmp == "" {
+		tmp = os.TempDir()
+	}
 	ents, err := os.ReadDir(tmp)
 	if err != nil {
 		return []string{err.Error()}
@@ -223,4 +230,36 @@ func LeftBy(pid int) []string {
 		}
 	}
 	return left
+}
+
+// GroupAlive reports whether process group pgid has a process that is
+// not a zombie.
+func GroupAlive(pgid int) bool {
+	if err := unix.Kill(-pgid, 0); errors.Is(err, unix.ESRCH) {
+		return false
+	}
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return true
+	}
+	for _, e := range ents {
+		if _, err := strconv.Atoi(e.Name()); err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid pgrp ...: comm may hold spaces and
+		// parentheses, so read after the last ')'.
+		i := strings.LastIndexByte(string(b), ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(string(b[i+1:]))
+		if len(f) > 2 && f[2] == strconv.Itoa(pgid) && f[0] != "Z" && f[0] != "X" {
+			return true
+		}
+	}
+	return false
 }
