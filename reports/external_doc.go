@@ -2,6 +2,7 @@ package reports
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 )
@@ -100,7 +101,11 @@ func externalSweepSection(d *doc, s *Set) error {
 				}
 				row = append(row, fmt.Sprintf("%s (n=%d)", formatValue(c.Summary.Center, strings.Replace(unit, "cpu-sec", "sec", 1)), len(c.Sample.Values)))
 			}
-			row = append(row, fmt.Sprint(medianFiles(s, w, t)))
+			if files := medianFiles(s, w, t); !math.IsNaN(files) {
+				row = append(row, fmt.Sprint(files))
+			} else {
+				row = append(row, "-")
+			}
 			rows = append(rows, row)
 		}
 		d.p("Input %s, no fault: medians over the repetitions.", w)
@@ -126,9 +131,15 @@ func externalSweepSection(d *doc, s *Set) error {
 // external cells, smallest first, as their names write them.
 func sortedThresholdKeys(s *Set, w string) []string {
 	var ts []string
-	for _, o := range s.Outcomes() {
-		if o.External != nil && o.Keys["workload"] == w && o.Keys["fault"] == "none" {
-			ts = addUnique(ts, o.Keys["threshold"])
+	for _, r := range s.Results() {
+		name := string(r.Name.Full())
+		keys := nameKeys(name)
+		if strings.HasPrefix(name, "External/") && slices.Contains(keys, [2]string{"workload", w}) && slices.Contains(keys, [2]string{"fault", "none"}) {
+			for _, kv := range keys {
+				if kv[0] == "threshold" {
+					ts = addUnique(ts, kv[1])
+				}
+			}
 		}
 	}
 	slices.SortFunc(ts, func(a, b string) int {

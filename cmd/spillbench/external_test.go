@@ -35,7 +35,7 @@ fault:
 // startHang starts the built binary on hangSpec, with a temp dir of its
 // own (so cleanup touches no one else's), and returns once the target is
 // running in its spill directory.
-func startHang(t *testing.T) (cmd *exec.Cmd, out, tmp string, before injectors.HostState) {
+func startHang(t *testing.T) (cmd *exec.Cmd, bin, out, tmp string, before injectors.HostState) {
 	t.Helper()
 	if err := injectors.NewFallocate().Probe(); err != nil {
 		if os.Getenv("CI") != "" {
@@ -67,7 +67,7 @@ func startHang(t *testing.T) (cmd *exec.Cmd, out, tmp string, before injectors.H
 			b, err := os.ReadFile(filepath.Join(filepath.Dir(filepath.Dir(filepath.Dir(f))), ".spillbench-injector"))
 			return err == nil && strings.TrimSpace(string(b)) == pid
 		}) {
-			return cmd, out, tmp, before
+			return cmd, bin, out, tmp, before
 		}
 		if time.Now().After(deadline) {
 			cmd.Process.Kill()
@@ -116,7 +116,7 @@ func interruptedGroup(t *testing.T, out string) int {
 // the ext4 mount, its loop device and every temp dir are gone when
 // spillbench exits, and the run is recorded as interrupted.
 func TestBuiltBinaryInterruptExternal(t *testing.T) {
-	cmd, out, tmp, before := startHang(t)
+	cmd, _, out, tmp, before := startHang(t)
 	time.Sleep(100 * time.Millisecond)
 	cmd.Process.Signal(syscall.SIGINT)
 	err := cmd.Wait()
@@ -138,14 +138,13 @@ func TestBuiltBinaryInterruptExternal(t *testing.T) {
 // spillbench cleanup ends it and removes the mount, the loop device and
 // the dirs.
 func TestCleanupAfterKilledExternalSweep(t *testing.T) {
-	cmd, _, tmp, before := startHang(t)
+	cmd, bin, _, tmp, before := startHang(t)
 	cmd.Process.Kill()
 	cmd.Wait()
 	pid := cmd.Process.Pid
 	if left := injectors.LeftBy(tmp, pid); !slices.ContainsFunc(left, func(l string) bool { return strings.HasPrefix(l, "process ") }) {
 		t.Fatalf("after SIGKILL the target's child should still run, holding its dirs; left: %v", left)
 	}
-	_, bin := buildBinary(t)
 	clean := exec.Command(bin, "cleanup")
 	clean.Env = append(os.Environ(), "TMPDIR="+tmp)
 	got, err := clean.CombinedOutput()
