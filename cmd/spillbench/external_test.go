@@ -158,3 +158,59 @@ func TestCleanupAfterKilledExternalSweep(t *testing.T) {
 		t.Errorf("left after cleanup: %v\ncleanup said:\n%s", left, got)
 	}
 }
+
+func TestExternalSpecErrorIsOneLine(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "x.yaml")
+	os.WriteFile(bad, []byte("name: x\ntarget:\n  name: t\n  command: sort -T {spill_dir} -S {thresh}\ninput: [{name: a, generate: lines, size: 1KiB}]\n"), 0o644)
+	code, stdout, stderr := run("run", "--spec", bad, "--out", filepath.Join(dir, "out"))
+	if code != 2 || stdout != "" || strings.Count(stderr, "\n") != 1 || !strings.Contains(stderr, "x.yaml:4: target command: unknown placeholder {thresh}") {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+}
+
+// TestExternalRunAndReport runs a small sort sweep from the command line
+// and reports it: threshold plots, the fault matrix with a fault sort
+// reported and one not applicable to it, and the efficiency table.
+func TestExternalRunAndReport(t *testing.T) {
+	if err := injectors.NewTmpfs().Probe(); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("CI runs as root: %v", err)
+		}
+		t.Skip(err)
+	}
+	dir := t.TempDir()
+	spec := filepath.Join(dir, "sort.yaml")
+	os.WriteFile(spec, []byte(`name: sort-small
+count: 2
+target:
+  name: sort
+  command: LC_ALL=C sort -S {threshold}b -T {spill_dir} -o {output} {input}
+  clean-exit: [2]
+input:
+  - {name: lines-1MiB, generate: lines, size: 1MiB}
+threshold: [64KiB, 4MiB]
+fault:
+  - none
+  - {injector: tmpfs, mode: enospc, after: 128KiB, thresholds: [64KiB]}
+  - {injector: mock, mode: eio, thresholds: [64KiB]}
+`), 0o644)
+	out := filepath.Join(dir, "out")
+	if code, stdout, stderr := run("run", "--spec", spec, "--out", out, "-q"); code != 0 || !strings.Contains(stdout, "(complete)") {
+		t.Fatalf("run: exit %d\n%s%s", code, stdout, stderr)
+	}
+	if code, _, stderr := run("report", "--format", "md", out); code != 0 {
+		t.Fatalf("report: exit %d: %s", code, stderr)
+	}
+	md, err := os.ReadFile(filepath.Join(out, "report", "report.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"plots/lines-1MiB-throughput.svg", "plots/lines-1MiB-spill-bytes.svg", "plots/fault-matrix.svg",
+		"| `tmpfs:enospc` | clean typed error | 2 | ENOSPC |", "| `mock:eio` | not applicable |",
+		"| `target=sort/workload=lines-1MiB/threshold=64KiB` |"} {
+		if !strings.Contains(string(md), want) {
+			t.Errorf("report lacks %q:\n%s", want, md)
+		}
+	}
+}
