@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"golang.org/x/perf/benchfmt"
@@ -91,7 +92,12 @@ func prepareExternal(ctx context.Context, spec *Spec) (*externalSweep, error) {
 	for _, in := range spec.Inputs {
 		xi, err := x.makeInput(ctx, spec, in)
 		if err != nil {
-			return nil, errors.Join(fmt.Errorf("input %s: %w", in.Name, err), x.close())
+			if ctx.Err() != nil {
+				err = ctx.Err()
+			} else {
+				err = &SpecError{spec.SourceName, in.Line, fmt.Sprintf("input %s: %v", in.Name, err)}
+			}
+			return nil, errors.Join(err, x.close())
 		}
 		x.inputs[in.Name] = xi
 	}
@@ -106,11 +112,23 @@ func prepareExternal(ctx context.Context, spec *Spec) (*externalSweep, error) {
 		xi := x.inputs[in.Name]
 		c := Cell{Kind: KindExternal, Target: spec.Target, Input: &in, Threshold: top, Fault: FaultSpec{Injector: "none"}}
 		res, err := runTarget(ctx, c, xi, nil, "")
-		if err == nil && (res.run.Exit != 0 || res.outputBytes < 0) {
-			err = fmt.Errorf("exit %d, stderr: %q", res.run.Exit, res.tail)
+		switch {
+		case err != nil:
+		case res.run.TimedOut:
+			err = fmt.Errorf("it passed its %v time limit", spec.Target.TimeLimit)
+		case res.run.Exit != 0:
+			err = fmt.Errorf("exit %d, stderr %q", res.run.Exit, strings.Join(res.tail, " / "))
+		case res.outputBytes < 0:
+			err = errors.New("it wrote no {output}")
 		}
 		if err != nil {
-			return nil, errors.Join(fmt.Errorf("the reference run of %s on input %s failed: %w", spec.Target.Name, in.Name, err), x.close())
+			if ctx.Err() != nil {
+				err = ctx.Err()
+			} else {
+				err = &SpecError{spec.SourceName, spec.Target.Line, fmt.Sprintf("the reference run of %s on input %s, without a fault at %s, failed: %v",
+					spec.Target.Name, in.Name, spill.FormatSize(top), err)}
+			}
+			return nil, errors.Join(err, x.close())
 		}
 		xi.reference = res.digest
 	}

@@ -285,3 +285,29 @@ fault:
 		t.Errorf("env: interrupted %v, complete %v", sum.Env.Interrupted, sum.Env.Complete)
 	}
 }
+
+// TestExternalSetupErrorsNameTheLine: an input that cannot be made and a
+// reference run that fails are one line each, at the spec's line.
+func TestExternalSetupErrorsNameTheLine(t *testing.T) {
+	for _, tc := range []struct{ src, want string }{
+		{"target: {name: t, command: \"cat {input} > {output}; : {spill_dir}\"}\ninput:\n  - {name: a, file: /nonexistent/input}\n",
+			"ext.yaml:3: input a: stat /nonexistent/input: no such file or directory"},
+		{"target: {name: t, command: \"echo broken >&2; exit 3; : {spill_dir}\"}\ninput:\n  - {name: a, generate: lines, size: 1KiB}\n",
+			`ext.yaml:1: the reference run of t on input a, without a fault at 64KiB, failed: exit 3, stderr "broken"`},
+		{"target: {name: t, command: \": {spill_dir}\"}\ninput:\n  - {name: a, generate: lines, size: 1KiB}\n",
+			"ext.yaml:1: the reference run of t on input a, without a fault at 64KiB, failed: it wrote no {output}"},
+	} {
+		spec, err := ParseSpec("ext.yaml", []byte(tc.src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = Run(context.Background(), spec, Options{Out: filepath.Join(t.TempDir(), "out")})
+		var se *SpecError
+		if !errors.As(err, &se) || err.Error() != tc.want {
+			t.Errorf("got %v\nwant %s", err, tc.want)
+		}
+		if left := injectors.LeftBy("", os.Getpid()); len(left) > 0 {
+			t.Errorf("left: %v", left)
+		}
+	}
+}
