@@ -108,7 +108,7 @@ func KillGroup(pgid int, limit time.Duration) error {
 				break
 			}
 		}
-		if !GroupAlive(pgid) {
+		if alive, ours := groupState(pgid); !alive && !ours {
 			return nil
 		}
 		if time.Now().After(deadline) {
@@ -235,13 +235,22 @@ func LeftBy(tmp string, pid int) []string {
 // GroupAlive reports whether process group pgid has a process that is
 // not a zombie.
 func GroupAlive(pgid int) bool {
+	alive, _ := groupState(pgid)
+	return alive
+}
+
+// groupState says whether process group pgid has a live process, and
+// whether it has a zombie this process should reap (its child: with the
+// subreaper set, the group's orphans are).
+func groupState(pgid int) (alive, ourZombie bool) {
 	if err := unix.Kill(-pgid, 0); errors.Is(err, unix.ESRCH) {
-		return false
+		return false, false
 	}
 	ents, err := os.ReadDir("/proc")
 	if err != nil {
-		return true
+		return true, false
 	}
+	me := strconv.Itoa(os.Getpid())
 	for _, e := range ents {
 		if _, err := strconv.Atoi(e.Name()); err != nil {
 			continue
@@ -257,9 +266,13 @@ func GroupAlive(pgid int) bool {
 			continue
 		}
 		f := strings.Fields(string(b[i+1:]))
-		if len(f) > 2 && f[2] == strconv.Itoa(pgid) && f[0] != "Z" && f[0] != "X" {
-			return true
+		if len(f) < 3 || f[2] != strconv.Itoa(pgid) {
+			continue
 		}
+		if f[0] != "Z" && f[0] != "X" {
+			return true, ourZombie
+		}
+		ourZombie = ourZombie || f[1] == me
 	}
-	return false
+	return false, ourZombie
 }
