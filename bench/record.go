@@ -201,10 +201,11 @@ func (d *resultDir) header(env Env) error {
 	// A result carries the file configuration; the writer prints it once
 	// before the first result. Unit metadata comes first.
 	for _, u := range []struct{ unit, better string }{
+		{"input-B/s", "higher"}, {"peak-spill-B", "lower"}, // external targets'
 		{"items/s", "higher"}, {"spill-bytes/op", "lower"}, {"reloads/op", "lower"}, {"activations/op", "lower"},
 		{"reload-bytes/op", "lower"}, {"spill-ns/op", "lower"}, {"reload-ns/op", "lower"}, {"cpu-ns/op", "lower"},
 		{"peak-heap-B", "lower"}, {"peak-rss-B", "lower"}, {"peak-buffered-B", "lower"}, {"lost-items/op", "lower"},
-		{"bytes/s", "higher"}, {"input-B/s", "higher"}, {"peak-spill-B", "lower"},
+		{"bytes/s", "higher"},
 	} {
 		um := &benchfmt.UnitMetadata{UnitMetadataKey: benchfmt.UnitMetadataKey{Unit: u.unit, Key: "better"}, OrigUnit: u.unit, Value: u.better}
 		if err := d.bw.Write(um); err != nil {

@@ -42,14 +42,14 @@ func workloadSection(d *doc, s *Set, w string) error {
 	}
 	for _, m := range []metric{
 		{"items/s", "throughput", "Throughput vs threshold", "items/s", false},
-		{"input-B/s", "throughput", "Throughput vs threshold", "input bytes/s", false},
+		{"input-B/s", "throughput", "Throughput vs threshold", "input bytes/s", false}, // an external target's
+		{"peak-spill-B", "peak-spill", "Peak bytes in the spill directory vs threshold", "bytes", false},
 		{"spill-bytes/op", "spill-bytes", "Bytes spilled per run vs threshold", "bytes written per run", false},
 		{"reloads/op", "reloads", "Reload events per run vs threshold", "records reloaded per run", false},
 		{"activations/op", "activations", "Spill activations per run vs threshold", "evictions that wrote, per run", false},
 		{"peak-buffered-B", "peak-buffered", "Peak buffered bytes vs threshold", "bytes buffered", true},
 		{"peak-heap-B", "peak-heap", "Peak Go heap vs threshold", "bytes", true},
 		{"peak-rss-B", "peak-rss", "Peak RSS vs threshold", "bytes", true},
-		{"peak-spill-B", "peak-spill", "Peak bytes in the spill directory vs threshold", "bytes", false},
 	} {
 		p, err := MetricVsThreshold(s, w, m.unit, fmt.Sprintf("%s: %s", w, m.title), m.ylabel, m.budget)
 		if err != nil {
