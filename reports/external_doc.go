@@ -99,7 +99,11 @@ func externalSweepSection(d *doc, s *Set) error {
 					row = append(row, "-")
 					continue
 				}
-				row = append(row, fmt.Sprintf("%s (n=%d)", formatValue(c.Summary.Center, strings.Replace(unit, "cpu-sec", "sec", 1)), len(c.Sample.Values)))
+				if strings.HasSuffix(unit, "sec/op") {
+					row = append(row, fmt.Sprintf("%s ±%s (n=%d)", formatValue(c.Summary.Center, "sec/op"), c.Summary.PctRangeString(), len(c.Sample.Values)))
+				} else {
+					row = append(row, fmt.Sprintf("%s (n=%d)", formatValue(c.Summary.Center, unit), len(c.Sample.Values)))
+				}
 			}
 			if files := medianFiles(s, w, t); !math.IsNaN(files) {
 				row = append(row, fmt.Sprint(files))
@@ -108,7 +112,7 @@ func externalSweepSection(d *doc, s *Set) error {
 			}
 			rows = append(rows, row)
 		}
-		d.p("Input %s, no fault: medians over the repetitions.", w)
+		d.p("Input %s, no fault: medians over the repetitions; times ± the 95%% interval's half width as benchstat prints it (∞ below 6 runs).", w)
 		d.t([]string{"threshold", "wall time", "CPU time", "written to the spill dir", "peak in the spill dir", "peak RSS", "spill files (median)"}, rows)
 		n := 0
 		for _, o := range s.Outcomes() {
