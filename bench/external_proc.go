@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -26,8 +27,12 @@ type procRun struct {
 	Wall      time.Duration
 	User, Sys time.Duration // its CPU time and its waited-for descendants'
 	MaxRSS    int64         // bytes: the largest resident set among them, sampled
-	TimedOut  bool          // killed at the time limit
-	Cancelled bool          // killed because the sweep was interrupted
+	// Others is the share of the host's CPU capacity that processes
+	// other than the target and spillbench used during the run: what
+	// competed with it on a shared host.
+	Others    float64
+	TimedOut  bool // killed at the time limit
+	Cancelled bool // killed because the sweep was interrupted
 }
 
 // groupKillLimit bounds how long a killed process group may take to go.
@@ -58,6 +63,8 @@ func runGroup(ctx context.Context, command, dir, workDir, stderrPath string, lim
 		return run, err
 	}
 	defer stderr.Close()
+	busy0, total0, _ := cpuTicks()
+	self0 := selfCPU()
 	start := time.Now()
 	p, err := os.StartProcess("/bin/sh", []string{"sh", "-c", command}, &os.ProcAttr{
 		Dir:   dir,
@@ -107,6 +114,8 @@ func runGroup(ctx context.Context, command, dir, workDir, stderrPath string, lim
 		w = <-done
 	}
 	run.Wall = time.Since(start)
+	busy1, total1, ticksOK := cpuTicks()
+	self := selfCPU() - self0
 	run.MaxRSS = rss.finish()
 	// The leader is gone; anything it left in its group goes too.
 	killErr := h.Release()
@@ -116,6 +125,13 @@ func runGroup(ctx context.Context, command, dir, workDir, stderrPath string, lim
 	}
 	run.User = time.Duration(w.ru.Utime.Nano())
 	run.Sys = time.Duration(w.ru.Stime.Nano())
+	if ticksOK && total1 > total0 {
+		// The ticks count every CPU: busy/total is the busy share of
+		// the host's capacity over the run.
+		capacity := run.Wall.Seconds() * float64(runtime.NumCPU())
+		busy := float64(busy1-busy0) / float64(total1-total0) * capacity
+		run.Others = max(0, (busy-(run.User+run.Sys+self).Seconds())/capacity)
+	}
 	switch {
 	case w.ws.Signaled():
 		run.Signal = unix.SignalName(w.ws.Signal())
@@ -239,4 +255,39 @@ func treeHWM(pid, depth int) int64 {
 		}
 	}
 	return peak
+}
+
+// cpuTicks reads the host's busy and total CPU ticks, every CPU summed,
+// from /proc/stat's "cpu" line (idle and iowait are not busy; guest time
+// is already in user and nice).
+func cpuTicks() (busy, total uint64, ok bool) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, 0, false
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return 0, 0, false
+	}
+	for i, s := range f[1:9] {
+		n, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			return 0, 0, false
+		}
+		total += n
+		if i != 3 && i != 4 { // idle, iowait
+			busy += n
+		}
+	}
+	return busy, total, true
+}
+
+// selfCPU is this process's CPU time so far.
+func selfCPU() time.Duration {
+	var ru unix.Rusage
+	if unix.Getrusage(unix.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -36,8 +36,11 @@ type ExternalOutcome struct {
 	ReferenceDigest string   `json:"reference_digest,omitempty"`
 	StderrTail      []string `json:"stderr_tail,omitempty"`
 	UserMS          float64  `json:"user_ms"`
-	SysMS           float64  `json:"sys_ms"`
-	MaxRSS          int64    `json:"max_rss_bytes"`
+	// OthersPct is the share of the host's CPU other processes used
+	// during the run (see procRun.Others).
+	OthersPct float64 `json:"others_cpu_pct"`
+	SysMS     float64 `json:"sys_ms"`
+	MaxRSS    int64   `json:"max_rss_bytes"`
 	// What the target did in its spill directory, seen by inotify.
 	SpillPeak    int64 `json:"spill_peak_bytes"`
 	SpillWritten int64 `json:"spill_written_bytes"`
@@ -407,7 +410,7 @@ func (r *runner) runExternalCell(ctx context.Context, st *cellState, rep int) er
 	o.Runs, o.WallMS, o.CPUMS, o.ExitCode = 1, ms(res.run.Wall), ms(res.run.User+res.run.Sys), res.run.Exit
 	o.Fault = res.fault
 	o.External = &ExternalOutcome{Template: c.Target.Command, Command: res.command, PGID: res.run.PGID, Signal: res.run.Signal, Verdict: res.verdict, OutputBytes: res.outputBytes,
-		OutputDigest: res.digest, ReferenceDigest: in.reference, StderrTail: res.tail, UserMS: ms(res.run.User), SysMS: ms(res.run.Sys),
+		OutputDigest: res.digest, ReferenceDigest: in.reference, StderrTail: res.tail, UserMS: ms(res.run.User), OthersPct: 100 * res.run.Others, SysMS: ms(res.run.Sys),
 		MaxRSS: res.run.MaxRSS, SpillPeak: res.spill.Peak, SpillWritten: res.spill.Written, SpillFiles: res.spill.Files,
 		SpillFull: res.spill.Full, Overflow: res.spill.Overflow, InputBytes: in.size}
 	switch {

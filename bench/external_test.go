@@ -152,7 +152,7 @@ fault:
 	}
 	for _, o := range byCell["128KiB/none"] {
 		e := o.External
-		if o.Status != StatusOK || e.Verdict != VerdictVerified || e.SpillWritten < 2<<20 || e.SpillPeak <= 0 || e.SpillFiles < 2 || o.CPUMS <= 0 || e.MaxRSS <= 0 {
+		if o.Status != StatusOK || e.Verdict != VerdictVerified || e.SpillWritten < 2<<20 || e.SpillPeak <= 0 || e.SpillFiles < 2 || o.CPUMS <= 0 || e.MaxRSS <= 0 || e.OthersPct < 0 || e.OthersPct > 100 {
 			t.Errorf("sort at 128KiB without a fault: %s %+v", o.Status, e)
 		}
 	}

@@ -31,6 +31,7 @@ type ExternalOutcome struct {
 	ReferenceDigest string   `json:"reference_digest"`
 	StderrTail      []string `json:"stderr_tail"`
 	MaxRSS          int64    `json:"max_rss_bytes"`
+	OthersPct       float64  `json:"others_cpu_pct"`
 	SpillPeak       int64    `json:"spill_peak_bytes"`
 	SpillWritten    int64    `json:"spill_written_bytes"`
 	SpillFiles      int      `json:"spill_files"`

@@ -105,15 +105,16 @@ func externalSweepSection(d *doc, s *Set) error {
 					row = append(row, fmt.Sprintf("%s (n=%d)", formatValue(c.Summary.Center, unit), len(c.Sample.Values)))
 				}
 			}
-			if files := medianFiles(s, w, t); !math.IsNaN(files) {
-				row = append(row, fmt.Sprint(files))
+			files, others := medianOutcome(s, w, t)
+			if !math.IsNaN(files) {
+				row = append(row, fmt.Sprint(files), fmt.Sprintf("%.0f%%", others))
 			} else {
-				row = append(row, "-")
+				row = append(row, "-", "-")
 			}
 			rows = append(rows, row)
 		}
-		d.p("Input %s, no fault: medians over the repetitions; times ± the 95%% interval's half width as benchstat prints it (∞ below 6 runs).", w)
-		d.t([]string{"threshold", "wall time", "CPU time", "written to the spill dir", "peak in the spill dir", "peak RSS", "spill files (median)"}, rows)
+		d.p("Input %s, no fault: medians over the repetitions; times ± the 95%% interval's half width as benchstat prints it (∞ below 6 runs). The last column is the share of the host's CPU that processes other than the target and spillbench used during its runs: on a host shared with other work, what the wall time's spread comes from.", w)
+		d.t([]string{"threshold", "wall time", "CPU time", "written to the spill dir", "peak in the spill dir", "peak RSS", "spill files (median)", "other processes' CPU (median)"}, rows)
 		n := 0
 		for _, o := range s.Outcomes() {
 			if o.External != nil && o.Keys["workload"] == w && o.Keys["fault"] == "none" && (n == 0 || countOf(s, o.Cell) < n) {
@@ -154,16 +155,18 @@ func sortedThresholdKeys(s *Set, w string) []string {
 	return ts
 }
 
-// medianFiles is the median number of files a workload's fault-free runs
-// at threshold t created in their spill directory.
-func medianFiles(s *Set, w, t string) float64 {
-	var n []float64
-	for _, o := range s.Outcomes() {
-		if o.External != nil && o.Status == "ok" && o.Keys["workload"] == w && o.Keys["threshold"] == t && o.Keys["fault"] == "none" {
-			n = append(n, float64(o.External.SpillFiles))
+// medianOutcome is the median number of files a workload's fault-free
+// runs at threshold t created in their spill directory, and the median
+// share of the host's CPU other processes took meanwhile, in percent.
+func medianOutcome(s *Set, w, t string) (files, others float64) {
+	var n, o []float64
+	for _, out := range s.Outcomes() {
+		if out.External != nil && out.Status == "ok" && out.Keys["workload"] == w && out.Keys["threshold"] == t && out.Keys["fault"] == "none" {
+			n = append(n, float64(out.External.SpillFiles))
+			o = append(o, out.External.OthersPct)
 		}
 	}
-	return median(n)
+	return median(n), median(o)
 }
 
 // externalFaultSection is the fault matrix of the target and, beside
