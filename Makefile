@@ -67,10 +67,11 @@ report:
 # the report of a quick sweep, threshold tuning from the tuning sweep
 # (the full sweep's engine cells; about half an hour on 2 cores),
 # the injection mechanism comparison, and the fault survival sweeps
-# (their document, with its figure, from the result directory).
+# (their document, with its figure, from the result directory), and GNU
+# sort as an external target beside the engine's inject run.
 docs:
-	rm -rf out/docs-quick out/docs-tuning out/docs-inject out/docs-survive docs/design/reports/quick \
-		docs/design/threshold-tuning docs/design/injection-mechanisms docs/design/fault-survival
+	rm -rf out/docs-quick out/docs-tuning out/docs-inject out/docs-survive out/docs-sort docs/design/reports/quick \
+		docs/design/threshold-tuning docs/design/injection-mechanisms docs/design/fault-survival docs/design/external-targets
 	$(GO) run ./cmd/spillbench run --spec quick --out out/docs-quick -q
 	$(GO) run ./cmd/spillbench report --format md --out docs/design/reports/quick out/docs-quick
 	rm -f docs/design/reports/quick/plots/*.png
@@ -80,6 +81,8 @@ docs:
 	$(GO) run ./cmd/spillbench report --doc injection --out docs/design out/docs-inject
 	$(GO) run ./cmd/spillbench survive --out out/docs-survive -q
 	$(GO) run ./cmd/spillbench report --doc survival --out docs/design out/docs-survive
+	$(GO) run ./cmd/spillbench run --spec sort --out out/docs-sort -q
+	$(GO) run ./cmd/spillbench report --doc external --out docs/design out/docs-sort out/docs-inject
 
 clean:
 	rm -rf out

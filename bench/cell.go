@@ -39,10 +39,17 @@ type Cell struct {
 	Ring        int
 	Schedule    engine.Schedule
 	Fault       FaultSpec
+	// Target and Input are an external cell's (KindExternal, and the
+	// RawFS limit measured beside it); nil for the engine's.
+	Target *Target
+	Input  *Input
 }
 
 // Keys returns the cell's name keys and values in name order.
 func (c Cell) Keys() [][2]string {
+	if c.Target != nil {
+		return c.externalKeys()
+	}
 	keys := [][2]string{{"workload", c.Workload.Name}}
 	if c.Kind != KindRing {
 		keys = append(keys,
@@ -91,6 +98,9 @@ func (c Cell) Policy(dir string) *spill.Policy {
 // order, each axis in the order the spec lists its values), followed by a
 // ring cell for each distinct workload, workers and ring capacity.
 func (s *Spec) Cells() []Cell {
+	if s.Target != nil {
+		return s.externalCells()
+	}
 	var cells []Cell
 	for _, w := range s.Workloads {
 		for _, t := range s.Thresholds {

@@ -77,6 +77,8 @@ type Outcome struct {
 	GCCycles uint64 `json:"gc_cycles"`
 
 	Spill *spill.Stats `json:"spill,omitempty"`
+	// External is an external target's run (see external_run.go).
+	External *ExternalOutcome `json:"external,omitempty"`
 }
 
 // FaultOutcome is what the injector observed.
@@ -199,6 +201,7 @@ func (d *resultDir) header(env Env) error {
 	// A result carries the file configuration; the writer prints it once
 	// before the first result. Unit metadata comes first.
 	for _, u := range []struct{ unit, better string }{
+		{"input-B/s", "higher"}, {"peak-spill-B", "lower"}, // external targets'
 		{"items/s", "higher"}, {"spill-bytes/op", "lower"}, {"reloads/op", "lower"}, {"activations/op", "lower"},
 		{"reload-bytes/op", "lower"}, {"spill-ns/op", "lower"}, {"reload-ns/op", "lower"}, {"cpu-ns/op", "lower"},
 		{"peak-heap-B", "lower"}, {"peak-rss-B", "lower"}, {"peak-buffered-B", "lower"},

@@ -154,7 +154,14 @@ func Run(ctx context.Context, spec *Spec, opt Options) (Summary, error) {
 		progress:  newProgress(opt.Progress, opt.Terminal, (spec.Warmup+minCount)*len(cells)),
 		workloads: map[engine.WorkloadSpec]*engine.Prepared{}}
 
-	runErr := r.sweep(ctx, cells, minCount, maxCount)
+	var runErr error
+	if spec.Target != nil {
+		r.ext, runErr = prepareExternal(ctx, spec)
+	}
+	if runErr == nil {
+		runErr = r.sweep(ctx, cells, minCount, maxCount)
+	}
+	runErr = errors.Join(runErr, r.ext.close())
 	for _, st := range cells {
 		if err := st.cpu.write(); err != nil && runErr == nil {
 			runErr = err
@@ -249,6 +256,7 @@ type runner struct {
 	plant     *Plant
 	step      func(cell string, rep int) error
 	workloads map[engine.WorkloadSpec]*engine.Prepared
+	ext       *externalSweep // an external target's inputs; nil for the engine
 }
 
 // cellState is what the sweep keeps of a cell between its repetitions.
@@ -268,7 +276,7 @@ type cellState struct {
 // no fault, or with a quiet one, or a ring cell. A cell with a fault meant
 // to fire measures what the failure does: one run per repetition.
 func (c Cell) timed() bool {
-	return c.Kind == KindRing || c.Fault.Injector == "none" || c.Fault.Quiet
+	return c.Kind == KindRing || c.Kind == KindEngine && (c.Fault.Injector == "none" || c.Fault.Quiet)
 }
 
 // prepared returns the cell's workload, generated once per sweep.
@@ -289,6 +297,9 @@ func (r *runner) prepared(w engine.WorkloadSpec) (*engine.Prepared, error) {
 // it. Only a failure to write results is returned.
 func (r *runner) runCell(ctx context.Context, st *cellState, rep int) error {
 	c := st.c
+	if c.Kind == KindExternal {
+		return r.runExternalCell(ctx, st, rep)
+	}
 	defer r.progress.step(c.Name())
 	o := Outcome{Cell: c.Name(), Kind: c.Kind, Keys: map[string]string{}, Rep: rep}
 	for _, kv := range c.Keys() {

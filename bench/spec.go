@@ -76,8 +76,12 @@ type Spec struct {
 	Schedules   []engine.Schedule
 	Workloads   []engine.WorkloadSpec
 	Faults      []FaultSpec
-	Source      []byte // the YAML it was parsed from
-	SourceName  string
+	// Target, if set, is the external command the spec sweeps instead
+	// of the engine, over Inputs (see external.go).
+	Target     *Target
+	Inputs     []Input
+	Source     []byte // the YAML it was parsed from
+	SourceName string
 }
 
 // Backend is where a cell's buffer spills.
@@ -122,7 +126,7 @@ func (f FaultSpec) String() string {
 var builtin embed.FS
 
 // Builtins lists the names of the embedded specs.
-func Builtins() []string { return []string{"quick", "ci", "default", "tuning", "full"} }
+func Builtins() []string { return []string{"quick", "ci", "default", "tuning", "full", "sort"} }
 
 // LoadSpec reads a built-in spec by name, or a YAML file by path.
 func LoadSpec(nameOrPath string) (*Spec, error) {
@@ -151,7 +155,7 @@ func (e *SpecError) Error() string { return fmt.Sprintf("%s:%d: %s", e.File, e.L
 
 // axes and their parsers. Order is the order of cell-name keys.
 var axisNames = []string{"workload", "threshold", "granularity", "compression", "reclaim", "backend", "workers", "ring", "schedule", "fault"}
-var settingNames = []string{"name", "count", "max-count", "ci", "benchtime", "warmup", "seed", "timeout", "profiles", "gogc", "max-steal"}
+var settingNames = []string{"name", "count", "max-count", "ci", "benchtime", "warmup", "seed", "timeout", "profiles", "gogc", "max-steal", "target", "input"}
 
 // ParseSpec parses a spec and checks it, reporting the first problem with
 // its file and line. Nothing runs until a spec parses.
@@ -245,6 +249,10 @@ func (p *specParser) field(k, v *yaml.Node) error {
 		return p.workloads(k, v)
 	case "fault":
 		return p.faults(k, v)
+	case "target":
+		return p.target(k, v)
+	case "input":
+		return p.inputs(k, v)
 	}
 	return p.errorf(k, "unknown axis or setting %q; the axes are %s and the settings %s",
 		k.Value, strings.Join(axisNames, ", "), strings.Join(settingNames, ", "))
@@ -558,6 +566,9 @@ func strictDecode(n *yaml.Node, v any) error {
 // defaults fills axes the spec left out and checks combinations.
 func (p *specParser) defaults(root *yaml.Node) error {
 	s := p.s
+	if err := p.externalDefaults(root); err != nil || s.Target != nil {
+		return err
+	}
 	if len(s.Thresholds) == 0 {
 		s.Thresholds = []int64{64 << 10}
 	}

@@ -307,8 +307,10 @@ func Cleanup(tmp string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	var removed []string
-	var errs []error
+	// External targets first: a process left running would hold the
+	// mounts below busy.
+	removed, err := cleanupAllTargets(tmp, ents)
+	errs := []error{err}
 	for _, e := range ents {
 		if !e.IsDir() || !strings.HasPrefix(e.Name(), workPrefix) {
 			continue

@@ -306,7 +306,7 @@ func (s *Set) FailingCells(filter string) ([]string, error) {
 	for _, o := range s.Outcomes() {
 		bad := false
 		switch o.Status {
-		case "data-lost", "timeout", "setup-failed":
+		case "data-lost", "timeout", "setup-failed", "crash":
 			bad = true
 		case "error":
 			bad = o.Keys["fault"] == "none" || o.Fault == nil

@@ -20,6 +20,9 @@ import (
 // ring. A cell that spilled pays for its I/O, which is not overhead.
 func efficiencySection(d *doc, s *Set, workloads []string) error {
 	d.h(3, "Efficiency against the limits")
+	if externalOnly(s) {
+		return externalEfficiency(d, s)
+	}
 	d.p("Spill efficiency is the spill path's rate (bytes written plus bytes read back, over the time spent inside the buffer's eviction and reload calls) against RawFS, the same bytes written and read in 1 MiB calls in the same kind of directory, measured beside each repetition: the median over a strategy's spilling cells, with their range when there are several. No-spill overhead is time per run of the cells that spilled nothing over the Ring limit (the same workload through the bare in-memory ring): the ratio of medians ± the wider side of the interval between the ratios of their 95%% interval bounds; over several thresholds, the median of those ratios and their range.")
 	cells := effCells(s)
 	var rows [][]string

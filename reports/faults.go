@@ -25,6 +25,10 @@ func faultSection(d *doc, s *Set) error {
 	if err := d.figWidth("fault-matrix", "Outcome of each fault cell, by majority over its repetitions.", p, width); err != nil {
 		return err
 	}
+	if externalOnly(s) {
+		externalFaultTable(d, faults)
+		return nil
+	}
 	type agg struct {
 		runs, fired, lost int
 		errno, typed      []string

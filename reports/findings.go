@@ -10,20 +10,25 @@ func findingsSection(d *doc, s *Set, workloads []string) {
 	d.h(2, "Findings")
 	d.p("The knee of a strategy (the spill knobs other than the threshold) is the smallest threshold whose throughput is not significantly below that of its best threshold (Mann-Whitney U, alpha 0.05) or whose median is within 5%% of it, as in the threshold-tuning document; best cells are among engine cells without faults.")
 	var rows [][]string
+	unit := throughputUnit(s)
 	for _, k := range strategyKnees(s, workloads) {
-		rows = append(rows, []string{k.workload, k.strategy, formatBytes(k.at), formatValue(k.best, "items/s")})
+		rows = append(rows, []string{k.workload, k.strategy, formatBytes(k.at), formatValue(k.best, unit)})
 	}
 	if len(rows) > 0 {
-		d.t([]string{"workload", "strategy", "knee threshold", "best median items/s"}, rows)
+		d.t([]string{"workload", "strategy", "knee threshold", "best median " + unit}, rows)
 	}
 	var best [][]string
 	var bestNames []string
 	for _, obj := range []struct {
 		name, unit string
 		higher     bool
-	}{{"throughput", "items/s", true}, {"disk bytes", "spill-bytes/op", false}, {"peak memory (buffered)", "peak-buffered-B", false}} {
+	}{{"throughput", unit, true}, {"disk bytes", "spill-bytes/op", false}, {"peak memory (buffered)", "peak-buffered-B", false},
+		{"peak memory (RSS)", "peak-rss-B", false}} {
+		if obj.unit == "peak-rss-B" && unit == "items/s" {
+			continue // the engine's own memory objective is the buffer's
+		}
 		for _, w := range workloads {
-			t, err := Summarize(s, Query{Filter: fmt.Sprintf(".name:Engine /workload:%s /fault:none", w), Unit: obj.unit})
+			t, err := Summarize(s, Query{Filter: fmt.Sprintf("%s /workload:%s /fault:none", targetCells, w), Unit: obj.unit})
 			if err != nil || len(t.Rows) == 0 {
 				continue
 			}

@@ -39,7 +39,11 @@ func InjectionDoc(s *Set, out, command string) error {
 	d := &doc{}
 	env := s.Dirs[0].Env
 	d.h(1, "Fault injection mechanisms, measured")
-	d.p("The reference compared its ENOSPC and temp-vanish mechanisms on paper (realism, cost, CI compatibility as opinions). Here every mechanism ran the engine under every fault mode it claims, %d times each, on the host described at the end, and each column below is computed from those runs.", s.Dirs[0].Env.Recorded/max(1, env.Cells))
+	target := "the engine"
+	if externalOnly(s) {
+		target = "the external target " + strings.Join(keyValues(s, "target"), ", ")
+	}
+	d.p("The reference compared its ENOSPC and temp-vanish mechanisms on paper (realism, cost, CI compatibility as opinions). Here every mechanism ran %s under every fault mode it claims, %d times each, on the host described at the end, and each column below is computed from those runs.", target, s.Dirs[0].Env.Recorded/max(1, env.Cells))
 
 	overhead := armedOverhead(s, names)
 	injectionSummary(d, mechs, names, overhead)
@@ -88,7 +92,7 @@ func aggregateMechanisms(outcomes []Outcome) map[string]*mechStats {
 // add counts one outcome of m under a fault mode. A skipped cell counts
 // no run: it says why the mechanism is unavailable here.
 func (m *mechStats) add(mode string, o Outcome) {
-	if o.Status == "skipped" {
+	if o.Status == "skipped" || o.Status == "not-applicable" {
 		m.unavailable = o.Reason
 		return
 	}
@@ -133,10 +137,11 @@ func (m *mechStats) addFired(ms *modeStats, f *FaultOutcome) {
 // (its quiet cells) as a ratio to the cells without an injector; a
 // mechanism without both has none.
 func armedOverhead(s *Set, names []string) map[string]string {
-	base := sample(s, ".name:Engine /fault:none", "items/s")
+	unit := throughputUnit(s)
+	base := sample(s, targetCells+" /fault:none", unit)
 	overhead := map[string]string{}
 	for _, n := range names {
-		q := sample(s, fmt.Sprintf(".name:Engine /fault:%q", n+":quiet"), "items/s")
+		q := sample(s, fmt.Sprintf("%s /fault:%q", targetCells, n+":quiet"), unit)
 		if q != nil && base != nil {
 			overhead[n] = ratioText(q, base)
 		}

@@ -21,7 +21,7 @@ func limitationsSection(d *doc, s *Set) {
 	notFired := map[string]int{}
 	for _, o := range s.Outcomes() {
 		switch o.Status {
-		case "skipped":
+		case "skipped", "not-applicable":
 			skipped[o.Reason]++
 		case "fault-not-fired", "fault-off-target":
 			notFired[o.Keys["fault"]+": "+o.Status]++
@@ -49,7 +49,7 @@ func limitationsSection(d *doc, s *Set) {
 	for _, r := range slices.Sorted(mapKeys(notFired)) {
 		items = append(items, fmt.Sprintf("%d runs of %s are no evidence about their fault.", notFired[r], r))
 	}
-	t, err := Summarize(s, Query{Filter: ".name:Engine /fault:none", Unit: "sec/op"})
+	t, err := Summarize(s, Query{Filter: targetCells + " /fault:none", Unit: "sec/op"})
 	if err == nil {
 		noisy, small, blurred := 0, 0, 0
 		var mins []float64

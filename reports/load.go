@@ -121,6 +121,9 @@ type Outcome struct {
 	CPUMS        float64           `json:"cpu_ms"`
 	StealPct     float64           `json:"steal_pct"`
 	GCCycles     int               `json:"gc_cycles"`
+	// External is an external target's run (external.go); nil for the
+	// engine's.
+	External *ExternalOutcome `json:"external"`
 }
 
 // FaultOutcome is what the injector of a fault cell observed.
@@ -343,8 +346,8 @@ func (d *Dir) readResults(f io.Reader, path string) error {
 				}
 				units[name+" "+v.Unit] = v.OrigUnit
 			}
-			if !d.Plain && !strings.HasPrefix(name, "Engine/") && !strings.HasPrefix(name, "Ring/") && !strings.HasPrefix(name, "RawFS/") {
-				return fmt.Errorf("%s: result %d: benchmark %q is not a spillbench cell (Engine/, Ring/ or RawFS/)", path, line, name)
+			if !d.Plain && !slices.ContainsFunc([]string{"Engine/", "External/", "Ring/", "RawFS/"}, func(k string) bool { return strings.HasPrefix(name, k) }) {
+				return fmt.Errorf("%s: result %d: benchmark %q is not a spillbench cell (Engine/, External/, Ring/ or RawFS/)", path, line, name)
 			}
 			d.Results = append(d.Results, res)
 		}

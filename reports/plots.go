@@ -64,7 +64,7 @@ type series struct {
 
 // strategy projects a cell on every spill knob but the threshold: the
 // lines of a threshold plot, the columns of a threshold table.
-const strategy = "/gran,/comp,/reclaim,/backend,/workers,/ring"
+const strategy = "/target,/gran,/comp,/reclaim,/backend,/workers,/ring"
 
 // strategyLabels names each key by the values that vary among keys, so a
 // sweep of granularity and compression reads "batch none", not
@@ -108,7 +108,7 @@ func strategyLabels(keys []benchproc.Key) []string {
 // benchproc filter such as "/workers:2").
 func thresholdSeries(s *Set, workload, where, unit string) ([]series, error) {
 	t, err := Summarize(s, Query{
-		Filter: strings.TrimSpace(fmt.Sprintf(".name:Engine /workload:%s /fault:none %s", workload, where)),
+		Filter: strings.TrimSpace(fmt.Sprintf("%s /workload:%s /fault:none %s", targetCells, workload, where)),
 		Row:    strategy, Col: "/threshold", Unit: unit,
 	})
 	if err != nil {
@@ -376,6 +376,11 @@ var outcomeClasses = []struct {
 	{"data lost", color.RGBA{0xd6, 0x27, 0x28, 0xff}},
 	{"did not fire", color.RGBA{0xff, 0x7f, 0x0e, 0xff}},
 	{"unavailable", color.RGBA{0x99, 0x99, 0x99, 0xff}},
+	// External targets only: a death or an unlisted exit code, a run
+	// killed at its time limit, a fault that cannot reach a process.
+	{"crashed", color.RGBA{0x94, 0x67, 0xbd, 0xff}},
+	{"timed out", color.RGBA{0x8c, 0x56, 0x4b, 0xff}},
+	{"not applicable", color.RGBA{0xf2, 0xe2, 0xa6, 0xff}},
 }
 
 // FaultClass classifies a fault cell's outcome for the matrix.
@@ -383,6 +388,12 @@ func FaultClass(o Outcome) string {
 	switch {
 	case o.Status == "skipped":
 		return "unavailable"
+	case o.Status == "not-applicable":
+		return "not applicable"
+	case o.Status == "crash":
+		return "crashed"
+	case o.Status == "timeout" && o.External != nil:
+		return "timed out"
 	case o.Lost+o.Duplicated+o.Corrupted > 0 || o.Status == "data-lost":
 		return "data lost"
 	case o.Fault == nil || !o.Fault.Fired || o.Status == "fault-not-fired":
@@ -419,7 +430,7 @@ func FaultMatrix(outcomes []Outcome, title string) (*plot.Plot, vg.Length, error
 	votes := map[[2]string]map[string]int{}
 	var mechs, modes []string
 	for _, o := range outcomes {
-		if o.Fault == nil && o.Status != "skipped" {
+		if o.Fault == nil && o.Status != "skipped" && o.Status != "not-applicable" {
 			continue
 		}
 		fault := o.Keys["fault"]

@@ -100,7 +100,11 @@ func build(s *Set, opt Options) (*doc, error) {
 	env := s.Dirs[0].Env
 	d.h(1, "spillbench report: %s", env.Spec)
 	d.h(2, "Question")
-	d.p("How do the spill threshold, granularity, compression and reclaim policy trade throughput against disk traffic and memory for each workload, how close does the engine come to the limits measured beside it, and how does it behave under the faults this sweep injected?")
+	if externalOnly(s) {
+		d.p("How does the spill threshold trade throughput against disk traffic and memory for the external target %s, how close does its spill come to the limits measured beside it, and how does it behave under the faults this sweep injected?", strings.Join(keyValues(s, "target"), ", "))
+	} else {
+		d.p("How do the spill threshold, granularity, compression and reclaim policy trade throughput against disk traffic and memory for each workload, how close does the engine come to the limits measured beside it, and how does it behave under the faults this sweep injected?")
+	}
 
 	d.h(2, "Setup")
 	rows := [][]string{}
@@ -117,7 +121,9 @@ func build(s *Set, opt Options) (*doc, error) {
 		d.p("This report: `%s`.", opt.Command)
 	}
 	d.p("Reproduce: %s.", reproduce(s))
-	if env.Benchtime != "" {
+	if externalOnly(s) {
+		d.p("Measurement: each repetition runs the target once, in a process group of its own; %s repetitions per cell; CPU time is the target's and its children's (rusage), peak RSS their largest VmHWM, spill bytes what inotify saw in the spill directory.", countRange(env.MinCount, env.MaxCount))
+	} else if env.Benchtime != "" {
 		d.p("Measurement: each repetition of a timed cell runs the engine back to back for %s; %s repetitions per cell (more while its 95%% interval is wider than ±%s); GOGC %s; CPU profiles at %d Hz over every recorded repetition; %.0f%% of the sweep's time outside measured runs.",
 			env.Benchtime, countRange(env.MinCount, env.MaxCount), formatPercent(env.CI), gogcText(env.GOGC), env.ProfileHz, 100*env.Overhead)
 	}

@@ -42,6 +42,8 @@ func workloadSection(d *doc, s *Set, w string) error {
 	}
 	for _, m := range []metric{
 		{"items/s", "throughput", "Throughput vs threshold", "items/s", false},
+		{"input-B/s", "throughput", "Throughput vs threshold", "input bytes/s", false}, // an external target's
+		{"peak-spill-B", "peak-spill", "Peak bytes in the spill directory vs threshold", "bytes", false},
 		{"spill-bytes/op", "spill-bytes", "Bytes spilled per run vs threshold", "bytes written per run", false},
 		{"reloads/op", "reloads", "Reload events per run vs threshold", "records reloaded per run", false},
 		{"activations/op", "activations", "Spill activations per run vs threshold", "evictions that wrote, per run", false},
@@ -61,7 +63,8 @@ func workloadSection(d *doc, s *Set, w string) error {
 			return err
 		}
 	}
-	t, err := Summarize(s, Query{Filter: fmt.Sprintf(".name:Engine /workload:%s /fault:none", w), Row: "/threshold", Col: strategy, Unit: "items/s"})
+	unit := throughputUnit(s)
+	t, err := Summarize(s, Query{Filter: fmt.Sprintf("%s /workload:%s /fault:none", targetCells, w), Row: "/threshold", Col: strategy, Unit: unit})
 	if err != nil {
 		return err
 	}
@@ -71,13 +74,13 @@ func workloadSection(d *doc, s *Set, w string) error {
 	}
 	header := []string{"threshold"}
 	for _, l := range strategyLabels(t.Cols) {
-		header = append(header, l+" items/s")
+		header = append(header, l+" "+unit)
 	}
 	var rows [][]string
 	for i, r := range t.Rows {
 		row := []string{r.StringValues()}
 		for _, c := range t.Cells[i] {
-			row = append(row, cellText(c, "items/s"))
+			row = append(row, cellText(c, unit))
 		}
 		rows = append(rows, row)
 	}

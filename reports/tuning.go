@@ -234,7 +234,7 @@ type knee struct {
 func strategyKnees(s *Set, workloads []string) []knee {
 	var knees []knee
 	for _, w := range workloads {
-		ss, err := thresholdSeries(s, w, "", "items/s")
+		ss, err := thresholdSeries(s, w, "", throughputUnit(s))
 		if err != nil {
 			continue
 		}

@@ -8,15 +8,20 @@ import (
 	"strings"
 	"time"
 
+	"gopkg.in/yaml.v3"
+
 	"github.com/spillbench/spillbench/bench"
 	"github.com/spillbench/spillbench/injectors"
 	"github.com/spillbench/spillbench/reports"
+	"github.com/spillbench/spillbench/spill"
 )
 
 func injectCmd(stdout, stderr io.Writer, args []string) error {
 	fs := newFlags(stderr, "inject", `  spillbench inject                          every available mechanism and mode
   spillbench inject --mechanisms mock,tmpfs --count 10
+  spillbench inject --spec sort                 an external target instead of the engine
 `)
+	specName := fs.String("spec", "", "an external target's spec (such as sort): fault the target at the spec's smallest threshold instead of the engine")
 	mechs := fs.String("mechanisms", "", "comma-separated injectors (default all)")
 	modes := fs.String("modes", "", "comma-separated fault modes (default all)")
 	count := fs.Int("count", 10, "repetitions per mechanism x mode (10 or more to judge determinism)")
@@ -53,6 +58,12 @@ func injectCmd(stdout, stderr io.Writer, args []string) error {
 	}
 	src := fmt.Sprintf("name: inject\ncount: %d\nwarmup: 1\nprofiles: none\nworkload:\n  - {name: hol, items: 1500, scale: 0.2}\nthreshold: [16KiB]\nfault:\n%s\n",
 		*count, strings.Join(faults, "\n"))
+	if *specName != "" {
+		var err error
+		if src, err = externalInjectSource(*specName, *count, faults); err != nil {
+			return err
+		}
+	}
 	spec, err := bench.ParseSpec("inject.yaml", []byte(src))
 	if err != nil {
 		return err
@@ -112,4 +123,37 @@ func matrixFaultYAML(mech string, mode injectors.Mode) string {
 		f += ", nth: 3"
 	}
 	return f + "}"
+}
+
+// externalInjectSource is the inject sweep of an external target's spec:
+// the spec's target and inputs at its smallest threshold, under the
+// matrix's faults instead of its own.
+func externalInjectSource(name string, count int, faults []string) (string, error) {
+	spec, err := bench.LoadSpec(name)
+	if err != nil {
+		return "", usagef("inject: %v", err)
+	}
+	if spec.Target == nil {
+		return "", usagef("inject: --spec %s has no target; without --spec, inject faults the engine", name)
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(spec.Source, &doc); err != nil || len(doc.Content) == 0 {
+		return "", fmt.Errorf("inject: re-reading %s: %v", name, err)
+	}
+	root := doc.Content[0]
+	var kept []*yaml.Node
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		switch root.Content[i].Value {
+		case "name", "count", "max-count", "warmup", "threshold", "fault", "profiles":
+			continue
+		}
+		kept = append(kept, root.Content[i], root.Content[i+1])
+	}
+	root.Content = kept
+	rest, err := yaml.Marshal(root)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("name: inject-%s\ncount: %d\nwarmup: 1\nprofiles: none\nthreshold: [%s]\nfault:\n%s\n%s",
+		spec.Target.Name, count, spill.FormatSize(slices.Min(spec.Thresholds)), strings.Join(faults, "\n"), rest), nil
 }

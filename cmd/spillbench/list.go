@@ -26,6 +26,8 @@ func listCmd(stdout, stderr io.Writer, args []string) error {
 		{"workers", "1, 2, ..."},
 		{"ring", "reorder window, such as 1024"},
 		{"fault", "none, or {injector, mode, site, after, nth, persistent, rule, terms, probability, latency, workloads}"},
+		{"target", "an external command instead of the engine: {name, command, clean-exit, time-limit, verify}; command placeholders " + strings.Join(bench.Placeholders, ", ")},
+		{"input", "an external target's inputs: {name, file} or {name, generate: lines, size} or {name, command}"},
 	} {
 		fmt.Fprintf(stdout, "  %-12s %s\n", a[0], a[1])
 	}

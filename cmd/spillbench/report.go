@@ -15,7 +15,7 @@ func reportCmd(stdout, stderr io.Writer, args []string) error {
 `)
 	out := fs.String("out", "", "directory for the report (default: DIR/report for one DIR, ./report for several)")
 	format := fs.String("format", "both", "md, html or both")
-	docKind := fs.String("doc", "report", "report; tuning: the threshold-tuning design document of a tuning or default sweep; injection: the mechanism comparison of an inject run; survival: the fault-survival document of a survive run (each into --out, default docs/design)")
+	docKind := fs.String("doc", "report", "report; tuning: the threshold-tuning design document of a tuning or default sweep; injection: the mechanism comparison of an inject run; survival: the fault-survival document of a survive run; external: the external-targets document of a target's run, beside an inject run of the engine (each into --out, default docs/design)")
 	dirs, err := fs.parseWithArgs(args)
 	if err != nil {
 		return err
@@ -36,6 +36,9 @@ func reportCmd(stdout, stderr io.Writer, args []string) error {
 	}
 	if *docKind == "survival" {
 		return survivalReport(stdout, *out, dirs)
+	}
+	if *docKind == "external" {
+		return externalReport(stdout, *out, dirs)
 	}
 	set, err := reports.Load(dirs...)
 	if err != nil {
@@ -68,7 +71,7 @@ func reportCmd(stdout, stderr io.Writer, args []string) error {
 		fmt.Fprintf(stdout, "spillbench: wrote %s\n", filepath.Join(dir, "injection-mechanisms.md"))
 		return nil
 	} else if *docKind != "report" {
-		return usagef("report: --doc %q; use report, tuning, injection or survival", *docKind)
+		return usagef("report: --doc %q; use report, tuning, injection, survival or external", *docKind)
 	}
 	dir := *out
 	if dir == "" {
@@ -109,5 +112,33 @@ func survivalReport(stdout io.Writer, out string, dirs []string) error {
 		return err
 	}
 	fmt.Fprintf(stdout, "spillbench: wrote %s\n", filepath.Join(out, "fault-survival.md"))
+	return nil
+}
+
+// externalReport writes the external-targets design document from the
+// result directory of a target's sweep and, if given, an inject run of
+// the engine whose outcomes stand beside it.
+func externalReport(stdout io.Writer, out string, dirs []string) error {
+	if len(dirs) < 1 || len(dirs) > 2 {
+		return usagef("report --doc external: give the target's result directory and, optionally, an inject run of the engine")
+	}
+	ext, err := reports.Load(dirs[0])
+	if err != nil {
+		return usagef("report: %v", err)
+	}
+	var engine *reports.Set
+	if len(dirs) == 2 {
+		if engine, err = reports.Load(dirs[1]); err != nil {
+			return usagef("report: %v", err)
+		}
+	}
+	if out == "" {
+		out = filepath.Join("docs", "design")
+	}
+	cmd := fmt.Sprintf("spillbench run --spec %s --out %s && spillbench report --doc external --out %s %s", ext.Dirs[0].Env.Spec, dirs[0], out, strings.Join(dirs, " "))
+	if err := reports.ExternalDoc(ext, engine, out, cmd); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "spillbench: wrote %s\n", filepath.Join(out, "external-targets.md"))
 	return nil
 }

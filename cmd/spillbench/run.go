@@ -16,7 +16,7 @@ func runCmd(stdout, stderr io.Writer, args []string) error {
   spillbench run --spec default --count 10
   spillbench run --spec my.yaml --shard 0/4 --out out/shard0
 `)
-	specName := fs.String("spec", "quick", "sweep spec: quick, ci, default, tuning, full, or a YAML file")
+	specName := fs.String("spec", "quick", "sweep spec: quick, ci, default, tuning, full, sort (GNU sort as an external target), or a YAML file")
 	out := fs.String("out", "", "result directory to create (default ./out/<spec>-<time>)")
 	count := fs.Int("count", 0, "repetitions per cell, overriding the spec's")
 	shardFlag := fs.String("shard", "0/1", "run part i of n of the cells, as i/n")
