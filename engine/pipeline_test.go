@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"sync"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
