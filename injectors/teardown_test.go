@@ -3,6 +3,7 @@ package injectors_test
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -201,4 +202,100 @@ func TestCleanupRemovesOnlyDeadRunsLeftovers(t *testing.T) {
 			t.Errorf("Cleanup touched %s: %v", d, err)
 		}
 	}
+}
+
+const panicHelperEnv = "SPILLBENCH_PANIC_HELPER"
+
+// panicking is a workload whose producer (Item) or consumer (Basis: only
+// the verifier asks for it, for a delta) panics part way through a run.
+type panicking struct {
+	engine.Workload
+	in string
+}
+
+func (p panicking) Item(seq uint64) engine.Item {
+	if p.in == "producer" && seq == 300 {
+		panic("planted in the producer")
+	}
+	return p.Workload.Item(seq)
+}
+
+func (p panicking) Basis(seq uint64) []byte {
+	if p.in == "consumer" && seq >= 300 {
+		panic("planted in the consumer")
+	}
+	return p.Workload.Basis(seq)
+}
+
+// TestHelperPanicsInTheEngine is not a test: TestEnginePanicReleasesEverything
+// runs the test binary with panicHelperEnv set to producer or consumer,
+// and this, as the command does, sets up a tmpfs and a FUSE mount, runs
+// the engine on each with a workload that panics in that goroutine, and
+// tears down.
+func TestHelperPanicsInTheEngine(t *testing.T) {
+	in := os.Getenv(panicHelperEnv)
+	if in == "" {
+		t.Skip("runs only as the helper process of TestEnginePanicReleasesEverything")
+	}
+	defer injectors.Resources.ReleaseAll()
+	wl, err := engine.NewWorkload(engine.WorkloadSpec{Name: "tree", Items: 1000, Scale: 0.2, Seed: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, inj := range []injectors.Injector{injectors.NewTmpfs(), injectors.NewFuse()} {
+		s, err := inj.Setup(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		println("dir", s.Dir)
+		p := s.Apply(spill.Policy{Threshold: 16 << 10})
+		out, err := engine.Run(context.Background(), engine.Config{Workload: panicking{wl, in}, Workers: 2, Schedule: engine.Free, Spill: &p})
+		if err != nil {
+			t.Fatal(err)
+		}
+		first, _, _ := strings.Cut(fmt.Sprint(out.Err), "\n")
+		println("run", inj.Name(), first)
+		if err := inj.Teardown(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestEnginePanicReleasesEverything is issue 15's tenth item: a panic in
+// a goroutine of the engine used to end the process at once, leaving
+// its mounts and FUSE server. The helper process must instead see the
+// panic as its run's error, tear down and exit normally.
+func TestEnginePanicReleasesEverything(t *testing.T) {
+	available(t, injectors.NewTmpfs())
+	available(t, injectors.NewFuse())
+	for _, in := range []string{"producer", "consumer"} {
+		t.Run(in, func(t *testing.T) {
+			tmp := t.TempDir()
+			cmd := exec.Command(os.Args[0], "-test.run=^TestHelperPanicsInTheEngine$", "-test.v")
+			cmd.Env = append(os.Environ(), panicHelperEnv+"="+in, "TMPDIR="+tmp)
+			out, err := cmd.CombinedOutput()
+			// Whatever happened, leave nothing: the helper is dead now.
+			removed, cerr := injectors.Cleanup(tmp)
+			if err != nil {
+				t.Fatalf("the helper died of the panic (%v); cleanup then removed %v (%v):\n%s", err, removed, cerr, firstLines(out, 30))
+			}
+			if len(removed) > 0 {
+				t.Fatalf("the helper left %v:\n%s", removed, out)
+			}
+			for _, mech := range []string{"tmpfs", "fuse"} {
+				if want := "run " + mech + " engine: " + in + " panicked: planted in the " + in; !strings.Contains(string(out), want) {
+					t.Errorf("the helper did not say %q:\n%s", want, out)
+				}
+			}
+			if ents, _ := os.ReadDir(tmp); len(ents) > 0 {
+				t.Errorf("left in TMPDIR: %v", ents)
+			}
+		})
+	}
+}
+
+// firstLines returns the first n lines of b.
+func firstLines(b []byte, n int) string {
+	lines := strings.SplitAfter(string(b), "\n")
+	return strings.Join(lines[:min(n, len(lines))], "")
 }
