@@ -299,3 +299,108 @@ func firstLines(b []byte, n int) string {
 	lines := strings.SplitAfter(string(b), "\n")
 	return strings.Join(lines[:min(n, len(lines))], "")
 }
+
+const tempDirHelperEnv = "SPILLBENCH_TEMPDIR_HELPER"
+
+// TestHelperMakesTempDirs is not a test: TestCleanupFindsTempDirsOfKilledProcesses
+// runs it, and it makes the temp dirs the program makes outside the
+// injectors (spill dirs, raw-filesystem scratch, survive, ab builds),
+// puts a file in each, and waits to be killed.
+func TestHelperMakesTempDirs(t *testing.T) {
+	if os.Getenv(tempDirHelperEnv) == "" {
+		t.Skip("runs only as the helper process of TestCleanupFindsTempDirsOfKilledProcesses")
+	}
+	for _, purpose := range []string{"spill", "rawfs", "survive", "ab"} {
+		dir, _, err := injectors.NewTempDir(purpose)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "work"), []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	println("ready")
+	time.Sleep(time.Minute)
+	t.Fatal("not killed")
+}
+
+// Every temp dir the program makes is one cleanup finds once its maker is
+// dead (issue 15, item 7: spill, rawfs and survive dirs had no marker),
+// and none it finds while its maker lives.
+func TestCleanupFindsTempDirsOfKilledProcesses(t *testing.T) {
+	tmp := t.TempDir()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperMakesTempDirs$")
+	cmd.Env = append(os.Environ(), tempDirHelperEnv+"=1", "TMPDIR="+tmp)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(stderr)
+	for sc.Scan() && sc.Text() != "ready" {
+	}
+	made, _ := os.ReadDir(tmp)
+	if len(made) != 4 {
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("the helper made %v", made)
+	}
+	if removed, err := injectors.Cleanup(tmp); err != nil || len(removed) > 0 {
+		t.Fatalf("Cleanup removed %v (%v) while their maker lives", removed, err)
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	// Killed between making a dir and writing its marker: the dir is
+	// empty, its name says whose it was.
+	dead := strconv.Itoa(deadPID(t))
+	unmarked := filepath.Join(tmp, "spillbench-spill-"+dead+"-12345")
+	if err := os.Mkdir(unmarked, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	removed, err := injectors.Cleanup(tmp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(removed) != 5 || !contains(removed, "dir "+unmarked) {
+		t.Fatalf("Cleanup removed %v; want the helper's 4 dirs and %s", removed, unmarked)
+	}
+	if left, _ := os.ReadDir(tmp); len(left) > 0 {
+		t.Fatalf("left: %v", left)
+	}
+}
+
+// A zombie runs no more code: cleanup must take its dirs as a dead
+// process's (issue 15, item 1: kill(pid, 0) succeeds on a zombie).
+func TestCleanupTreatsZombiesAsDead(t *testing.T) {
+	cmd := exec.Command("true")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Wait()
+	pid := cmd.Process.Pid
+	for deadline := time.Now().Add(10 * time.Second); !isZombie(pid); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d did not become a zombie", pid)
+		}
+	}
+	tmp := t.TempDir()
+	dir := filepath.Join(tmp, "spillbench-inj-tmpfs-"+strconv.Itoa(pid)+"-1")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, ".spillbench-injector"), []byte(strconv.Itoa(pid)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	removed, err := injectors.Cleanup(tmp)
+	if err != nil || !contains(removed, "dir "+dir) {
+		t.Fatalf("Cleanup removed %v (%v); want the zombie's %s", removed, err, dir)
+	}
+}
+
+func isZombie(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	i := strings.LastIndexByte(string(b), ')')
+	return err == nil && i > 0 && i+2 < len(b) && b[i+2] == 'Z'
+}
