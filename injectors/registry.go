@@ -168,11 +168,9 @@ const markerName = ".spillbench-injector"
 // creating PID follows the purpose: spillbench-<purpose>-<pid>-<random>.
 const tempPrefix = "spillbench-"
 
-// workPrefix starts the name of every injector work dir.
-const workPrefix = tempPrefix + "inj-"
-
-// newWorkDir creates a marked work dir in the temp dir and registers its
-// removal. Everything an injector creates on disk lives under it.
+// newWorkDir creates a marked work dir, spillbench-inj-<mech>-<pid>-*, in
+// the temp dir and registers its removal. Everything an injector creates
+// on disk lives under it.
 func newWorkDir(o *owned, mech string) (string, error) {
 	dir, err := markedTempDir("inj-" + mech)
 	if err != nil {
