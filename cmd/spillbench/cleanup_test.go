@@ -211,6 +211,7 @@ type killed struct {
 func killAfter(t *testing.T, cmd *exec.Cmd, wait time.Duration, tmp string) killed {
 	t.Helper()
 	time.Sleep(wait)
+	ours := childrenOf(os.Getpid())
 	k := killed{pid: cmd.Process.Pid, kids: childrenOf(cmd.Process.Pid)}
 	ents, _ := os.ReadDir(tmp)
 	for _, e := range ents {
@@ -227,6 +228,13 @@ func killAfter(t *testing.T, cmd *exec.Cmd, wait time.Duration, tmp string) kill
 			abortIfFuse(m, tmp)
 		}
 		<-exited
+	}
+	// Children it started after the list was taken are orphans now, and
+	// this process's (it is their subreaper).
+	for _, pid := range childrenOf(os.Getpid()) {
+		if !slices.Contains(ours, pid) && !slices.Contains(k.kids, pid) {
+			k.kids = append(k.kids, pid)
+		}
 	}
 	return k
 }
@@ -608,5 +616,64 @@ func TestFUSELatencyEndsWithTheRun(t *testing.T) {
 				t.Fatalf("temp dirs left: %v", ents)
 			}
 		})
+	}
+}
+
+// TestCleanupRepairsAHungFUSEMount: when the FUSE server cannot answer
+// (here it is stopped with SIGSTOP) and the sweep is killed while it
+// waits on it, the sweep cannot finish dying: its main thread is a
+// zombie, one thread waits in the kernel for the server, and the mount
+// hangs. cleanup must take the zombie for dead, abort the connection,
+// which lets the sweep die, and unmount and remove its dir.
+func TestCleanupRepairsAHungFUSEMount(t *testing.T) {
+	needKernelMechanisms(t)
+	subreaper(t)
+	work, bin := buildBinary(t)
+	tmp := privateTmp(t)
+	cmd := startFuseSweep(t, bin, work, tmp, "1h")
+	servers := childrenOf(cmd.Process.Pid)
+	if len(servers) != 1 {
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("the sweep has children %v, want its FUSE server", servers)
+	}
+	server := servers[0]
+	defer func() {
+		unix.Kill(server, unix.SIGKILL)
+		reapAll(servers, 30*time.Second)
+	}()
+	if err := unix.Kill(server, unix.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Process.Signal(syscall.SIGKILL)
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	select {
+	case <-exited:
+		t.Fatal("the sweep died although its FUSE server could not answer: the test did not make a hung mount")
+	case <-time.After(time.Second):
+	}
+	t.Logf("the killed sweep's threads: %s", threadStates(cmd.Process.Pid))
+	clean := exec.Command(bin, "cleanup")
+	clean.Env = append(os.Environ(), "TMPDIR="+tmp)
+	said, err := clean.CombinedOutput()
+	t.Logf("cleanup: %s", said)
+	if err != nil || !strings.Contains(string(said), "removed mount") {
+		for _, m := range mountsBelow(tmp) {
+			abortIfFuse(m, tmp)
+		}
+		<-exited
+		t.Fatalf("cleanup did not repair the hung mount: %v", err)
+	}
+	select {
+	case <-exited:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the sweep still cannot die after cleanup: %s", threadStates(cmd.Process.Pid))
+	}
+	if ms := mountsBelow(tmp); len(ms) > 0 {
+		t.Fatalf("mounts left: %v", ms)
+	}
+	if ents, _ := os.ReadDir(tmp); len(ents) > 0 {
+		t.Fatalf("left in TMPDIR: %v", ents)
 	}
 }
