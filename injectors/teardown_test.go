@@ -153,9 +153,9 @@ func deadPID(t *testing.T) int {
 	return cmd.Process.Pid
 }
 
-// markedDir makes a work dir as an injector would, marked with pid.
-func markedDir(t *testing.T, pid int) string {
-	dir, err := os.MkdirTemp("", "spillbench-inj-cleanuptest-")
+// markedDir makes a work dir in tmp as an injector would, marked with pid.
+func markedDir(t *testing.T, tmp string, pid int) string {
+	dir, err := os.MkdirTemp(tmp, "spillbench-inj-cleanuptest-")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,7 +170,10 @@ func markedDir(t *testing.T, pid int) string {
 func TestCleanupRemovesOnlyDeadRunsLeftovers(t *testing.T) {
 	available(t, injectors.NewTmpfs())
 	noLeaks(t)
-	leaked := markedDir(t, deadPID(t))
+	// A private temp dir: Cleanup of the shared one would also take what
+	// dead runs of other tests on this machine left there.
+	tmp := t.TempDir()
+	leaked := markedDir(t, tmp, deadPID(t))
 	mnt := filepath.Join(leaked, "mnt")
 	if err := os.Mkdir(mnt, 0o700); err != nil {
 		t.Fatal(err)
@@ -178,8 +181,8 @@ func TestCleanupRemovesOnlyDeadRunsLeftovers(t *testing.T) {
 	if err := unix.Mount("leaked", mnt, "tmpfs", 0, "size=1m"); err != nil {
 		t.Fatal(err)
 	}
-	live := markedDir(t, os.Getpid())
-	unmarked := markedDir(t, 0)
+	live := markedDir(t, tmp, os.Getpid())
+	unmarked := markedDir(t, tmp, 0)
 	t.Cleanup(func() {
 		unix.Unmount(mnt, unix.MNT_DETACH)
 		os.RemoveAll(leaked)
@@ -187,7 +190,7 @@ func TestCleanupRemovesOnlyDeadRunsLeftovers(t *testing.T) {
 		os.RemoveAll(unmarked)
 	})
 
-	removed, err := injectors.Cleanup("")
+	removed, err := injectors.Cleanup(tmp)
 	if err != nil {
 		t.Fatal(err)
 	}
