@@ -552,11 +552,10 @@ func (r *runner) execute(ctx context.Context, c Cell, inj injectors.Injector, it
 			p := s.Apply(*policy)
 			policy = &p
 		case c.Backend == BackendDir:
-			dir, derr := os.MkdirTemp("", "spillbench-spill-")
+			dir, h, derr := injectors.NewTempDir("spill")
 			if derr != nil {
 				return m, derr
 			}
-			h := injectors.Resources.Add("dir", dir, func() error { return os.RemoveAll(dir) })
 			release = h.Release
 			policy.Dir = dir + "/spill"
 		}
@@ -576,7 +575,9 @@ func (r *runner) execute(ctx context.Context, c Cell, inj injectors.Injector, it
 	loopStart := time.Now()
 	for range iters {
 		runCtx, cancel := context.WithTimeout(ctx, r.spec.Timeout)
+		unbind := injectors.BindRun(runCtx, inj) // a timeout or interrupt cuts a fault's delays
 		out, rerr := engine.Run(runCtx, cfg)
+		unbind()
 		cancel()
 		if rerr != nil {
 			err = rerr
@@ -656,11 +657,11 @@ func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 // reads back as many as it reloaded, and records the result as
 // RawFS/<the cell's keys>.
 func (r *runner) rawFS(c Cell, s spill.Stats) error {
-	dir, err := os.MkdirTemp("", "spillbench-rawfs-")
+	dir, h, err := injectors.NewTempDir("rawfs")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
+	defer h.Release()
 	f, err := os.CreateTemp(dir, "raw")
 	if err != nil {
 		return err

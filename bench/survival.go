@@ -267,7 +267,7 @@ func Survive(opt SurvivalOptions) (int, error) {
 // mockPolicy returns a policy spilling through m into a fresh temp dir
 // (or the spooled backend's temp dir) and a function removing it.
 func mockPolicy(g spill.Granularity, backend Backend, m *injectors.Mock) (spill.Policy, func(), error) {
-	dir, err := os.MkdirTemp("", "spillbench-survive-")
+	dir, h, err := injectors.NewTempDir("survive")
 	if err != nil {
 		return spill.Policy{}, nil, err
 	}
@@ -275,7 +275,7 @@ func mockPolicy(g spill.Granularity, backend Backend, m *injectors.Mock) (spill.
 	if backend == BackendDir {
 		p.Dir = filepath.Join(dir, "spill")
 	}
-	return p, func() { os.RemoveAll(dir) }, nil
+	return p, func() { h.Release() }, nil
 }
 
 // trace runs the workload fault-free and returns its operations.

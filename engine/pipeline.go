@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,8 +17,35 @@ import (
 // RingCapacity zero.
 const DefaultRingCapacity = 1024
 
-// ErrWorkerPanic reports a worker that panicked; the run stops.
+// ErrWorkerPanic reports a goroutine of the run (the producer, a worker,
+// the consumer) that panicked; the run stops. Every such error is a
+// *PanicError.
 var ErrWorkerPanic = errors.New("worker panicked")
+
+// PanicError is a panic in one of the run's goroutines, recovered and
+// made the run's error: the run stops as on any other error, Run returns,
+// and the caller's teardown (mounts, loop devices, FUSE servers) runs,
+// where an unrecovered panic would end the process without it. It
+// matches ErrWorkerPanic.
+type PanicError struct {
+	Where string // "producer", "worker on item 7", "consumer"
+	Value any    // what was passed to panic
+	Stack string // the panicking goroutine's stack
+}
+
+func (e *PanicError) Error() string {
+	return fmt.Sprintf("engine: %s panicked: %v\n%s", e.Where, e.Value, e.Stack)
+}
+
+func (e *PanicError) Unwrap() error { return ErrWorkerPanic }
+
+// panicked records a recovered panic of the goroutine where and returns
+// it as the run's error. Call it from the deferred function that
+// recovered v, so the stack is the panic's.
+func (p *pipeline) panicked(where string, v any) error {
+	p.panics.Add(1)
+	return &PanicError{Where: where, Value: v, Stack: string(debug.Stack())}
+}
 
 // Config describes one run of the pipeline. The zero value of every field
 // but Workload has a working default.
@@ -215,9 +243,27 @@ func Run(ctx context.Context, cfg Config) (Outcome, error) {
 	work := newQueue(cfg.QueueDepth)
 	results := make(chan Result, cfg.Workers)
 	var producer, workers sync.WaitGroup
-	producer.Go(func() { p.produce(ctx, work) })
+	producer.Go(func() {
+		defer func() {
+			if v := recover(); v != nil {
+				cancel(p.panicked("producer", v))
+			}
+		}()
+		p.produce(ctx, work)
+	})
 	for range cfg.Workers {
-		workers.Go(func() { p.work(ctx, cancel, work, results) })
+		workers.Go(func() {
+			defer func() {
+				if v := recover(); v != nil {
+					cancel(p.panicked("worker", v))
+					for ok := true; ok; _, ok = work.take() {
+						// Read the queue to its end, as a worker does
+						// after the run stops: the producer must not wait.
+					}
+				}
+			}()
+			p.work(ctx, cancel, work, results)
+		})
 	}
 	go func() {
 		workers.Wait()
@@ -227,7 +273,7 @@ func Run(ctx context.Context, cfg Config) (Outcome, error) {
 		close(results)
 	}()
 
-	runErr := p.consume(ctx, results)
+	runErr := p.consumeRecovered(ctx, results)
 	p.window.finish()
 	if runErr != nil {
 		cancel(runErr)
@@ -349,11 +395,20 @@ func (p *pipeline) work(ctx context.Context, cancel context.CancelCauseFunc, wor
 func (p *pipeline) process(ctx context.Context, w *worker, it Item) (r Result, err error) {
 	defer func() {
 		if v := recover(); v != nil {
-			p.panics.Add(1)
-			err = fmt.Errorf("%w on item %d: %v", ErrWorkerPanic, it.Seq, v)
+			err = p.panicked(fmt.Sprintf("worker on item %d", it.Seq), v)
 		}
 	}()
 	return w.process(ctx, it)
+}
+
+// consumeRecovered is consume with a panic made the run's error.
+func (p *pipeline) consumeRecovered(ctx context.Context, results <-chan Result) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = p.panicked("consumer", v)
+		}
+	}()
+	return p.consume(ctx, results)
 }
 
 // consume reorders results and delivers them to the verifier until the

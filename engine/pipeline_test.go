@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -309,6 +310,60 @@ func TestWorkerPanicStopsTheRun(t *testing.T) {
 	}
 	if !out.Report.Clean() {
 		t.Fatalf("report %v", out.Report)
+	}
+}
+
+// panicAt is a workload whose producer (Item) panics at item 7, or whose
+// consumer panics at the first delta it verifies (only the verifier asks
+// for Basis).
+type panicAt struct {
+	Workload
+	in string
+}
+
+func (p panicAt) Item(seq uint64) Item {
+	if p.in == "producer" && seq == 7 {
+		panic("the producer's planted panic")
+	}
+	return p.Workload.Item(seq)
+}
+
+func (p panicAt) Basis(seq uint64) []byte {
+	if p.in == "consumer" {
+		panic("the consumer's planted panic")
+	}
+	return p.Workload.Basis(seq)
+}
+
+// A panic in any goroutine of the run ends the run with a *PanicError
+// carrying the panic's stack, instead of the process: the caller's
+// teardown must run.
+func TestPanicInAnyGoroutineIsTheRunsError(t *testing.T) {
+	for _, tc := range []struct {
+		where string
+		wl    Workload
+		at    string // a function the panic's stack must show
+	}{
+		{"producer", panicAt{small(t, "hol"), "producer"}, "engine.panicAt.Item"},
+		{"worker on item 7", panicky{small(t, "mix")}, "engine.(*worker).process"},
+		{"consumer", panicAt{small(t, "tree"), "consumer"}, "engine.(*verifier).intact"},
+	} {
+		t.Run(tc.where, func(t *testing.T) {
+			policy := spill.Policy{Threshold: tight, Dir: t.TempDir()}
+			// Free: the seeded schedule asks the workload for every item
+			// before the run's goroutines start.
+			out := run(t, Config{Workload: tc.wl, Workers: 2, Schedule: Free, Spill: &policy})
+			var pe *PanicError
+			if !errors.As(out.Err, &pe) || !errors.Is(out.Err, ErrWorkerPanic) {
+				t.Fatalf("error %v, want a *PanicError matching ErrWorkerPanic", out.Err)
+			}
+			if pe.Where != tc.where || !strings.Contains(pe.Error(), tc.at) || !strings.Contains(pe.Stack, "panic(") {
+				t.Fatalf("panic in %q, want %q, with %s on its stack:\n%v", pe.Where, tc.where, tc.at, pe)
+			}
+			if out.ExitCode != ExitCrashed || out.Panics != 1 {
+				t.Fatalf("exit %d, panics %d; want %d, 1", out.ExitCode, out.Panics, ExitCrashed)
+			}
+		})
 	}
 }
 

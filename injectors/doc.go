@@ -10,12 +10,16 @@
 //	failpoint  userspace  pingcap/failpoint at every seam site (-tags failpoint)
 //	tmpfs      kernel     a size-capped (or inode-capped) tmpfs mount
 //	fallocate  kernel     a loop-mounted ext4 image filled to K bytes free
-//	fuse       kernel     a go-fuse loopback mount whose server fails by rule
+//	fuse       kernel     a go-fuse loopback mount whose server, in a child
+//	                      process, fails by rule
 //	vanish     kernel     unlink, replace, rmdir, unmount under a running engine
 //
 // Everything a mechanism creates (work dirs, mounts, loop devices, FUSE
 // servers) is registered in Resources as it is created and released in
 // reverse order by Teardown, by the SIGINT/SIGTERM handler HandleSignals
-// installs, or by TestMain. Work dirs carry a marker with the creating PID;
-// Cleanup removes what dead processes left behind, and nothing else.
+// installs, or by TestMain. Every temp dir the program makes (NewTempDir)
+// carries the creating PID in its name and in a marker; Cleanup removes
+// what dead processes (zombies included) left behind, and nothing else.
+// The FUSE server runs in a child process that cleans up after a parent
+// killed with SIGKILL (see fuseServerEnv).
 package injectors

@@ -171,7 +171,7 @@ func cleanupAllTargets(tmp string, ents []os.DirEntry) ([]string, error) {
 	var killed []string
 	var errs []error
 	for _, e := range ents {
-		if !e.IsDir() || !strings.HasPrefix(e.Name(), workPrefix) {
+		if !e.IsDir() || !strings.HasPrefix(e.Name(), tempPrefix) {
 			continue
 		}
 		dir := filepath.Join(tmp, e.Name())
@@ -204,7 +204,7 @@ func LeftBy(tmp string, pid int) []string {
 	}
 	var left []string
 	for _, e := range ents {
-		if !e.IsDir() || !strings.HasPrefix(e.Name(), workPrefix) {
+		if !e.IsDir() || !strings.HasPrefix(e.Name(), tempPrefix) {
 			continue
 		}
 		dir := filepath.Join(tmp, e.Name())

@@ -2,19 +2,18 @@ package injectors
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"log"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sync"
 	"syscall"
 	"time"
 
-	"github.com/hanwen/go-fuse/v2/fs"
-	"github.com/hanwen/go-fuse/v2/fuse"
 	"golang.org/x/sys/unix"
 
 	"github.com/spillbench/spillbench/spill"
@@ -24,30 +23,29 @@ import (
 // backing directory, mounted with mount(2) directly (no fusermount), whose
 // server fails operations by rule. The errno travels through the kernel
 // VFS to the engine's write(2) or open(2), as a real filesystem's would.
+// The server runs in a child process (see fuseServerEnv for why); this
+// side starts it, arms it and reads its observations over a socket.
 //
 // Rules: the armed mode's errno on writes (on creates for enoent): on
 // every write past AfterBytes (a full disk stays full), at random with
 // Probability and Seed, or on the Nth write, once or, if Persistent, from
-// then on; latency mode adds Latency instead; unmount mode aborts the FUSE
-// connection at the Nth write, as a crashed server would, after which
-// every operation fails with ENOTCONN.
+// then on; latency mode adds Latency instead, cut short when the run
+// bound with BindRun ends; unmount mode aborts the FUSE connection at the
+// Nth write, as a crashed server would, after which every operation fails
+// with ENOTCONN.
 //
 // The kernel splits a large write into several FUSE requests and reports a
 // failure after the first as a short write, which os.File.WriteAt retries:
 // a one-shot fault there is absorbed and the engine never sees it.
 type Fuse struct {
 	owned
-	log Log
+	log Log // failures the engine saw, at the seam
 
-	mnt, backing string
-	server       *fuse.Server
+	mnt   string
+	child *fuseChild
 
-	mu      sync.Mutex
-	fault   Fault
-	calls   int
-	written int64
-	fired   int
-	open    map[*faultFile]bool // server-side files not yet released
+	mu    sync.Mutex
+	fault Fault
 }
 
 // NewFuse returns the FUSE mechanism.
@@ -72,38 +70,35 @@ func (f *Fuse) Setup(context.Context) (Setup, error) {
 	if err != nil {
 		return Setup{}, err
 	}
-	f.backing, f.mnt = filepath.Join(dir, "backing"), filepath.Join(dir, "mnt")
-	for _, d := range []string{f.backing, f.mnt} {
+	backing, mnt := filepath.Join(dir, "backing"), filepath.Join(dir, "mnt")
+	for _, d := range []string{backing, mnt} {
 		if err := os.Mkdir(d, 0o700); err != nil {
 			return Setup{}, err
 		}
 	}
-	root, err := fs.NewLoopbackRoot(f.backing)
+	f.mnt = mnt
+	child, err := startFuseChild(backing, mnt)
 	if err != nil {
 		return Setup{}, err
 	}
-	zero := time.Duration(0)
-	f.server, err = fs.Mount(f.mnt, &faultNode{LoopbackNode: root.(*fs.LoopbackNode), f: f}, &fs.Options{
-		// Splicing keeps a process-wide pool of pipes open: off, so a
-		// torn-down mount leaves no descriptor behind.
-		// go-fuse logs every failed reply after an abort to the standard
-		// logger; the observations record what matters.
-		MountOptions: fuse.MountOptions{DirectMountStrict: true, DisableSplice: true, FsName: "spillbench", Name: "spillbench",
-			Logger: log.New(io.Discard, "", 0)},
-		EntryTimeout: &zero, AttrTimeout: &zero, NegativeTimeout: &zero,
-	})
-	if err != nil {
-		return Setup{}, fmt.Errorf("mount FUSE on %s: %w", f.mnt, err)
+	f.child = child
+	f.add("fuse", mnt, child.stop)
+	if err := child.ready(); err != nil {
+		return Setup{}, err
 	}
-	f.add("fuse", f.mnt, f.stop)
 	f.mu.Lock()
-	f.fault, f.calls, f.written, f.fired = Fault{}, 0, 0, 0
-	f.open = map[*faultFile]bool{}
+	f.fault = Fault{}
 	f.mu.Unlock()
 	f.log = Log{}
-	return Setup{Dir: f.mnt, Wrap: func(inner spill.FS) spill.FS {
-		return &observer{log: &f.log, inner: inner, mode: func() Mode { return f.fault.Mode }}
+	return Setup{Dir: mnt, Wrap: func(inner spill.FS) spill.FS {
+		return &observer{log: &f.log, inner: inner, mode: f.mode}
 	}}, nil
+}
+
+func (f *Fuse) mode() Mode {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.fault.Mode
 }
 
 // Arm sets the rule the server applies from now on.
@@ -111,201 +106,170 @@ func (f *Fuse) Arm(fault Fault) error {
 	if !slices.Contains(f.Modes(), fault.Mode) {
 		return fmt.Errorf("fuse: %w: %s", ErrUnsupportedMode, fault.Mode)
 	}
+	if f.child == nil {
+		return errors.New("fuse: Arm before Setup")
+	}
+	if _, err := f.child.call(fuseRequest{Op: "arm", Fault: fault}); err != nil {
+		return fmt.Errorf("fuse: arm: %w", err)
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.fault = fault
 	return nil
 }
 
-// stop unmounts the filesystem and waits for the server to finish. If
-// something still holds a file open on it (a run torn down by a signal),
-// the unmount is refused and the server would wait for that file forever:
-// the connection is aborted first, then the mount detached.
-func (f *Fuse) stop() error {
-	err := f.server.Unmount()
-	if err != nil {
-		err = errors.Join(f.abort(), unmount(f.mnt))
-	}
-	f.server.Wait()
-	f.releaseOpen()
-	return err
-}
-
-// abort aborts the FUSE connection, as a crashed server would, through a
-// fusectl mount made for the purpose in the work dir (never over
-// /sys/fs/fuse/connections) and removed at once. The connection's id is
-// the minor number of the mount's device.
-func (f *Fuse) abort() error {
-	var st unix.Stat_t
-	if err := unix.Stat(f.mnt, &st); err != nil {
-		return err
-	}
-	ctl, err := os.MkdirTemp(filepath.Dir(f.mnt), "fusectl-")
-	if err != nil {
-		return err
-	}
-	if err := unix.Mount("fusectl", ctl, "fusectl", 0, ""); err != nil {
-		return fmt.Errorf("fuse: mount fusectl: %w", err)
-	}
-	h := f.add("mount", ctl, func() error { return unmount(ctl) })
-	err = os.WriteFile(filepath.Join(ctl, fmt.Sprint(unix.Minor(st.Dev)), "abort"), []byte("1"), 0)
-	return errors.Join(err, h.Release())
-}
-
-func (f *Fuse) Observations() []Observation { return f.log.All() }
-func (f *Fuse) Teardown() error             { return f.releaseAll() }
-
-// decide applies the armed rule to one FUSE operation of size bytes at
-// off and returns the errno to answer with, or 0.
-func (f *Fuse) decide(op string, path string, off int64, size int) syscall.Errno {
-	f.mu.Lock()
-	fault := f.fault
-	wantOp := "write"
-	if fault.Mode == ModeENOENT {
-		wantOp = "create"
-	}
-	if fault.Mode == "" || op != wantOp {
-		f.mu.Unlock()
-		return 0
-	}
-	f.calls++
-	call := f.calls
-	var hit bool
-	switch {
-	case fault.AfterBytes > 0: // a full disk stays full
-		hit = f.written+int64(size) > fault.AfterBytes
-	case fault.Probability > 0: // every call rolls the dice
-		hit = chance(fault.Seed, uint64(call)) < fault.Probability
-	default:
-		hit = call >= max(fault.Nth, 1) && (f.fired == 0 || fault.Persistent)
-	}
-	if !hit {
-		f.written += int64(size)
-		f.mu.Unlock()
-		return 0
-	}
-	f.fired++
-	f.mu.Unlock()
-
-	o := Observation{Mode: fault.Mode, Op: op, Path: path, Offset: off, Call: call}
-	var errno syscall.Errno
-	switch fault.Mode {
-	case ModeLatency:
-		time.Sleep(fault.Latency)
-		o.Note = fmt.Sprintf("delayed %v", fault.Latency)
-	case ModeUnmount:
-		if err := f.abort(); err != nil {
-			o.Note = "abort failed: " + err.Error()
+// Observations merges what the server injected with what the engine saw,
+// in time order.
+func (f *Fuse) Observations() []Observation {
+	obs := f.log.All()
+	if f.child != nil {
+		if rep, err := f.child.call(fuseRequest{Op: "observations"}); err == nil {
+			obs = append(rep.Obs, obs...)
 		} else {
-			o.Note = "FUSE connection aborted"
+			obs = append(obs, Observation{Time: time.Now(), Offset: -1, Note: "the server's observations are lost: " + err.Error()})
 		}
-		errno = syscall.ENOTCONN
-	default:
-		errno = modeErrno[fault.Mode]
 	}
-	o.Errno = errnoName(errno)
-	f.log.Add(o)
-	return errno
+	slices.SortStableFunc(obs, func(a, b Observation) int { return a.Time.Compare(b.Time) })
+	return obs
 }
 
-// faultNode is a loopback node whose creates and opens go through the
-// rules, and whose files do too.
-type faultNode struct {
-	*fs.LoopbackNode
-	f *Fuse
-}
+func (f *Fuse) Teardown() error { return f.releaseAll() }
 
-var (
-	_ fs.NodeWrapChilder = (*faultNode)(nil)
-	_ fs.NodeCreater     = (*faultNode)(nil)
-	_ fs.NodeOpener      = (*faultNode)(nil)
-	_ fs.NodeTmpfiler    = (*faultNode)(nil)
-)
-
-func (n *faultNode) WrapChild(_ context.Context, ops fs.InodeEmbedder) fs.InodeEmbedder {
-	if ln, ok := ops.(*fs.LoopbackNode); ok {
-		return &faultNode{LoopbackNode: ln, f: n.f}
+// bindRun cuts the server's delays short once ctx is done, so a run that
+// times out or is interrupted ends at once instead of waiting out a
+// latency fault; unbind stops watching, and the next bindRun lets delays
+// run again.
+func (f *Fuse) bindRun(ctx context.Context) (unbind func()) {
+	c := f.child
+	if c == nil {
+		return func() {}
 	}
-	return ops
-}
-
-func (n *faultNode) Create(ctx context.Context, name string, flags, mode uint32, out *fuse.EntryOut) (*fs.Inode, fs.FileHandle, uint32, syscall.Errno) {
-	if errno := n.f.decide("create", name, -1, 0); errno != 0 {
-		return nil, nil, 0, errno
-	}
-	inode, fh, fuseFlags, errno := n.LoopbackNode.Create(ctx, name, flags, mode, out)
-	return inode, n.wrap(fh, name), fuseFlags, errno
-}
-
-// Tmpfile answers O_TMPFILE, which the spill buffer uses where it can and
-// this kernel and go-fuse pass through to the server.
-func (n *faultNode) Tmpfile(ctx context.Context, flags, mode uint32, out *fuse.EntryOut) (*fs.Inode, fs.FileHandle, uint32, syscall.Errno) {
-	if errno := n.f.decide("create", "(O_TMPFILE)", -1, 0); errno != 0 {
-		return nil, nil, 0, errno
-	}
-	inode, fh, fuseFlags, errno := n.LoopbackNode.Tmpfile(ctx, flags, mode, out)
-	return inode, n.wrap(fh, "(O_TMPFILE)"), fuseFlags, errno
-}
-
-func (n *faultNode) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
-	fh, fuseFlags, errno := n.LoopbackNode.Open(ctx, flags)
-	return n.wrap(fh, ""), fuseFlags, errno
-}
-
-func (n *faultNode) wrap(fh fs.FileHandle, name string) fs.FileHandle {
-	lf, ok := fh.(*fs.LoopbackFile)
-	if !ok {
-		return fh
-	}
-	h := &faultFile{LoopbackFile: lf, f: n.f, name: name}
-	n.f.mu.Lock()
-	n.f.open[h] = true
-	n.f.mu.Unlock()
-	return h
-}
-
-// releaseOpen closes the server-side files the kernel never released: it
-// sends RELEASE asynchronously, so an unmount (or an abort) can overtake it,
-// and the server runs in this process, whose descriptors they are.
-func (f *Fuse) releaseOpen() {
-	f.mu.Lock()
-	open := f.open
-	f.open = map[*faultFile]bool{}
-	f.mu.Unlock()
-	for h := range open {
-		h.LoopbackFile.Release(context.Background())
+	c.call(fuseRequest{Op: "resume"})
+	quit, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		select {
+		case <-ctx.Done():
+			c.call(fuseRequest{Op: "cut"})
+		case <-quit:
+		}
+	}()
+	return func() {
+		close(quit)
+		<-done
 	}
 }
 
-// faultFile is a loopback file handle whose writes go through the rules.
-type faultFile struct {
-	*fs.LoopbackFile
-	f    *Fuse
-	name string
+// controlTimeout bounds one request to the server; the server answers
+// every request without waiting on FUSE traffic.
+const controlTimeout = 10 * time.Second
+
+// fuseChild is the parent's handle on the server process.
+type fuseChild struct {
+	mnt      string
+	cmd      *exec.Cmd
+	released chan struct{} // lets the thread that started the child go
+
+	mu  sync.Mutex // one request at a time
+	ctl *os.File   // nil once stopped
+	dec *json.Decoder
 }
 
-var (
-	_ fs.FileWriter          = (*faultFile)(nil)
-	_ fs.FileReleaser        = (*faultFile)(nil)
-	_ fs.FilePassthroughFder = (*faultFile)(nil)
-)
-
-// PassthroughFd refuses FUSE passthrough. The loopback file offers its
-// backing descriptor, and a kernel with passthrough (6.9 on) would then
-// read and write it directly, never asking the server, so no fault could
-// fire.
-func (h *faultFile) PassthroughFd() (int, bool) { return -1, false }
-
-func (h *faultFile) Release(ctx context.Context) syscall.Errno {
-	h.f.mu.Lock()
-	delete(h.f.open, h)
-	h.f.mu.Unlock()
-	return h.LoopbackFile.Release(ctx)
-}
-
-func (h *faultFile) Write(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {
-	if errno := h.f.decide("write", h.name, off, len(data)); errno != 0 {
-		return 0, errno
+// startFuseChild starts the server process for backing and mnt.
+func startFuseChild(backing, mnt string) (*fuseChild, error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("fuse: control socket: %w", err)
 	}
-	return h.LoopbackFile.Write(ctx, data, off)
+	ours, theirs := os.NewFile(uintptr(fds[0]), "fuse-control"), os.NewFile(uintptr(fds[1]), "fuse-control-child")
+	defer theirs.Close()
+	// /proc/self/exe is this binary even if its file was replaced or
+	// removed since it started; init in this package makes it the server.
+	cmd := exec.Command("/proc/self/exe", backing, mnt)
+	cmd.Env = append(os.Environ(), fuseServerEnv+"=1")
+	cmd.ExtraFiles = []*os.File{theirs}
+	cmd.Stderr = os.Stderr
+	// Its own process group keeps the terminal's Ctrl-C from it (the
+	// parent stops it); the parent-death signal tells it when to clean up.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
+	c := &fuseChild{mnt: mnt, cmd: cmd, released: make(chan struct{}), ctl: ours, dec: json.NewDecoder(ours)}
+	started := make(chan error, 1)
+	go func() {
+		// Pdeathsig fires when the thread that started the child exits,
+		// not the process. This thread stays locked to this goroutine,
+		// parked, until the child is gone, so it exits only with the
+		// process (or, killed, with the first threads to die).
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		err := cmd.Start()
+		started <- err
+		if err == nil {
+			<-c.released
+		}
+	}()
+	if err := <-started; err != nil {
+		ours.Close()
+		return nil, fmt.Errorf("fuse: start the server: %w", err)
+	}
+	return c, nil
+}
+
+// ready waits for the server to say it has mounted.
+func (c *fuseChild) ready() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.ctl.SetDeadline(time.Now().Add(30 * time.Second))
+	var rep fuseReply
+	if err := c.dec.Decode(&rep); err != nil {
+		return fmt.Errorf("fuse: the server did not start: %w", err)
+	}
+	if rep.Err != "" {
+		return errors.New(rep.Err)
+	}
+	return nil
+}
+
+// call sends req and returns the server's reply.
+func (c *fuseChild) call(req fuseRequest) (fuseReply, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ctl == nil {
+		return fuseReply{}, errors.New("fuse: the server has stopped")
+	}
+	c.ctl.SetDeadline(time.Now().Add(controlTimeout))
+	if err := json.NewEncoder(c.ctl).Encode(req); err != nil {
+		return fuseReply{}, fmt.Errorf("fuse: %s: %w", req.Op, err)
+	}
+	var rep fuseReply
+	if err := c.dec.Decode(&rep); err != nil {
+		return fuseReply{}, fmt.Errorf("fuse: %s: no answer: %w", req.Op, err)
+	}
+	if rep.Err != "" {
+		return rep, errors.New(rep.Err)
+	}
+	return rep, nil
+}
+
+// stop has the server end its delays and unmount, and waits for it to
+// exit. A server that does not answer is killed: its /dev/fuse
+// descriptor closes with it, which aborts the connection, and the mount
+// it leaves is detached here.
+func (c *fuseChild) stop() error {
+	_, err := c.call(fuseRequest{Op: "stop"})
+	if err != nil {
+		c.cmd.Process.Kill()
+	}
+	werr := c.cmd.Wait()
+	if err == nil && werr != nil {
+		err = fmt.Errorf("fuse server: %w", werr)
+	}
+	close(c.released)
+	c.mu.Lock()
+	c.ctl.Close()
+	c.ctl = nil
+	c.mu.Unlock()
+	if mounted, merr := mountsUnder(c.mnt); merr == nil && len(mounted) > 0 {
+		err = errors.Join(err, unmount(c.mnt))
+	}
+	return err
 }

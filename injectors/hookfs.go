@@ -2,6 +2,7 @@ package injectors
 
 import (
 	"os"
+	"path/filepath"
 
 	"github.com/spillbench/spillbench/spill"
 )
@@ -34,7 +35,11 @@ func (f *hookFS) CreateTemp(site spill.Site, dir string) (spill.File, string, er
 	if err != nil {
 		return nil, "", err
 	}
-	return &hookFile{check: f.check, inner: file, path: dir}, name, nil
+	path := name
+	if path == "" {
+		path = filepath.Join(dir, AnonymousFile)
+	}
+	return &hookFile{check: f.check, inner: file, path: path}, name, nil
 }
 
 func (f *hookFS) Remove(site spill.Site, name string) error {
@@ -44,10 +49,14 @@ func (f *hookFS) Remove(site spill.Site, name string) error {
 	return f.inner.Remove(site, name)
 }
 
+// AnonymousFile stands for the name of a spill file made without one
+// (O_TMPFILE) in the paths rules and observations see: <dir>/(anonymous).
+const AnonymousFile = "(anonymous)"
+
 type hookFile struct {
 	check checkFunc
 	inner spill.File
-	path  string
+	path  string // the file's: what a rule's path predicate sees
 }
 
 func (f *hookFile) WriteAt(site spill.Site, p []byte, off int64) (int, error) {

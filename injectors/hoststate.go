@@ -3,6 +3,7 @@ package injectors
 import (
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -32,16 +33,49 @@ func CurrentHostState() HostState {
 	return s
 }
 
-// LeaksNow is Leaks against the current state, retried for up to a
-// second while anything is left: loop devices with autoclear detach
-// asynchronously after their unmount.
-func (s HostState) LeaksNow() []string {
-	leaks := s.Leaks(CurrentHostState())
+// LeaksNow is LeaksNowOf this process.
+func (s HostState) LeaksNow() []string { return s.LeaksNowOf(os.Getpid()) }
+
+// LeaksNowOf is Leaks against the current state, counting only the
+// mounts and loop devices process pid made: those under a temp dir named
+// with its PID (spillbench-<purpose>-<pid>-*). Other processes on the
+// host, tests of other packages included, mount and unmount as they
+// please meanwhile. It retries for up to a second while anything is
+// left: loop devices with autoclear detach asynchronously after their
+// unmount.
+func (s HostState) LeaksNowOf(pid int) []string {
+	leaks := s.Leaks(CurrentHostState().madeBy(pid))
 	for i := 0; i < 50 && len(leaks) > 0; i++ {
 		time.Sleep(20 * time.Millisecond)
-		leaks = s.Leaks(CurrentHostState())
+		leaks = s.Leaks(CurrentHostState().madeBy(pid))
 	}
 	return leaks
+}
+
+// madeBy keeps the mounts and loop devices under a temp dir named with
+// pid, and every descriptor.
+func (s HostState) madeBy(pid int) HostState {
+	mark := "-" + strconv.Itoa(pid) + "-"
+	ours := func(path string) bool {
+		for _, part := range strings.Split(path, "/") {
+			if strings.HasPrefix(part, tempPrefix) && strings.Contains(part, mark) {
+				return true
+			}
+		}
+		return false
+	}
+	out := HostState{FDs: s.FDs}
+	for _, m := range s.Mounts {
+		if ours(m) {
+			out.Mounts = append(out.Mounts, m)
+		}
+	}
+	for _, l := range s.Loops {
+		if _, file, _ := strings.Cut(l, " "); ours(file) {
+			out.Loops = append(out.Loops, l)
+		}
+	}
+	return out
 }
 
 // Leaks lists what after has that s had not: mounts, loop devices, and

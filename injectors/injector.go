@@ -229,6 +229,20 @@ func ProbeMode(inj Injector, mode Mode) error {
 	return nil
 }
 
+// BindRun ties inj's delays to a run's context: once ctx is done, a
+// mechanism that delays operations (FUSE latency) ends its delays, so a
+// run that times out or is interrupted returns at once instead of
+// waiting out the fault. Call unbind when the run has returned; the next
+// BindRun lets delays run again. Mechanisms without delays ignore it.
+func BindRun(ctx context.Context, inj Injector) (unbind func()) {
+	if b, ok := inj.(interface {
+		bindRun(context.Context) func()
+	}); ok {
+		return b.bindRun(ctx)
+	}
+	return func() {}
+}
+
 // ErrUnsupportedMode is returned by Arm for a mode the mechanism lacks.
 var ErrUnsupportedMode = errors.New("fault mode not supported by this mechanism")
 

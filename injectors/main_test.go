@@ -60,8 +60,9 @@ func available(t *testing.T, inj injectors.Injector, modes ...injectors.Mode) {
 	}
 }
 
-// noLeaks checks, when the test ends, that the host is as it was: mounts,
-// loop devices and open files.
+// noLeaks checks, when the test ends, that the host is as it was: the
+// mounts and loop devices this process made, and its open files (the
+// tests of other packages, run at the same time, mount their own).
 func noLeaks(t *testing.T) {
 	t.Helper()
 	before := injectors.CurrentHostState()

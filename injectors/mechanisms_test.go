@@ -3,6 +3,8 @@ package injectors_test
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -259,5 +261,60 @@ func TestMockCloseErrorIsReported(t *testing.T) {
 	}
 	if r.out.ExitCode != 11 || !r.out.Report.Clean() || r.out.Report.Delivered != r.out.Report.Sent {
 		t.Fatalf("exit %d, report %v: want exit 11 with everything delivered", r.out.ExitCode, r.out.Report)
+	}
+}
+
+// mockWrites writes chunks of 100 bytes through a mock armed with fault
+// and returns, per write, how many bytes reached the file and whether it
+// failed.
+func mockWrites(t *testing.T, fault injectors.Fault, dir string, writes int) (n []int, failed []bool) {
+	t.Helper()
+	m := injectors.NewMock()
+	if err := m.Arm(fault); err != nil {
+		t.Fatal(err)
+	}
+	fs := m.Wrap(spill.OS)
+	f, _, err := fs.CreateTemp(spill.SiteBackendCreate, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close(spill.SiteBackendClose)
+	chunk := make([]byte, 100)
+	for i := range writes {
+		k, err := f.WriteAt(spill.SiteBatchWrite, chunk, int64(100*i))
+		n, failed = append(n, k), append(failed, err != nil)
+	}
+	return n, failed
+}
+
+// AfterBytes fails the write that crosses the cap, letting what fits
+// through; from then on every write fails only if the fault persists.
+func TestMockAfterBytesHonoursPersistent(t *testing.T) {
+	for _, persistent := range []bool{false, true} {
+		n, failed := mockWrites(t, injectors.Fault{Mode: injectors.ModeENOSPC, AfterBytes: 250, Persistent: persistent}, t.TempDir(), 5)
+		wantN, wantFailed := []int{100, 100, 50, 100, 100}, []bool{false, false, true, false, false}
+		if persistent {
+			wantN, wantFailed = []int{100, 100, 50, 0, 0}, []bool{false, false, true, true, true}
+		}
+		if !slices.Equal(n, wantN) || !slices.Equal(failed, wantFailed) {
+			t.Errorf("persistent %t: wrote %v, failed %v; want %v, %v", persistent, n, failed, wantN, wantFailed)
+		}
+	}
+}
+
+// A rule's path predicate sees the file a write, read or close acts on,
+// not only the directory it was created in.
+func TestMockRulePathSeesTheFile(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, injectors.AnonymousFile) // spill.OS makes it with O_TMPFILE
+	for rule, want := range map[string]bool{
+		`(and (op write) (path ` + fmt.Sprintf("%q", file) + `))`:                    true,
+		`(and (op write) (path ` + fmt.Sprintf("%q", filepath.Join(dir, "*")) + `))`: true,
+		`(and (op write) (path ` + fmt.Sprintf("%q", dir) + `))`:                     false,
+	} {
+		_, failed := mockWrites(t, injectors.Fault{Mode: injectors.ModeEIO, Rule: rule}, dir, 1)
+		if failed[0] != want {
+			t.Errorf("%s: the write failed %t, want %t", rule, failed[0], want)
+		}
 	}
 }

@@ -13,9 +13,10 @@ import (
 // Mock is the mock-writer mechanism: it wraps the spill FS seam and fails
 // the calls its fault selects, without touching the kernel. The fault
 // picks calls by site and rule: Fault.Site if set, the Rule if set, and
-// record and batch writes when neither is; it then fails every write past
-// AfterBytes (writing what fits first, as a full disk does), or the Nth
-// such call (the first if Nth is 0), once or, if Persistent, from then on.
+// record and batch writes when neither is; it then fails the first write
+// past AfterBytes (writing what fits first, as a full disk does), or the
+// Nth such call (the first if Nth is 0): once, or, if Persistent, from
+// then on (a full disk stays full).
 // With Trace set it also logs every call, failed or not, so a fault-free
 // run counts and lists the operations an every-operation sweep targets.
 type Mock struct {
@@ -121,8 +122,8 @@ func (m *Mock) check(kind OpKind, site spill.Site, path string, off int64, n int
 	m.matched++
 	f := m.fault
 	switch {
-	case f.AfterBytes > 0: // a full disk stays full
-		if m.written+int64(n) <= f.AfterBytes {
+	case f.AfterBytes > 0:
+		if m.written+int64(n) <= f.AfterBytes || (m.fired > 0 && !f.Persistent) {
 			m.written += int64(n)
 			return n, nil
 		}

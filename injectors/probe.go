@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"sync"
 
@@ -64,13 +65,23 @@ func probe(r Requirement) error {
 // canMount tries a tiny tmpfs mount once per process: being root is not
 // enough inside some containers.
 var canMount = sync.OnceValue(func() error {
-	dir, err := os.MkdirTemp("", workPrefix+"probe-")
+	dir, err := markedTempDir("inj-probe")
 	if err != nil {
 		return err
 	}
-	defer os.Remove(dir)
-	if err := unix.Mount("tmpfs", dir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "size=4k"); err != nil {
+	// The mount goes on a subdirectory: over the dir itself it would hide
+	// the marker Cleanup needs if the process died before unmounting.
+	mnt := filepath.Join(dir, "mnt")
+	if err := os.Mkdir(mnt, 0o700); err != nil {
+		os.RemoveAll(dir)
+		return err
+	}
+	if err := unix.Mount("tmpfs", mnt, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "size=4k"); err != nil {
+		os.RemoveAll(dir)
 		return fmt.Errorf("mount tmpfs: %w", err)
 	}
-	return unmount(dir)
+	if err := unmount(mnt); err != nil {
+		return err
+	}
+	return os.RemoveAll(dir)
 })

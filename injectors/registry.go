@@ -160,25 +160,53 @@ func (o *owned) releaseAll() error {
 	return errors.Join(errs...)
 }
 
-// markerName marks a directory as an injector's work dir. It holds the
+// markerName marks a directory as one this program made. It holds the
 // creating process's PID, so Cleanup can tell a live run from a dead one.
 const markerName = ".spillbench-injector"
 
-// workPrefix starts the name of every injector work dir.
-const workPrefix = "spillbench-inj-"
+// tempPrefix starts the name of every temp dir the program makes; the
+// creating PID follows the purpose: spillbench-<purpose>-<pid>-<random>.
+const tempPrefix = "spillbench-"
 
-// newWorkDir creates a marked work dir in the temp dir and registers its
-// removal. Everything an injector creates on disk lives under it.
+// newWorkDir creates a marked work dir, spillbench-inj-<mech>-<pid>-*, in
+// the temp dir and registers its removal. Everything an injector creates
+// on disk lives under it.
 func newWorkDir(o *owned, mech string) (string, error) {
-	dir, err := os.MkdirTemp("", workPrefix+mech+"-")
+	dir, err := markedTempDir("inj-" + mech)
 	if err != nil {
 		return "", err
 	}
-	if err := os.WriteFile(filepath.Join(dir, markerName), []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600); err != nil {
+	o.add("dir", dir, func() error { return removeWorkDir(dir) })
+	return dir, nil
+}
+
+// NewTempDir creates a temp dir for purpose ("spill", "rawfs"), named
+// spillbench-<purpose>-<pid>-<random> and marked with this process's PID,
+// and registers its removal with Resources: the signal handler removes
+// it, and Cleanup removes it once this process is dead. Release the
+// handle to remove it.
+func NewTempDir(purpose string) (string, Handle, error) {
+	dir, err := markedTempDir(purpose)
+	if err != nil {
+		return "", Handle{}, err
+	}
+	return dir, Resources.Add("dir", dir, func() error { return removeWorkDir(dir) }), nil
+}
+
+// markedTempDir creates spillbench-<purpose>-<pid>-<random> in the temp
+// dir with the marker in it. The PID in the name covers the moment before
+// the marker exists: Cleanup takes an empty dir so named, by a dead
+// process, as one it left.
+func markedTempDir(purpose string) (string, error) {
+	pid := strconv.Itoa(os.Getpid())
+	dir, err := os.MkdirTemp("", tempPrefix+purpose+"-"+pid+"-")
+	if err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(filepath.Join(dir, markerName), []byte(pid+"\n"), 0o600); err != nil {
 		os.RemoveAll(dir)
 		return "", err
 	}
-	o.add("dir", dir, func() error { return removeWorkDir(dir) })
 	return dir, nil
 }
 
@@ -197,70 +225,95 @@ func removeWorkDir(dir string) error {
 
 // mountsUnder returns the mount points at or below dir, deepest first.
 func mountsUnder(dir string) ([]string, error) {
-	all, err := mountPoints()
+	under, err := mountEntriesUnder(dir)
+	var points []string
+	for _, m := range under {
+		points = append(points, m.point)
+	}
+	return points, err
+}
+
+// mountEntriesUnder returns the mounts at or below dir, deepest first.
+func mountEntriesUnder(dir string) ([]mountEntry, error) {
+	all, err := mountEntries()
 	if err != nil {
 		return nil, err
 	}
-	var under []string
+	var under []mountEntry
 	for _, m := range all {
-		if m == dir || strings.HasPrefix(m, dir+"/") {
+		if m.point == dir || strings.HasPrefix(m.point, dir+"/") {
 			under = append(under, m)
 		}
 	}
-	// Deepest first, so nested mounts come off before their parents.
-	for i := 0; i < len(under); i++ {
-		for j := i + 1; j < len(under); j++ {
-			if len(under[j]) > len(under[i]) {
-				under[i], under[j] = under[j], under[i]
-			}
-		}
-	}
+	// Deepest first, so nested mounts come off before their parents; of
+	// mounts stacked on one point, the newest first.
+	slices.Reverse(under)
+	slices.SortStableFunc(under, func(a, b mountEntry) int { return len(b.point) - len(a.point) })
 	return under, nil
+}
+
+// mountEntry is one line of /proc/self/mountinfo.
+type mountEntry struct {
+	point, fstype, source string
+	minor                 uint32 // for FUSE, the connection's id
+}
+
+// mountEntries reads /proc/self/mountinfo, oldest mount first. Nothing
+// in it touches the mounts themselves, so a hung FUSE mount cannot hang
+// it.
+func mountEntries() ([]mountEntry, error) {
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var all []mountEntry
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		// id parent major:minor root mount-point options ... - fstype source super-options
+		fields := strings.Fields(sc.Text())
+		if len(fields) < 5 {
+			continue
+		}
+		m := mountEntry{point: unescapeMountinfo(fields[4])}
+		if _, minor, ok := strings.Cut(fields[2], ":"); ok {
+			n, _ := strconv.ParseUint(minor, 10, 32)
+			m.minor = uint32(n)
+		}
+		if i := slices.Index(fields, "-"); i >= 0 && i+2 < len(fields) {
+			m.fstype, m.source = fields[i+1], unescapeMountinfo(fields[i+2])
+		}
+		all = append(all, m)
+	}
+	return all, sc.Err()
 }
 
 // mountPoints lists the mount points in /proc/self/mountinfo.
 func mountPoints() ([]string, error) {
-	f, err := os.Open("/proc/self/mountinfo")
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
+	all, err := mountEntries()
 	var points []string
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) > 4 {
-			points = append(points, unescapeMountinfo(fields[4]))
-		}
+	for _, m := range all {
+		points = append(points, m.point)
 	}
-	return points, sc.Err()
+	return points, err
 }
 
 // mountSource returns the source (the device) mounted at target.
 func mountSource(target string) (string, error) {
-	f, err := os.Open("/proc/self/mountinfo")
+	all, err := mountEntries()
 	if err != nil {
 		return "", err
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
 	source := ""
-	for sc.Scan() {
-		// ... mount-point ... - fstype source options
-		fields := strings.Fields(sc.Text())
-		if len(fields) < 5 || unescapeMountinfo(fields[4]) != target {
-			continue
-		}
-		for i, fld := range fields {
-			if fld == "-" && i+2 < len(fields) {
-				source = unescapeMountinfo(fields[i+2]) // the last mount at target wins
-			}
+	for _, m := range all {
+		if m.point == target {
+			source = m.source // the last mount at target wins
 		}
 	}
 	if source == "" {
 		return "", fmt.Errorf("%s is not a mount point", target)
 	}
-	return source, sc.Err()
+	return source, nil
 }
 
 // unescapeMountinfo undoes mountinfo's octal escapes (\040 for a space).
@@ -294,11 +347,14 @@ func unmount(target string) error {
 	return err
 }
 
-// Cleanup removes what interrupted earlier runs left behind: work dirs in
-// tmp marked by a process that no longer exists, with every mount under
-// them and every loop device backed by a file in them. It touches nothing
-// without the marker, and nothing of a live process. It returns what it
-// removed.
+// Cleanup removes what interrupted earlier runs left behind: temp dirs
+// named spillbench-* in tmp and marked by a process that no longer runs
+// (a zombie does not), with every mount under them (a FUSE mount's
+// connection aborted first, so a server that died mid-request cannot
+// hang the unmount) and every loop device backed by a file in them. It
+// touches nothing without the marker (except an empty dir named by a dead
+// PID in the program's own pattern: one killed before its marker was
+// written), and nothing of a live process. It returns what it removed.
 func Cleanup(tmp string) ([]string, error) {
 	if tmp == "" {
 		tmp = os.TempDir()
@@ -312,50 +368,109 @@ func Cleanup(tmp string) ([]string, error) {
 	removed, err := cleanupAllTargets(tmp, ents)
 	errs := []error{err}
 	for _, e := range ents {
-		if !e.IsDir() || !strings.HasPrefix(e.Name(), workPrefix) {
+		if !e.IsDir() || !strings.HasPrefix(e.Name(), tempPrefix) {
 			continue
 		}
 		dir := filepath.Join(tmp, e.Name())
-		pidText, err := os.ReadFile(filepath.Join(dir, markerName))
-		if err != nil {
-			continue // no marker: not ours
-		}
-		pid, err := strconv.Atoi(strings.TrimSpace(string(pidText)))
-		if err != nil || processAlive(pid) {
-			continue
-		}
-		mounts, err := mountsUnder(dir)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		for _, m := range mounts {
-			if err := unmount(m); err != nil {
-				errs = append(errs, fmt.Errorf("unmount %s: %w", m, err))
-				continue
+		pid, ok := markerPID(dir)
+		if !ok {
+			if pid, ok := unmarkedOwner(dir); ok && !processAlive(pid) {
+				os.Remove(filepath.Join(dir, markerName))
+				if err := os.Remove(dir); err == nil {
+					removed = append(removed, "dir "+dir)
+				}
 			}
-			removed = append(removed, "mount "+m)
-		}
-		for _, dev := range loopDevicesBackedUnder(dir) {
-			if err := detachLoop(dev); err != nil {
-				errs = append(errs, fmt.Errorf("detach %s: %w", dev, err))
-				continue
-			}
-			removed = append(removed, "loop "+dev)
-		}
-		if err := removeWorkDir(dir); err != nil {
-			errs = append(errs, err)
 			continue
 		}
-		removed = append(removed, "dir "+dir)
+		if processAlive(pid) {
+			continue
+		}
+		r, err := cleanDir(dir)
+		removed = append(removed, r...)
+		errs = append(errs, err)
 	}
 	return removed, errors.Join(errs...)
 }
 
+// cleanDir unmounts, detaches and removes what a dead run left in dir.
+func cleanDir(dir string) ([]string, error) {
+	var removed []string
+	mounts, err := mountEntriesUnder(dir)
+	if err != nil {
+		return nil, err
+	}
+	var errs []error
+	for _, m := range mounts {
+		if m.fstype == "fuse" || strings.HasPrefix(m.fstype, "fuse.") {
+			if err := abortFuseConn(m.minor, dir); err != nil {
+				errs = append(errs, fmt.Errorf("abort the FUSE connection of %s: %w", m.point, err))
+			}
+		}
+		if err := unmount(m.point); err != nil {
+			errs = append(errs, fmt.Errorf("unmount %s: %w", m.point, err))
+			continue
+		}
+		removed = append(removed, "mount "+m.point)
+	}
+	for _, dev := range loopDevicesBackedUnder(dir) {
+		if err := detachLoop(dev); err != nil {
+			errs = append(errs, fmt.Errorf("detach %s: %w", dev, err))
+			continue
+		}
+		removed = append(removed, "loop "+dev)
+	}
+	if err := removeWorkDir(dir); err != nil {
+		return removed, errors.Join(append(errs, err)...)
+	}
+	return append(removed, "dir "+dir), errors.Join(errs...)
+}
+
+// unmarkedOwner is the PID in the name of a dir without a (complete)
+// marker, if the name is the program's own pattern and the dir holds
+// nothing but an empty marker: a dir made by markedTempDir whose process
+// was killed before it wrote the marker.
+func unmarkedOwner(dir string) (int, bool) {
+	parts := strings.Split(strings.TrimPrefix(filepath.Base(dir), tempPrefix), "-")
+	if len(parts) < 3 {
+		return 0, false
+	}
+	pid, err := strconv.Atoi(parts[len(parts)-2])
+	if _, rerr := strconv.ParseUint(parts[len(parts)-1], 10, 64); err != nil || rerr != nil || pid <= 0 {
+		return 0, false
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil || len(ents) > 1 || (len(ents) == 1 && ents[0].Name() != markerName) {
+		return 0, false
+	}
+	if len(ents) == 1 {
+		if info, err := ents[0].Info(); err != nil || info.Size() != 0 {
+			return 0, false
+		}
+	}
+	return pid, true
+}
+
+// processAlive says whether pid names a process that can still run code.
+// A zombie cannot, nor can a process whose main thread has exited while
+// another thread is stuck in the kernel (a killed process waiting on a
+// FUSE request): /proc shows both in state Z. (The program is in Go,
+// whose main thread lives as long as the process does.)
 func processAlive(pid int) bool {
 	if pid <= 0 {
 		return false
 	}
-	err := unix.Kill(pid, 0)
-	return err == nil || errors.Is(err, unix.EPERM)
+	if err := unix.Kill(pid, 0); err != nil && !errors.Is(err, unix.EPERM) {
+		return false
+	}
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return !errors.Is(err, os.ErrNotExist)
+	}
+	// pid (comm) state ...; comm may hold spaces and parentheses.
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 || i+2 >= len(b) {
+		return true
+	}
+	state := b[i+2]
+	return state != 'Z' && state != 'X'
 }

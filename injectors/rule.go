@@ -28,8 +28,8 @@ var opKinds = []OpKind{OpMkdir, OpCreate, OpRemove, OpWrite, OpRead, OpClose}
 type Op struct {
 	Kind  OpKind
 	Site  spill.Site
-	Path  string
-	Index int // calls through this FS so far, this one included
+	Path  string // the directory for mkdir and create, else the file
+	Index int    // calls through this FS so far, this one included
 }
 
 // Rule is a predicate over calls, written in a small s-expression
@@ -37,7 +37,10 @@ type Op struct {
 //
 //	(op write)              the call's kind: mkdir create remove write read close
 //	(site batch.write)      the call's seam site
-//	(path "/spill/*")       the call's path matches a glob
+//	(path "*/spill/*")      the path the call acts on matches a glob: the
+//	                        directory for mkdir and create, the file for
+//	                        remove, write, read and close (a file made
+//	                        without a name is <dir>/(anonymous))
 //	(index 3)               the 3rd call through the FS
 //	(randomly 0.25 7)       a quarter of calls, the same ones for seed 7
 //	(and R...) (or R...) (not R)

@@ -198,11 +198,10 @@ func resolveSide(ctx context.Context, side, name string, say func(string, ...any
 		}
 		return "", "", usagef("ab: --%s %q is not an executable file, and this is not a git checkout to build it from: %v", side, name, err)
 	}
-	tmp, err := os.MkdirTemp("", "spillbench-ab-")
+	tmp, dir, err := injectors.NewTempDir("ab")
 	if err != nil {
 		return "", "", err
 	}
-	dir := injectors.Resources.Add("dir", tmp, func() error { return os.RemoveAll(tmp) })
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, dir.Release())

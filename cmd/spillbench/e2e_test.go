@@ -213,7 +213,7 @@ fault:
 					t.Fatalf("env.json after one Ctrl-C does not say interrupted: %v\n%s", err, env)
 				}
 			}
-			if leaks := before.LeaksNow(); len(leaks) > 0 {
+			if leaks := before.LeaksNowOf(cmd.Process.Pid); len(leaks) > 0 {
 				t.Fatalf("left on the host after the interrupt: %v", leaks)
 			}
 		})
