@@ -20,6 +20,7 @@ import (
 
 	"github.com/spillbench/spillbench/engine"
 	"github.com/spillbench/spillbench/injectors"
+	"github.com/spillbench/spillbench/internal/atomicfile"
 	"github.com/spillbench/spillbench/spill"
 )
 
@@ -146,9 +147,13 @@ func Run(ctx context.Context, spec *Spec, opt Options) (Summary, error) {
 	env.MinCount, env.MaxCount, env.MaxSteal = minCount, maxCount, spec.MaxSteal
 	env.ProfileHz, env.Planted, env.Lockstep = ProfileHz, opt.Plant.String(), opt.Lockstep
 	sum := Summary{Dir: opt.Out, Skipped: map[string]string{}}
-	if err := errors.Join(d.header(env), d.writeEnv(env)); err != nil {
-		d.close()
-		return sum, err
+	if err := d.header(env); err != nil {
+		d.abort()
+		return sum, fmt.Errorf("%s: could not start (it is removed again): %w", opt.Out, err)
+	}
+	if err := d.writeEnv(env); err != nil {
+		d.abort()
+		return sum, fmt.Errorf("%s: could not start (it is removed again): writing env.json: %w", opt.Out, err)
 	}
 	r := &runner{spec: spec, dir: d, profiles: profiles, env: &env, sum: &sum, plant: opt.Plant, step: opt.Step,
 		progress:  newProgress(opt.Progress, opt.Terminal, (spec.Warmup+minCount)*len(cells)),
@@ -376,7 +381,7 @@ func (r *runner) record(ctx context.Context, st *cellState, o Outcome, m repetit
 	if m.runs > 0 {
 		o.WallMS = ms(m.wall) / float64(m.runs)
 	}
-	if !o.Status.Passed() {
+	if !o.Passed() {
 		r.env.Failed++
 		r.sum.Failures = append(r.sum.Failures, fmt.Sprintf("%s rep %d: %s %s", c.Name(), o.Rep, o.Status, o.Reason))
 		r.progress.failed()
@@ -621,19 +626,18 @@ func (r *runner) startProfile(c Cell, rep int, st *cellState) func() error {
 		pprof.StopCPUProfile()
 		var err error
 		if perRep {
-			err = os.WriteFile(r.dir.profilePath(c, rep, true, "cpu"), buf.Bytes(), 0o644)
+			err = atomicfile.WriteFile(r.dir.profilePath(c, rep, true, "cpu"), buf.Bytes(), 0o644)
 		} else {
 			err = st.cpu.add(r.dir.profilePath(c, rep, false, "cpu"), buf.Bytes())
 		}
 		if rep != 0 && !perRep {
 			return err
 		}
-		heap, herr := os.Create(r.dir.profilePath(c, rep, perRep, "heap"))
-		if herr != nil {
-			return errors.Join(err, herr)
-		}
 		runtime.GC() // the heap profile reports the state as of the last GC
-		return errors.Join(err, pprof.Lookup("heap").WriteTo(heap, 0), heap.Close())
+		herr := atomicfile.Write(r.dir.profilePath(c, rep, perRep, "heap"), 0o644, func(f *os.File) error {
+			return pprof.Lookup("heap").WriteTo(f, 0)
+		})
+		return errors.Join(err, herr)
 	}
 }
 

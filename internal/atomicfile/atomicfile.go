@@ -1,0 +1,82 @@
+// Package atomicfile writes whole files or nothing: a reader of the path
+// sees the old file or the new one, never a part of the new one, whatever
+// happens to the writer (a full disk, SIGKILL, a power cut after the
+// rename).
+//
+// A file is written to a temporary name beside it, synced, and renamed
+// over the path; the directory is synced so the rename itself lasts. A
+// failure removes the temporary file and leaves the path as it was.
+package atomicfile
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// TempPrefix starts the name of every temporary file this package
+// writes, after a dot: readers that list a directory can skip them.
+const TempPrefix = ".atomic-"
+
+// WriteFile writes data to path atomically, with permissions perm.
+func WriteFile(path string, data []byte, perm os.FileMode) error {
+	return Write(path, perm, func(f *os.File) error {
+		_, err := f.Write(data)
+		return err
+	})
+}
+
+// Write creates path atomically with the content fill writes to f.
+func Write(path string, perm os.FileMode, fill func(f *os.File) error) (err error) {
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	f, err := os.CreateTemp(dir, TempPrefix+base+".")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+	if err := fill(f); err != nil {
+		return err
+	}
+	if err := f.Chmod(perm); err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	return syncDir(dir)
+}
+
+// syncDir makes a rename in dir durable. Filesystems that cannot sync a
+// directory (EINVAL) are not an error: the rename is as durable as they
+// make it.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if err != nil && (errors.Is(err, os.ErrInvalid) || strings.Contains(err.Error(), "invalid argument")) {
+		err = nil
+	}
+	return errors.Join(err, d.Close())
+}
+
+// IsTemp reports whether name (a base name) is a temporary file of this
+// package, left behind by a writer killed before its rename.
+func IsTemp(name string) bool { return strings.HasPrefix(name, TempPrefix) }
