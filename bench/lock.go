@@ -75,6 +75,9 @@ func lockResultDir(dir string) (*dirLock, error) {
 	}
 	f, err := os.OpenFile(filepath.Join(dir, LockFile), os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
+		if created {
+			os.Remove(dir)
+		}
 		return nil, &OutError{Dir: dir, Err: err}
 	}
 	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
@@ -95,12 +98,17 @@ func lockResultDir(dir string) (*dirLock, error) {
 		return nil, &OutError{Dir: dir, Err: err}
 	}
 	pid := []byte(strconv.Itoa(os.Getpid()) + "\n")
-	if err := f.Truncate(0); err != nil {
-		l.release()
-		return nil, &OutError{Dir: dir, Err: err}
+	err = f.Truncate(0)
+	if err == nil {
+		_, err = f.WriteAt(pid, 0)
 	}
-	if _, err := f.WriteAt(pid, 0); err != nil {
+	if err != nil {
+		// A full disk: leave the directory as it was found.
+		os.Remove(filepath.Join(dir, LockFile))
 		l.release()
+		if created {
+			os.Remove(dir)
+		}
 		return nil, &OutError{Dir: dir, Err: err}
 	}
 	return l, nil
