@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strings"
 )
 
 // limitationsSection lists what this report cannot say.
@@ -19,13 +20,36 @@ func limitationsSection(d *doc, s *Set) {
 	}
 	skipped := map[string]int{}
 	notFired := map[string]int{}
+	failed := map[string]int{} // how a repetition failed -> repetitions
+	failedCells := map[string]bool{}
 	for _, o := range s.Outcomes() {
+		if o.Failed() {
+			how := o.Status
+			if how == "error" {
+				how = "error " + orDash(o.ErrorType) + " with no fault injected"
+			}
+			failed[how]++
+			failedCells[o.Cell] = true
+		}
 		switch o.Status {
 		case "skipped":
 			skipped[o.Reason]++
 		case "fault-not-fired", "fault-off-target":
 			notFired[o.Keys["fault"]+": "+o.Status]++
 		}
+	}
+	if len(failed) > 0 {
+		var hows []string
+		n := 0
+		for _, how := range slices.Sorted(mapKeys(failed)) {
+			hows = append(hows, fmt.Sprintf("%d %s", failed[how], how))
+			n += failed[how]
+		}
+		items = append(items, fmt.Sprintf("%d of %d repetitions failed, in %d cells (%s): their cells' figures stand on the repetitions that passed, if any; outcomes.jsonl says why each failed.",
+			n, len(s.Outcomes()), len(failedCells), strings.Join(hows, ", ")))
+	}
+	if len(s.Results()) == 0 {
+		items = append(items, "No repetition recorded a result: there are no figures to report.")
 	}
 	for _, r := range slices.Sorted(mapKeys(skipped)) {
 		items = append(items, fmt.Sprintf("%d runs skipped: %s", skipped[r], r))

@@ -80,3 +80,48 @@ func syncDir(dir string) error {
 // IsTemp reports whether name (a base name) is a temporary file of this
 // package, left behind by a writer killed before its rename.
 func IsTemp(name string) bool { return strings.HasPrefix(name, TempPrefix) }
+
+// WriteFiles writes several files, each atomically, and all of them only
+// if every one could be written in full: each goes to a temporary file
+// first, and the renames follow once all are synced. A failure before the
+// renames leaves every path as it was.
+func WriteFiles(files map[string][]byte, perm os.FileMode) (err error) {
+	type staged struct{ tmp, path string }
+	var done []staged
+	defer func() {
+		if err != nil {
+			for _, s := range done {
+				os.Remove(s.tmp)
+			}
+		}
+	}()
+	dirs := map[string]bool{}
+	for path, data := range files {
+		dir, base := filepath.Split(path)
+		if dir == "" {
+			dir = "."
+		}
+		f, err := os.CreateTemp(dir, TempPrefix+base+".")
+		if err != nil {
+			return err
+		}
+		done = append(done, staged{f.Name(), path})
+		_, werr := f.Write(data)
+		if err := errors.Join(werr, f.Chmod(perm), f.Sync(), f.Close()); err != nil {
+			return err
+		}
+		dirs[dir] = true
+	}
+	for i, s := range done {
+		if err := os.Rename(s.tmp, s.path); err != nil {
+			done = done[i:] // the renamed ones are in place
+			return err
+		}
+	}
+	for dir := range dirs {
+		if err := syncDir(dir); err != nil {
+			return err
+		}
+	}
+	return nil
+}
