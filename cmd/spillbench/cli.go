@@ -272,3 +272,10 @@ func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
 }
+
+// warnings prints what reading the inputs left out, one line each.
+func warnings(stderr io.Writer, ws []string) {
+	for _, w := range ws {
+		fmt.Fprintf(stderr, "spillbench: warning: %s\n", w)
+	}
+}
