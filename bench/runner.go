@@ -149,11 +149,11 @@ func Run(ctx context.Context, spec *Spec, opt Options) (Summary, error) {
 	sum := Summary{Dir: opt.Out, Skipped: map[string]string{}}
 	if err := d.header(env); err != nil {
 		d.abort()
-		return sum, fmt.Errorf("%s: could not start (it is removed again): %w", opt.Out, err)
+		return Summary{}, fmt.Errorf("%s: could not start (it is removed again): %w", opt.Out, err)
 	}
 	if err := d.writeEnv(env); err != nil {
 		d.abort()
-		return sum, fmt.Errorf("%s: could not start (it is removed again): writing env.json: %w", opt.Out, err)
+		return Summary{}, fmt.Errorf("%s: could not start (it is removed again): %w", opt.Out, err)
 	}
 	r := &runner{spec: spec, dir: d, profiles: profiles, env: &env, sum: &sum, plant: opt.Plant, step: opt.Step,
 		progress:  newProgress(opt.Progress, opt.Terminal, (spec.Warmup+minCount)*len(cells)),
@@ -172,10 +172,18 @@ func Run(ctx context.Context, spec *Spec, opt Options) (Summary, error) {
 		env.Overhead = 1 - env.MeasuredSeconds/own
 	}
 	env.Complete = runErr == nil
-	sum.Env = env
-	if err := errors.Join(d.writeEnv(env), d.close()); err != nil && runErr == nil {
+	if err := d.writeEnv(env); err != nil {
+		// The directory keeps the env.json of its start, which says
+		// incomplete: so does the summary.
+		env.Complete = false
+		if runErr == nil {
+			runErr = fmt.Errorf("%w; env.json keeps its previous version, so the directory reads as incomplete", err)
+		}
+	}
+	if err := d.close(); err != nil && runErr == nil {
 		runErr = err
 	}
+	sum.Env = env
 	return sum, runErr
 }
 
@@ -314,6 +322,9 @@ func (r *runner) runCell(ctx context.Context, st *cellState, rep int) error {
 		}
 	}
 	m, err := r.measure(ctx, st, inj, rep)
+	if m.profileErr != nil {
+		return m.profileErr
+	}
 	if rep < 0 {
 		r.env.OverheadSeconds.Warmup += m.wall.Seconds()
 		if err == nil && st.timed && m.runs > 0 && r.spec.Benchtime > 0 {
@@ -450,9 +461,12 @@ type repetition struct {
 	steal           float64       // share of host CPU stolen meanwhile
 	setup, teardown time.Duration
 	gc, profiling   time.Duration // collecting before, and writing profiles after
-	between         time.Duration // the engine's setup and teardown between its runs
-	gcCycles        uint64        // collections during the runs
-	fault           *FaultOutcome
+	// profileErr is a failure to write the repetition's profiles: the
+	// result directory's failure, not the run's, so it stops the sweep.
+	profileErr error
+	between    time.Duration // the engine's setup and teardown between its runs
+	gcCycles   uint64        // collections during the runs
+	fault      *FaultOutcome
 
 	last                   engine.Outcome // the last run, whose status the repetition takes
 	allocs, allocBytes     uint64
@@ -605,7 +619,8 @@ func (r *runner) execute(ctx context.Context, c Cell, inj injectors.Injector, it
 		terr = release()
 	}
 	m.teardown = time.Since(start)
-	return m, errors.Join(err, perr, terr)
+	m.profileErr = perr
+	return m, errors.Join(err, terr)
 }
 
 // startProfile starts the CPU profile of a recorded repetition and returns

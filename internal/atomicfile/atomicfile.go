@@ -10,6 +10,7 @@ package atomicfile
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -27,8 +28,25 @@ func WriteFile(path string, data []byte, perm os.FileMode) error {
 	})
 }
 
-// Write creates path atomically with the content fill writes to f.
-func Write(path string, perm os.FileMode, fill func(f *os.File) error) (err error) {
+// Write creates path atomically with the content fill writes to f. An
+// error names path, not the temporary file.
+func Write(path string, perm os.FileMode, fill func(f *os.File) error) error {
+	if err := write(path, perm, fill); err != nil {
+		return fmt.Errorf("writing %s (left as it was): %w", path, unwrapPath(err))
+	}
+	return nil
+}
+
+// unwrapPath drops the temporary file's name from an *os.PathError.
+func unwrapPath(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) && IsTemp(filepath.Base(pe.Path)) {
+		return fmt.Errorf("%s: %w", pe.Op, pe.Err)
+	}
+	return err
+}
+
+func write(path string, perm os.FileMode, fill func(f *os.File) error) (err error) {
 	dir, base := filepath.Split(path)
 	if dir == "" {
 		dir = "."
@@ -108,7 +126,7 @@ func WriteFiles(files map[string][]byte, perm os.FileMode) (err error) {
 		done = append(done, staged{f.Name(), path})
 		_, werr := f.Write(data)
 		if err := errors.Join(werr, f.Chmod(perm), f.Sync(), f.Close()); err != nil {
-			return err
+			return fmt.Errorf("writing %s: %w", path, unwrapPath(err))
 		}
 		dirs[dir] = true
 	}
