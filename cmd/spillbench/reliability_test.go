@@ -193,3 +193,40 @@ func mountTmpfs(t *testing.T, size string) string {
 	})
 	return dir
 }
+
+// history add refuses a result directory without benchmarks (every
+// repetition failed): history show could then track nothing, for good.
+// An entry like it already in a store is left out with a warning.
+func TestHistoryWithoutBenchmarks(t *testing.T) {
+	dir := t.TempDir()
+	store := filepath.Join(dir, "hist")
+	emptyRun := filepath.Join(dir, "failed")
+	os.MkdirAll(emptyRun, 0o755)
+	env, _ := os.ReadFile("../../testdata/quick/env.json")
+	os.WriteFile(filepath.Join(emptyRun, "env.json"), env, 0o644)
+	os.WriteFile(filepath.Join(emptyRun, "results.txt"), []byte("goos: linux\n"), 0o644)
+	os.WriteFile(filepath.Join(emptyRun, "outcomes.jsonl"), nil, 0o644)
+	code, _, stderr := run("history", "add", "--store", store, "--commit", "bad", emptyRun)
+	if code != 2 || !strings.Contains(stderr, "holds no benchmark results") || strings.Count(stderr, "\n") != 1 {
+		t.Fatalf("history add of a run without benchmarks: exit %d, %q; want exit 2 and one line", code, stderr)
+	}
+	if ents, _ := os.ReadDir(store); len(ents) != 0 {
+		t.Fatalf("the refused entry is in the store: %v", ents)
+	}
+	for i, f := range []string{"crc32-a.txt", "crc32-b.txt"} {
+		if code, _, e := run("history", "add", "--store", store, "--commit", fmt.Sprint("c", i), filepath.Join("../../testdata/gobench", f)); code != 0 {
+			t.Fatalf("history add: exit %d: %s", code, e)
+		}
+	}
+	// An entry an older spillbench accepted.
+	old := filepath.Join(store, "20260101T000000-oldempty")
+	os.MkdirAll(old, 0o755)
+	os.WriteFile(filepath.Join(old, "env.json"), []byte(`{"plain": true, "commit": "oldempty"}`), 0o644)
+	os.WriteFile(filepath.Join(old, "results.txt"), nil, 0o644)
+	os.WriteFile(filepath.Join(old, "outcomes.jsonl"), nil, 0o644)
+	os.WriteFile(filepath.Join(old, "commit"), []byte("oldempty\n"), 0o644)
+	code, stdout, stderr := run("history", "show", "--store", store, "--metric", "sec/op", "--out", filepath.Join(dir, "trend.svg"))
+	if code != 0 || !strings.Contains(stderr, "20260101T000000-oldempty holds no sec/op result and is left out") || !strings.Contains(stdout, "in 2 entries") {
+		t.Fatalf("history show with an entry without benchmarks: exit %d\nstdout %q\nstderr %q", code, stdout, stderr)
+	}
+}

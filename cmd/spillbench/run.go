@@ -57,14 +57,9 @@ func runCmd(stdout, stderr io.Writer, args []string) error {
 	if err != nil {
 		return usagef("run: %v", err)
 	}
-	var cpus []int
-	if *cpuList != "" {
-		if cpus, err = bench.ParseCPUs(*cpuList); err == nil {
-			err = bench.CheckCPUs(cpus)
-		}
-		if err != nil {
-			return usagef("run: --cpus: %v", err)
-		}
+	cpus, err := parseCPUs(*cpuList)
+	if err != nil {
+		return err
 	}
 	spec, err := bench.LoadSpec(*specName)
 	if err != nil {
@@ -94,10 +89,16 @@ func runCmd(stdout, stderr io.Writer, args []string) error {
 
 	progress := progressTo(stderr, *quiet)
 	sum, err := bench.Run(ctx, spec, bench.Options{Out: dir, Count: *count, Shard: shard, Profiles: *profiles, Progress: progress, Terminal: isTerminal(progress), CPUs: cpus, Plant: plant, Step: step, Lockstep: *lockstep})
+	return runResult(stdout, sum, err, *out == "")
+}
+
+// runResult prints the summary of a sweep and decides how run ends.
+func runResult(stdout io.Writer, sum bench.Summary, err error, defaultOut bool) error {
+	dir := sum.Dir
 	var oe *bench.OutError
 	if errors.As(err, &oe) {
-		if *out == "" {
-			os.Remove(dir) // the empty directory newDefaultOut made
+		if defaultOut {
+			os.Remove(oe.Dir) // the empty directory newDefaultOut made
 		}
 		return usagef("run: %v", err)
 	}
@@ -107,9 +108,24 @@ func runCmd(stdout, stderr io.Writer, args []string) error {
 	if err == nil && sum.Env.Failed > 0 {
 		// The sweep ran, but some of what it measured failed: CI must
 		// not read the directory as a clean result.
-		return fmt.Errorf("run: %d of %d recorded repetitions failed (see %s)", sum.Env.Failed, sum.Env.Recorded, filepath.Join(sum.Dir, "outcomes.jsonl"))
+		return fmt.Errorf("run: %d of %d recorded repetitions failed (see %s)", sum.Env.Failed, sum.Env.Recorded, filepath.Join(dir, "outcomes.jsonl"))
 	}
 	return err
+}
+
+// parseCPUs reads --cpus and checks the process may use them.
+func parseCPUs(list string) ([]int, error) {
+	if list == "" {
+		return nil, nil
+	}
+	cpus, err := bench.ParseCPUs(list)
+	if err == nil {
+		err = bench.CheckCPUs(cpus)
+	}
+	if err != nil {
+		return nil, usagef("run: --cpus: %v", err)
+	}
+	return cpus, nil
 }
 
 // newDefaultOut makes the default result directory, ./out/<spec>-<time>,
