@@ -67,7 +67,7 @@ func TestStdoutFullDevice(t *testing.T) {
 		t.Skip("no /dev/full here: ", err)
 	}
 	defer full.Close()
-	_, bin := buildBinary(t)
+	bin := sharedBinary(t)
 	for _, args := range [][]string{{"list"}, {"version"}, {"help"}} {
 		cmd := exec.Command(bin, args...)
 		cmd.Stdout = full
@@ -145,7 +145,7 @@ func TestRunFailuresAreFailures(t *testing.T) {
 // directories go, on a full tmpfs) is a failure, not a clean typed error.
 func TestRunIOErrorWithoutFaultFails(t *testing.T) {
 	tmp := mountTmpfs(t, "64k")
-	_, bin := buildBinary(t)
+	bin := sharedBinary(t)
 	dir := t.TempDir()
 	spec := filepath.Join(dir, "spills.yaml")
 	os.WriteFile(spec, []byte("name: spills\ncount: 1\nbenchtime: 0s\nworkload:\n  - {name: hol, items: 1500, scale: 0.2}\nthreshold: [2KiB]\n"), 0o644)
