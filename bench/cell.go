@@ -172,3 +172,21 @@ func (s Shard) Has(c Cell) bool {
 	h.Write([]byte(c.Name()))
 	return int(h.Sum64()%uint64(s.N)) == s.I
 }
+
+// ShardCells returns the cells of spec that shard s runs. A shard that
+// runs none is an error: a sweep that measured nothing must not pass
+// for a complete one (with more shards than cells some shards are
+// always empty, and hashing can leave one empty with fewer).
+func ShardCells(spec *Spec, s Shard) ([]Cell, error) {
+	all := spec.Cells()
+	var cells []Cell
+	for _, c := range all {
+		if s.Has(c) {
+			cells = append(cells, c)
+		}
+	}
+	if len(cells) == 0 {
+		return nil, fmt.Errorf("shard %s selects none of the spec's %d cells (a cell's shard is a hash of its name); use fewer shards", s, len(all))
+	}
+	return cells, nil
+}

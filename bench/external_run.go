@@ -439,7 +439,7 @@ func (r *runner) runExternalCell(ctx context.Context, st *cellState, rep int) er
 // passed without a fault its result line and the RawFS limit beside it.
 func (r *runner) recordExternal(st *cellState, o Outcome, res targetResult) error {
 	c := st.c
-	if !o.Status.Passed() {
+	if !o.externalPassed() {
 		r.env.Failed++
 		r.sum.Failures = append(r.sum.Failures, fmt.Sprintf("%s rep %d: %s %s", c.Name(), o.Rep, o.Status, o.Reason))
 		r.progress.failed()
@@ -474,4 +474,21 @@ func (r *runner) recordExternal(st *cellState, o Outcome, res targetResult) erro
 		return r.rawFS(c, spill.Stats{BytesWritten: res.spill.Written, BytesRead: res.spill.Written})
 	}
 	return nil
+}
+
+// externalPassed reports whether an external target's repetition counts
+// as a pass. Without a fault it must have run clean. Under a fault, what
+// the program did (a clean error, a crash, output lost) is the finding
+// the sweep is there to record, not a failure of the sweep; a run that
+// timed out, was interrupted or whose fault could not be set up measured
+// nothing.
+func (o *Outcome) externalPassed() bool {
+	if o.Fault == nil || o.Fault.Quiet {
+		return o.Status == StatusOK
+	}
+	switch o.Status {
+	case StatusTimeout, StatusInterrupted, StatusSetupFailed:
+		return false
+	}
+	return true
 }

@@ -16,6 +16,8 @@ import (
 
 	"github.com/google/pprof/profile"
 	"golang.org/x/sys/unix"
+
+	"github.com/spillbench/spillbench/internal/atomicfile"
 )
 
 // machine is a reading of what the process and the host have spent so
@@ -186,14 +188,5 @@ func (m *profileMerger) write() error {
 // writeProfileFile writes p to path through a temporary file and a
 // rename, so a reader never sees half a profile.
 func writeProfileFile(path string, p *profile.Profile) error {
-	tmp := path + ".tmp"
-	f, err := os.Create(tmp)
-	if err != nil {
-		return err
-	}
-	if err := errors.Join(p.Write(f), f.Close()); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return os.Rename(tmp, path)
+	return atomicfile.Write(path, 0o644, func(f *os.File) error { return p.Write(f) })
 }

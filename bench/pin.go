@@ -51,3 +51,29 @@ func pinCPUs(cpus []int) error {
 	}
 	return nil
 }
+
+// CheckCPUs says which CPUs of cpus this process may not run on, before
+// a sweep starts: pinning to a CPU that does not exist, or that the
+// process's affinity mask excludes, fails.
+func CheckCPUs(cpus []int) error {
+	var allowed unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &allowed); err != nil {
+		return nil // the host cannot say; pinning will
+	}
+	var bad []string
+	for _, c := range cpus {
+		if c >= len(allowed)*64 || !allowed.IsSet(c) {
+			bad = append(bad, strconv.Itoa(c))
+		}
+	}
+	if len(bad) > 0 {
+		var ok []string
+		for c := range len(allowed) * 64 {
+			if allowed.IsSet(c) {
+				ok = append(ok, strconv.Itoa(c))
+			}
+		}
+		return fmt.Errorf("CPU %s is not available to this process; use CPUs among %s", strings.Join(bad, ","), strings.Join(ok, ","))
+	}
+	return nil
+}

@@ -1,7 +1,7 @@
 package bench
 
 import (
-	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +14,7 @@ import (
 
 	"github.com/spillbench/spillbench/engine"
 	"github.com/spillbench/spillbench/injectors"
+	"github.com/spillbench/spillbench/internal/atomicfile"
 	"github.com/spillbench/spillbench/spill"
 )
 
@@ -32,10 +33,22 @@ const (
 	StatusSetupFailed Status = "setup-failed"     // the injector could not be set up or armed
 )
 
-// Passed reports whether a status counts as a pass. A fault cell whose
+// Passed reports whether a status can count as a pass. A fault cell whose
 // fault did not fire, or fired elsewhere, is not one, whatever the engine
-// did.
+// did; whether an error passes depends on the cell (see Outcome.Passed).
 func (s Status) Passed() bool { return s == StatusOK || s == StatusError }
+
+// Passed reports whether a repetition counts as a pass: it ran to the end
+// with everything delivered, or it stopped on a typed error that an
+// injected fault caused. An error where no fault was injected (or only a
+// quiet one, which must not disturb the run) is a failure: a full TMPDIR
+// under a fault-free cell measured nothing.
+func (o *Outcome) Passed() bool {
+	if o.Status == StatusError {
+		return o.Fault != nil && !o.Fault.Quiet
+	}
+	return o.Status.Passed()
+}
 
 // Outcome is one line of outcomes.jsonl: one repetition of one cell.
 type Outcome struct {
@@ -142,43 +155,74 @@ func (o *Outcome) fill(out engine.Outcome, fault *FaultOutcome) {
 }
 
 // resultDir writes a result directory as runs finish, so an interrupted
-// sweep still leaves parseable files.
+// sweep still leaves parseable files. One sweep writes it, holding its
+// lock. Whole files (spec.yaml, env.json, profiles) are written
+// atomically; results.txt and outcomes.jsonl are append-only records,
+// each appended in one write and cut back to the last whole record if
+// that write fails, so a reader can always use what is there.
 type resultDir struct {
-	dir string
+	dir  string
+	lock *dirLock
 
 	mu         sync.Mutex
 	fileConfig []benchfmt.Config
-	results    *os.File
-	rbuf       *bufio.Writer
+	results    *appendFile
+	rbuf       bytes.Buffer
 	bw         *benchfmt.Writer
-	outcomes   *os.File
-	obuf       *bufio.Writer
+	outcomes   *appendFile
 }
 
-// createResultDir makes dir (which must not exist, or be empty) with its
-// profiles directory and the spec, and opens the streams.
-func createResultDir(dir string, spec *Spec) (*resultDir, error) {
-	if ents, err := os.ReadDir(dir); err == nil && len(ents) > 0 {
-		return nil, fmt.Errorf("result directory %s is not empty; give a new --out directory", dir)
-	}
-	if err := os.MkdirAll(filepath.Join(dir, "profiles"), 0o755); err != nil {
+// createResultDir takes dir (which must not exist, or be empty) for this
+// sweep, makes its profiles directory, writes the spec and opens the
+// streams. If it fails, it leaves dir as it found it.
+func createResultDir(dir string, spec *Spec) (_ *resultDir, err error) {
+	lock, err := lockResultDir(dir)
+	if err != nil {
 		return nil, err
 	}
-	if err := os.WriteFile(filepath.Join(dir, "spec.yaml"), spec.Source, 0o644); err != nil {
+	d := &resultDir{dir: dir, lock: lock}
+	defer func() {
+		if err != nil {
+			d.abort()
+		}
+	}()
+	if err := os.Mkdir(filepath.Join(dir, "profiles"), 0o755); err != nil {
 		return nil, err
 	}
-	d := &resultDir{dir: dir}
-	var err error
-	if d.results, err = os.Create(filepath.Join(dir, "results.txt")); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(dir, "spec.yaml"), spec.Source, 0o644); err != nil {
 		return nil, err
 	}
-	if d.outcomes, err = os.Create(filepath.Join(dir, "outcomes.jsonl")); err != nil {
-		d.results.Close()
+	if d.results, err = createAppendFile(filepath.Join(dir, "results.txt")); err != nil {
 		return nil, err
 	}
-	d.rbuf, d.obuf = bufio.NewWriter(d.results), bufio.NewWriter(d.outcomes)
-	d.bw = benchfmt.NewWriter(d.rbuf)
+	if d.outcomes, err = createAppendFile(filepath.Join(dir, "outcomes.jsonl")); err != nil {
+		return nil, err
+	}
+	d.bw = benchfmt.NewWriter(&d.rbuf)
 	return d, nil
+}
+
+// abort undoes a start that failed before env.json was written: nothing a
+// reader could use is lost, and the next try finds the directory as the
+// user gave it.
+func (d *resultDir) abort() {
+	d.results.close()
+	d.outcomes.close()
+	for _, name := range []string{"results.txt", "outcomes.jsonl", "spec.yaml", "env.json", "profiles"} {
+		os.RemoveAll(filepath.Join(d.dir, name))
+	}
+	if ents, err := os.ReadDir(d.dir); err == nil {
+		for _, e := range ents {
+			if atomicfile.IsTemp(e.Name()) {
+				os.Remove(filepath.Join(d.dir, e.Name()))
+			}
+		}
+	}
+	os.Remove(filepath.Join(d.dir, LockFile))
+	d.lock.release()
+	if d.lock.created {
+		os.Remove(d.dir)
+	}
 }
 
 // header writes results.txt's file configuration and unit metadata.
@@ -214,7 +258,13 @@ func (d *resultDir) header(env Env) error {
 		}
 	}
 	d.fileConfig = cfg
-	return d.rbuf.Flush()
+	return d.flushResults()
+}
+
+// flushResults appends what the benchfmt writer buffered as one record.
+func (d *resultDir) flushResults() error {
+	defer d.rbuf.Reset()
+	return d.results.append(d.rbuf.Bytes())
 }
 
 // result writes one benchmark line.
@@ -225,7 +275,7 @@ func (d *resultDir) result(name string, values []benchfmt.Value) error {
 	if err := d.bw.Write(r); err != nil {
 		return err
 	}
-	return d.rbuf.Flush()
+	return d.flushResults()
 }
 
 // outcome appends one line to outcomes.jsonl.
@@ -236,8 +286,7 @@ func (d *resultDir) outcome(o Outcome) error {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.obuf.Write(append(b, '\n'))
-	return d.obuf.Flush()
+	return d.outcomes.append(append(b, '\n'))
 }
 
 // writeEnv (re)writes env.json atomically.
@@ -246,18 +295,68 @@ func (d *resultDir) writeEnv(env Env) error {
 	if err != nil {
 		return err
 	}
-	tmp := filepath.Join(d.dir, ".env.json.tmp")
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, filepath.Join(d.dir, "env.json"))
+	return atomicfile.WriteFile(filepath.Join(d.dir, "env.json"), append(b, '\n'), 0o644)
 }
 
-// close flushes and closes the streams, keeping the first error.
+// close syncs and closes the streams and lets the directory's lock go,
+// keeping the first error.
 func (d *resultDir) close() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return errors.Join(d.rbuf.Flush(), d.results.Close(), d.obuf.Flush(), d.outcomes.Close())
+	return errors.Join(d.results.close(), d.outcomes.close(), d.lock.release())
+}
+
+// appendFile is a file of records appended whole: a record that cannot be
+// written whole is cut off again, and the file takes no more, so the file
+// always ends at the end of a record. Should even the cut fail, the error
+// says where the last whole record ends.
+type appendFile struct {
+	f    *os.File
+	path string
+	size int64 // the end of the last whole record
+	err  error // the failure that closed the file to new records
+}
+
+func createAppendFile(path string) (*appendFile, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	return &appendFile{f: f, path: path}, nil
+}
+
+// append writes rec at the end, whole or not at all.
+func (a *appendFile) append(rec []byte) error {
+	if a.err != nil {
+		return a.err
+	}
+	if len(rec) == 0 {
+		return nil
+	}
+	n, err := a.f.WriteAt(rec, a.size)
+	if err == nil {
+		a.size += int64(n)
+		return nil
+	}
+	if terr := a.f.Truncate(a.size); terr != nil && n > 0 {
+		a.err = fmt.Errorf("%s is torn: a record was cut after %d of its %d bytes (%v), and cutting it off failed (%v); readers use it up to byte %d, its last whole record", a.path, n, len(rec), err, terr, a.size)
+	} else {
+		a.err = fmt.Errorf("%s: appending a record: %w; the file ends at its last whole record (%d bytes)", a.path, err, a.size)
+	}
+	return a.err
+}
+
+// close syncs and closes the file.
+func (a *appendFile) close() error {
+	if a == nil || a.f == nil {
+		return nil
+	}
+	err := errors.Join(a.f.Sync(), a.f.Close())
+	a.f = nil
+	if err != nil {
+		return fmt.Errorf("%s: %w", a.path, err)
+	}
+	return nil
 }
 
 // profilePath is where a cell's profile of kind (cpu, heap) goes.

@@ -20,6 +20,7 @@ import (
 
 	"github.com/spillbench/spillbench/engine"
 	"github.com/spillbench/spillbench/injectors"
+	"github.com/spillbench/spillbench/internal/atomicfile"
 	"github.com/spillbench/spillbench/spill"
 )
 
@@ -146,9 +147,13 @@ func Run(ctx context.Context, spec *Spec, opt Options) (Summary, error) {
 	env.MinCount, env.MaxCount, env.MaxSteal = minCount, maxCount, spec.MaxSteal
 	env.ProfileHz, env.Planted, env.Lockstep = ProfileHz, opt.Plant.String(), opt.Lockstep
 	sum := Summary{Dir: opt.Out, Skipped: map[string]string{}}
-	if err := errors.Join(d.header(env), d.writeEnv(env)); err != nil {
-		d.close()
-		return sum, err
+	if err := d.header(env); err != nil {
+		d.abort()
+		return Summary{}, fmt.Errorf("%s: could not start (it is removed again): %w", opt.Out, err)
+	}
+	if err := d.writeEnv(env); err != nil {
+		d.abort()
+		return Summary{}, fmt.Errorf("%s: could not start (it is removed again): %w", opt.Out, err)
 	}
 	r := &runner{spec: spec, dir: d, profiles: profiles, env: &env, sum: &sum, plant: opt.Plant, step: opt.Step,
 		progress:  newProgress(opt.Progress, opt.Terminal, (spec.Warmup+minCount)*len(cells)),
@@ -174,10 +179,18 @@ func Run(ctx context.Context, spec *Spec, opt Options) (Summary, error) {
 		env.Overhead = 1 - env.MeasuredSeconds/own
 	}
 	env.Complete = runErr == nil
-	sum.Env = env
-	if err := errors.Join(d.writeEnv(env), d.close()); err != nil && runErr == nil {
+	if err := d.writeEnv(env); err != nil {
+		// The directory keeps the env.json of its start, which says
+		// incomplete: so does the summary.
+		env.Complete = false
+		if runErr == nil {
+			runErr = fmt.Errorf("%w; env.json keeps its previous version, so the directory reads as incomplete", err)
+		}
+	}
+	if err := d.close(); err != nil && runErr == nil {
 		runErr = err
 	}
+	sum.Env = env
 	return sum, runErr
 }
 
@@ -320,6 +333,9 @@ func (r *runner) runCell(ctx context.Context, st *cellState, rep int) error {
 		}
 	}
 	m, err := r.measure(ctx, st, inj, rep)
+	if m.profileErr != nil {
+		return m.profileErr
+	}
 	if rep < 0 {
 		r.env.OverheadSeconds.Warmup += m.wall.Seconds()
 		if err == nil && st.timed && m.runs > 0 && r.spec.Benchtime > 0 {
@@ -387,7 +403,7 @@ func (r *runner) record(ctx context.Context, st *cellState, o Outcome, m repetit
 	if m.runs > 0 {
 		o.WallMS = ms(m.wall) / float64(m.runs)
 	}
-	if !o.Status.Passed() {
+	if !o.Passed() {
 		r.env.Failed++
 		r.sum.Failures = append(r.sum.Failures, fmt.Sprintf("%s rep %d: %s %s", c.Name(), o.Rep, o.Status, o.Reason))
 		r.progress.failed()
@@ -456,9 +472,12 @@ type repetition struct {
 	steal           float64       // share of host CPU stolen meanwhile
 	setup, teardown time.Duration
 	gc, profiling   time.Duration // collecting before, and writing profiles after
-	between         time.Duration // the engine's setup and teardown between its runs
-	gcCycles        uint64        // collections during the runs
-	fault           *FaultOutcome
+	// profileErr is a failure to write the repetition's profiles: the
+	// result directory's failure, not the run's, so it stops the sweep.
+	profileErr error
+	between    time.Duration // the engine's setup and teardown between its runs
+	gcCycles   uint64        // collections during the runs
+	fault      *FaultOutcome
 
 	last                   engine.Outcome // the last run, whose status the repetition takes
 	allocs, allocBytes     uint64
@@ -612,7 +631,8 @@ func (r *runner) execute(ctx context.Context, c Cell, inj injectors.Injector, it
 		terr = release()
 	}
 	m.teardown = time.Since(start)
-	return m, errors.Join(err, perr, terr)
+	m.profileErr = perr
+	return m, errors.Join(err, terr)
 }
 
 // startProfile starts the CPU profile of a recorded repetition and returns
@@ -633,19 +653,18 @@ func (r *runner) startProfile(c Cell, rep int, st *cellState) func() error {
 		pprof.StopCPUProfile()
 		var err error
 		if perRep {
-			err = os.WriteFile(r.dir.profilePath(c, rep, true, "cpu"), buf.Bytes(), 0o644)
+			err = atomicfile.WriteFile(r.dir.profilePath(c, rep, true, "cpu"), buf.Bytes(), 0o644)
 		} else {
 			err = st.cpu.add(r.dir.profilePath(c, rep, false, "cpu"), buf.Bytes())
 		}
 		if rep != 0 && !perRep {
 			return err
 		}
-		heap, herr := os.Create(r.dir.profilePath(c, rep, perRep, "heap"))
-		if herr != nil {
-			return errors.Join(err, herr)
-		}
 		runtime.GC() // the heap profile reports the state as of the last GC
-		return errors.Join(err, pprof.Lookup("heap").WriteTo(heap, 0), heap.Close())
+		herr := atomicfile.Write(r.dir.profilePath(c, rep, perRep, "heap"), 0o644, func(f *os.File) error {
+			return pprof.Lookup("heap").WriteTo(f, 0)
+		})
+		return errors.Join(err, herr)
 	}
 }
 

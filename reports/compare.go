@@ -304,13 +304,9 @@ func (s *Set) FailingCells(filter string) ([]string, error) {
 	}
 	var cells []string
 	for _, o := range s.Outcomes() {
-		bad := false
-		switch o.Status {
-		case "data-lost", "timeout", "setup-failed", "crash":
-			bad = true
-		case "error":
-			bad = o.Keys["fault"] == "none" || o.Fault == nil
-		}
+		// An interrupted repetition recorded nothing to compare; the
+		// directory says it is incomplete.
+		bad := o.Failed() && o.Status != "interrupted"
 		if !bad || slices.Contains(cells, o.Cell) {
 			continue
 		}

@@ -10,6 +10,8 @@ import (
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/vg"
+
+	"github.com/spillbench/spillbench/internal/atomicfile"
 )
 
 // The document model: blocks rendered to Markdown and to HTML alike.
@@ -87,13 +89,16 @@ func (d *doc) writeDesign(out, name string) error {
 	if err := os.MkdirAll(filepath.Join(out, name), 0o755); err != nil {
 		return err
 	}
+	files := map[string][]byte{}
 	for _, f := range d.figures() {
-		if err := os.WriteFile(filepath.Join(out, name, f.name+".svg"), f.svg, 0o644); err != nil {
-			return err
-		}
+		files[filepath.Join(out, name, f.name+".svg")] = f.svg
 	}
 	md := strings.ReplaceAll(string(d.markdown()), "](plots/", "]("+name+"/")
-	return os.WriteFile(filepath.Join(out, name+".md"), []byte(md), 0o644)
+	files[filepath.Join(out, name+".md")] = []byte(md)
+	if err := atomicfile.WriteFiles(files, 0o644); err != nil {
+		return fmt.Errorf("writing %s (what was there is unchanged): %w", filepath.Join(out, name+".md"), err)
+	}
+	return nil
 }
 
 func (d *doc) markdown() []byte {

@@ -13,6 +13,9 @@ import (
 	"time"
 
 	"golang.org/x/perf/benchfmt"
+	"golang.org/x/perf/benchproc"
+
+	"github.com/spillbench/spillbench/internal/atomicfile"
 )
 
 // A history store is a directory of entries, one per recorded run, named
@@ -67,6 +70,11 @@ func AddHistory(store string, in *Dir, commit string) (string, error) {
 			}
 			files[f] = b
 		}
+	}
+	if !hasBenchmark(files["results.txt"]) {
+		// An entry without benchmarks has none in common with the
+		// others: history show would track nothing, for good.
+		return "", fmt.Errorf("%s holds no benchmark results (no repetition passed); it is not added, as an entry without benchmarks leaves history show nothing to track", in.Path)
 	}
 	files["commit"] = []byte(commit + "\n")
 	name := env.Start.UTC().Format("20060102T150405") + "-" + commit[:min(12, len(commit))]
@@ -135,6 +143,10 @@ type HistoryTrend struct {
 	Changes []HistoryChange
 	// Config is the detection's configuration, defaults filled in.
 	Config ChangePointConfig
+	// Skipped are the entries left out: they hold no benchmark with the
+	// unit (an entry recorded from a run whose repetitions all failed,
+	// before history add refused those).
+	Skipped []string
 }
 
 // HistoryChange is a change point of one benchmark: the entry where its
@@ -151,34 +163,47 @@ type HistoryChange struct {
 // level moved (DetectChangePoints on the series of its medians, one per
 // entry, over the benchmarks every entry has).
 func (h *History) Trend(unit, filter string, cfg ChangePointConfig) (*HistoryTrend, error) {
-	var common []string
-	medians := make([]map[string]*Cell, len(h.Entries))
-	higher := false
-	for i, e := range h.Entries {
-		t, err := Summarize(e.Set, Query{Filter: filter, Unit: unit})
-		if err != nil {
-			return nil, err
+	if filter != "" {
+		if _, err := benchproc.NewFilter(filter); err != nil {
+			return nil, fmt.Errorf("filter %q: %v", filter, err)
 		}
-		higher = higher || e.Set.HigherIsBetter(unit)
-		medians[i] = map[string]*Cell{}
+	}
+	var common []string
+	var medians []map[string]*Cell
+	var entries []HistoryEntry
+	var skipped []string
+	higher := false
+	for _, e := range h.Entries {
+		t, err := Summarize(e.Set, Query{Filter: filter, Unit: unit})
+		m := map[string]*Cell{}
 		var names []string
-		for j, r := range t.Rows {
-			if c := t.Cells[j][0]; c != nil && c.Summary.Center > 0 {
-				medians[i][r.StringValues()] = c
-				names = append(names, r.StringValues())
+		if err == nil {
+			for j, r := range t.Rows {
+				if c := t.Cells[j][0]; c != nil && c.Summary.Center > 0 {
+					m[r.StringValues()] = c
+					names = append(names, r.StringValues())
+				}
 			}
 		}
-		if i == 0 {
+		if len(names) == 0 {
+			// Nothing of this unit here: the entry cannot be part of
+			// any series, and must not empty the others.
+			skipped = append(skipped, e.Name)
+			continue
+		}
+		higher = higher || e.Set.HigherIsBetter(unit)
+		if len(entries) == 0 {
 			common = names
 		} else {
 			common = slices.DeleteFunc(common, func(n string) bool { return !slices.Contains(names, n) })
 		}
+		entries, medians = append(entries, e), append(medians, m)
 	}
 	if len(common) == 0 {
 		return nil, errors.New("no benchmark with " + unit + " is in every history entry")
 	}
-	tr := &HistoryTrend{Unit: unit, HigherIsBetter: higher, Benchmarks: common, Config: cfg.withDefaults()}
-	for i, e := range h.Entries {
+	tr := &HistoryTrend{Unit: unit, HigherIsBetter: higher, Benchmarks: common, Config: cfg.withDefaults(), Skipped: skipped}
+	for i, e := range entries {
 		var c, lo, hi float64
 		for _, n := range common {
 			s := medians[i][n].Summary
@@ -192,7 +217,7 @@ func (h *History) Trend(unit, filter string, cfg ChangePointConfig) (*HistoryTre
 	}
 	series := make([][]float64, len(common))
 	for j, n := range common {
-		for i := range h.Entries {
+		for i := range entries {
 			series[j] = append(series[j], medians[i][n].Summary.Center)
 		}
 	}
@@ -201,7 +226,7 @@ func (h *History) Trend(unit, filter string, cfg ChangePointConfig) (*HistoryTre
 		return nil, err
 	}
 	for _, cp := range cps {
-		e := h.Entries[cp.Index]
+		e := entries[cp.Index]
 		tr.Changes = append(tr.Changes, HistoryChange{Benchmark: common[cp.Series], Entry: e.Name, Commit: e.Commit,
 			Worse: worse(cp.Ratio, higher), ChangePoint: cp})
 	}
@@ -283,7 +308,7 @@ func (h *History) WriteTrendPlot(path string, t *HistoryTrend) error {
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(path, b, 0o644)
+	return atomicfile.WriteFile(path, b, 0o644)
 }
 
 // Calibrate compares two runs of the same commit (A/A) and says what a
@@ -345,4 +370,14 @@ func Calibrate(a, b *Set, units []string, filter string) (string, error) {
 		fmt.Fprintf(&out, "  recommend: spillbench compare --metric %s --threshold %s\n", unit, formatPercent(thr))
 	}
 	return out.String(), nil
+}
+
+// hasBenchmark reports whether Go benchmark-format text holds a result.
+func hasBenchmark(b []byte) bool {
+	for line := range bytes.Lines(b) {
+		if bytes.HasPrefix(line, []byte("Benchmark")) {
+			return true
+		}
+	}
+	return false
 }

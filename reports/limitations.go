@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strings"
 )
 
 // limitationsSection lists what this report cannot say.
@@ -19,6 +20,7 @@ func limitationsSection(d *doc, s *Set) {
 	}
 	skipped := map[string]int{}
 	notFired := map[string]int{}
+	items = append(items, failureItems(s)...)
 	for _, o := range s.Outcomes() {
 		switch o.Status {
 		case "skipped", "not-applicable":
@@ -88,4 +90,37 @@ func limitationsSection(d *doc, s *Set) {
 	}
 	sort.Strings(items)
 	d.list(items)
+}
+
+// failureItems says how many repetitions failed and how (Outcome.Failed),
+// and whether anything at all was measured.
+func failureItems(s *Set) []string {
+	var items []string
+	failed := map[string]int{} // how a repetition failed -> repetitions
+	failedCells := map[string]bool{}
+	for _, o := range s.Outcomes() {
+		if !o.Failed() {
+			continue
+		}
+		how := o.Status
+		if how == "error" {
+			how = "error " + orDash(o.ErrorType) + " with no fault injected"
+		}
+		failed[how]++
+		failedCells[o.Cell] = true
+	}
+	if len(failed) > 0 {
+		var hows []string
+		n := 0
+		for _, how := range slices.Sorted(mapKeys(failed)) {
+			hows = append(hows, fmt.Sprintf("%d %s", failed[how], how))
+			n += failed[how]
+		}
+		items = append(items, fmt.Sprintf("%d of %d repetitions failed, in %d cells (%s): their cells' figures stand on the repetitions that passed, if any; outcomes.jsonl says why each failed.",
+			n, len(s.Outcomes()), len(failedCells), strings.Join(hows, ", ")))
+	}
+	if len(s.Results()) == 0 {
+		items = append(items, "No repetition recorded a result: there are no figures to report.")
+	}
+	return items
 }

@@ -53,6 +53,9 @@ type Dir struct {
 	Profiles []string // paths of profiles/*.pb.gz, sorted
 	// Units is the unit metadata (better=, assume=) the results carry.
 	Units benchfmt.UnitMetadataMap
+	// Warnings say what of the directory was left unread: a last line
+	// cut short (a full disk, a killed writer), an empty or torn profile.
+	Warnings []string
 }
 
 // Env is env.json: the fields reports use.
@@ -126,6 +129,25 @@ type Outcome struct {
 	External *ExternalOutcome `json:"external"`
 }
 
+// Failed reports whether a repetition failed: it lost data, timed out,
+// was interrupted, could not set its fault up, or stopped on an error
+// that no injected fault caused (a full TMPDIR under a fault-free cell).
+// A skipped cell, or a fault that did not fire, is no failure of the
+// run, but no evidence either; Limitations lists those apart.
+func (o Outcome) Failed() bool {
+	switch o.Status {
+	case "data-lost", "timeout", "interrupted", "setup-failed":
+		return true
+	case "crash":
+		// An external target's crash under a fault is what the fault
+		// did to it; without one it is a failure.
+		return o.Fault == nil || o.Fault.Quiet
+	case "error":
+		return o.Keys["fault"] == "none" || o.Fault == nil || o.Fault.Quiet
+	}
+	return false
+}
+
 // FaultOutcome is what the injector of a fault cell observed.
 type FaultOutcome struct {
 	Injector   string   `json:"injector"`
@@ -161,6 +183,15 @@ func (s *Set) Results() []*benchfmt.Result {
 // rather than a result directory.
 func (s *Set) Plain() bool {
 	return slices.ContainsFunc(s.Dirs, func(d *Dir) bool { return d.Plain })
+}
+
+// Warnings returns every directory's warnings.
+func (s *Set) Warnings() []string {
+	var ws []string
+	for _, d := range s.Dirs {
+		ws = append(ws, d.Warnings...)
+	}
+	return ws
 }
 
 // Outcomes returns every outcome of every directory.
@@ -310,20 +341,49 @@ func loadDir(path string) (*Dir, error) {
 	if err := d.loadOutcomes(filepath.Join(path, "outcomes.jsonl")); err != nil {
 		return nil, err
 	}
-	d.Profiles, _ = filepath.Glob(filepath.Join(path, "profiles", "*.pb.gz"))
-	slices.Sort(d.Profiles)
+	d.loadProfiles(filepath.Join(path, "profiles"))
 	return d, nil
+}
+
+// loadProfiles lists the profiles that parse; an empty or torn one (its
+// writer killed before an atomic rename existed, a foreign copy cut
+// short) is left out with a warning rather than failing the report.
+func (d *Dir) loadProfiles(dir string) {
+	paths, _ := filepath.Glob(filepath.Join(dir, "*.pb.gz"))
+	slices.Sort(paths)
+	for _, p := range paths {
+		if _, err := ReadProfile(p); err != nil {
+			d.Warnings = append(d.Warnings, fmt.Sprintf("%v; left out", err))
+			continue
+		}
+		d.Profiles = append(d.Profiles, p)
+	}
+}
+
+// readWholeLines reads a file of line records and cuts it at its last
+// whole line: what follows is a record its writer could not finish (a
+// full disk, SIGKILL), dropped with a warning naming the file.
+func (d *Dir) readWholeLines(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if n := len(b); n > 0 && b[n-1] != '\n' {
+		cut := bytes.LastIndexByte(b, '\n') + 1
+		d.Warnings = append(d.Warnings, fmt.Sprintf("%s: its last line is torn: %d bytes after the last whole line (byte %d) left out", path, n-cut, cut))
+		b = b[:cut]
+	}
+	return b, nil
 }
 
 // loadResults reads results.txt, rejecting syntax errors and a unit whose
 // values disagree on its base unit within one benchmark.
 func (d *Dir) loadResults(path string) error {
-	f, err := os.Open(path)
+	b, err := d.readWholeLines(path)
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	return d.readResults(f, path)
+	return d.readResults(bytes.NewReader(b), path)
 }
 
 // readResults reads Go benchmark results from r, named path in errors.
@@ -357,7 +417,7 @@ func (d *Dir) readResults(f io.Reader, path string) error {
 }
 
 func (d *Dir) loadOutcomes(path string) error {
-	b, err := os.ReadFile(path)
+	b, err := d.readWholeLines(path)
 	if err != nil {
 		return err
 	}

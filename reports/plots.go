@@ -375,6 +375,8 @@ var outcomeClasses = []struct {
 	{"unaffected", color.RGBA{0xae, 0xc7, 0xe8, 0xff}},
 	{"data lost", color.RGBA{0xd6, 0x27, 0x28, 0xff}},
 	{"did not fire", color.RGBA{0xff, 0x7f, 0x0e, 0xff}},
+	{"timed out", color.RGBA{0x94, 0x67, 0xbd, 0xff}},
+	{"interrupted", color.RGBA{0x8c, 0x56, 0x4b, 0xff}},
 	{"unavailable", color.RGBA{0x99, 0x99, 0x99, 0xff}},
 	// External targets only: a death or an unlisted exit code, a run
 	// killed at its time limit, a fault that cannot reach a process.
@@ -396,6 +398,12 @@ func FaultClass(o Outcome) string {
 		return "timed out"
 	case o.Lost+o.Duplicated+o.Corrupted > 0 || o.Status == "data-lost":
 		return "data lost"
+	case o.Status == "timeout":
+		// Its exit code says an error, but the run was stopped from
+		// outside: no evidence that the buffer failed cleanly.
+		return "timed out"
+	case o.Status == "interrupted":
+		return "interrupted"
 	case o.Fault == nil || !o.Fault.Fired || o.Status == "fault-not-fired":
 		return "did not fire"
 	case o.ExitCode != 0:

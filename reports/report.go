@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/spillbench/spillbench/internal/atomicfile"
 )
 
 // Format is a report's output format.
@@ -57,14 +59,17 @@ func Generate(s *Set, opt Options) (Written, error) {
 	if err := os.MkdirAll(filepath.Join(opt.Out, "plots"), 0o755); err != nil {
 		return Written{}, err
 	}
-	names := slices.Sorted(mapKeys(files))
+	// Every file is written in full before any replaces its old version:
+	// a full disk leaves the previous report as it was.
+	paths := map[string][]byte{}
 	var w Written
-	for _, name := range names {
+	for _, name := range slices.Sorted(mapKeys(files)) {
 		path := filepath.Join(opt.Out, name)
-		if err := os.WriteFile(path, files[name], 0o644); err != nil {
-			return w, err
-		}
+		paths[path] = files[name]
 		w.Files = append(w.Files, path)
+	}
+	if err := atomicfile.WriteFiles(paths, 0o644); err != nil {
+		return Written{}, fmt.Errorf("writing the report into %s (what was there is unchanged): %w", opt.Out, err)
 	}
 	return w, nil
 }

@@ -34,7 +34,7 @@ sweep that failed, 130 interrupted.
 	count := fs.Int("count", 0, "repetitions per cell (default: the spec's max-count)")
 	perProcess := fs.Int("per-process", 0, "repetitions of every cell before both sides start afresh in new processes (default: all in one pair)")
 	plant := fs.String("plant", "", "testing the tools only: plant a slowdown in the head's cells matching REGEXP, as REGEXP=5% (see run --plant)")
-	var c compareFlags
+	c := compareFlags{stderr: stderr}
 	c.register(fs)
 	quiet := fs.Bool("q", false, "no progress output")
 	if err := fs.parse(args); err != nil {

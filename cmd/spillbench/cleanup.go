@@ -7,8 +7,8 @@ import (
 	"github.com/spillbench/spillbench/injectors"
 )
 
-func cleanupCmd(stdout io.Writer, args []string) error {
-	fs := newFlags(io.Discard, "cleanup", "  spillbench cleanup\n")
+func cleanupCmd(stdout, stderr io.Writer, args []string) error {
+	fs := newFlags(stderr, "cleanup", "  spillbench cleanup\n")
 	if err := fs.parse(args); err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/spillbench/spillbench/injectors"
@@ -54,6 +55,28 @@ Usage:
 Run "spillbench <command> -h" for a command's flags and examples.
 `
 
+// checkedWriter remembers the first error writing to w: a command's
+// output that did not arrive (stdout on a full disk, a closed pipe) must
+// not end in exit status 0.
+type checkedWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (c *checkedWriter) Write(p []byte) (int, error) {
+	if c.err != nil {
+		return 0, c.err
+	}
+	n, err := c.w.Write(p)
+	if err == nil && n < len(p) {
+		err = io.ErrShortWrite
+	}
+	if err != nil {
+		c.err = err
+	}
+	return n, err
+}
+
 // spillbench runs the command line args and returns the exit status.
 func spillbench(stdout, stderr io.Writer, args []string) (code int) {
 	defer func() {
@@ -64,7 +87,19 @@ func spillbench(stdout, stderr io.Writer, args []string) (code int) {
 			code = 70
 		}
 	}()
-	err := dispatch(stdout, stderr, args)
+	out := &checkedWriter{w: stdout}
+	err := dispatch(out, stderr, args)
+	var ee exitError
+	if out.err != nil && (err == nil || errors.As(err, &ee) || errors.Is(err, flag.ErrHelp)) {
+		// The command's own result is moot if nobody could read it.
+		fmt.Fprintf(stderr, "spillbench: writing standard output: %v\n", out.err)
+		return 1
+	}
+	return exitCode(stderr, err)
+}
+
+// exitCode maps a command's error to its exit status, printing its line.
+func exitCode(stderr io.Writer, err error) int {
 	var ue usageError
 	var ee exitError
 	var fe failedError
@@ -76,8 +111,12 @@ func spillbench(stdout, stderr io.Writer, args []string) (code int) {
 	case errors.Is(err, flag.ErrHelp):
 		return 0
 	case errors.Is(err, context.Canceled):
-		fmt.Fprintf(stderr, "spillbench: interrupted\n")
-		return 130
+		sig := syscall.Signal(lastSignal.Load())
+		if sig == 0 {
+			sig = syscall.SIGINT
+		}
+		fmt.Fprintf(stderr, "spillbench: interrupted (%v)\n", sig)
+		return 128 + int(sig) // 130 for SIGINT, 143 for SIGTERM, as shells report them
 	case errors.As(err, &ue), errors.As(err, &fe):
 		fmt.Fprintf(stderr, "spillbench: %v\n", err)
 		return 2
@@ -88,8 +127,8 @@ func spillbench(stdout, stderr io.Writer, args []string) (code int) {
 
 func dispatch(stdout, stderr io.Writer, args []string) error {
 	if len(args) == 0 {
-		fmt.Fprint(stdout, help)
-		return nil
+		_, err := fmt.Fprint(stdout, help)
+		return err
 	}
 	switch args[0] {
 	case "run":
@@ -111,12 +150,12 @@ func dispatch(stdout, stderr io.Writer, args []string) error {
 	case "survive":
 		return surviveCmd(stdout, stderr, args[1:])
 	case "cleanup":
-		return cleanupCmd(stdout, args[1:])
+		return cleanupCmd(stdout, stderr, args[1:])
 	case "version":
-		return versionCmd(stdout, args[1:])
+		return versionCmd(stdout, stderr, args[1:])
 	case "help", "-h", "-help", "--help":
-		fmt.Fprint(stdout, help)
-		return nil
+		_, err := fmt.Fprint(stdout, help)
+		return err
 	}
 	return usagef("unknown command %q; run spillbench with no arguments for the list", args[0])
 }
@@ -179,19 +218,29 @@ func (f *flags) parse(args []string) error {
 // after it, a second one releases what the injectors hold and exits. The
 // returned stop, safe to call more than once, uninstalls both handlers
 // and waits for its goroutine.
+//
+// The signal that cancelled it is kept for the exit status: 128 plus its
+// number, as a shell reports a process the signal killed.
 func interruptible() (context.Context, func()) {
-	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, cancel := context.WithCancel(context.Background())
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
 	finished := make(chan struct{})
 	uninstall := make(chan func(), 1)
 	go func() {
 		select {
-		case <-ctx.Done():
+		case sig := <-ch:
+			if s, ok := sig.(syscall.Signal); ok {
+				lastSignal.Store(int32(s))
+			}
 			// Let the run wind down; the next signal reaches the
 			// hard handler, installed before this one lets go.
 			hard := injectors.HandleSignals()
+			signal.Stop(ch)
 			cancel()
 			uninstall <- hard
 		case <-finished:
+			signal.Stop(ch)
 			uninstall <- func() {}
 		}
 	}()
@@ -204,6 +253,9 @@ func interruptible() (context.Context, func()) {
 		})
 	}
 }
+
+// lastSignal is the signal that last interrupted a command, 0 before any.
+var lastSignal atomic.Int32
 
 // progressTo is where a command's progress goes: stderr, or nowhere
 // with -q.
@@ -219,4 +271,11 @@ func progressTo(stderr io.Writer, quiet bool) io.Writer {
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// warnings prints what reading the inputs left out, one line each.
+func warnings(stderr io.Writer, ws []string) {
+	for _, w := range ws {
+		fmt.Fprintf(stderr, "spillbench: warning: %s\n", w)
+	}
 }

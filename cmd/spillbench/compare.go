@@ -26,7 +26,7 @@ a comma-separated list of them. Exit status: 0 no regression, 1 a
 regression or (without --allow-missing) a benchmark the new side lost or a
 cell that failed, 2 bad input or a comparison too small to see anything.
 `)
-	var c compareFlags
+	c := compareFlags{stderr: stderr}
 	c.register(fs)
 	sides, err := fs.parseWithArgs(args)
 	if err != nil {
@@ -48,6 +48,7 @@ type compareFlags struct {
 	allowMissing                       *bool
 	thr                                float64 // threshold, parsed by check
 	cmd                                string
+	stderr                             io.Writer // warnings about the inputs
 }
 
 func (c *compareFlags) register(fs *flags) {
@@ -93,6 +94,9 @@ func (c *compareFlags) compare(stdout io.Writer, oldPaths, newPaths []string) er
 	cur, err := reports.LoadBenchmarks(stdin, newPaths...)
 	if err != nil {
 		return usagef("%s: %v", c.cmd, err)
+	}
+	if c.stderr != nil {
+		warnings(c.stderr, append(old.Warnings(), cur.Warnings()...))
 	}
 	// Result directories hold the machine's baselines (Ring, RawFS) and
 	// work metrics beside the engine's cells; the gate is about the cells'

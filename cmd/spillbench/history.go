@@ -56,8 +56,12 @@ func historyAdd(stdout, stderr io.Writer, args []string) error {
 	if err != nil {
 		return usagef("history add: %v", err)
 	}
+	warnings(stderr, set.Warnings())
 	if len(set.Dirs) != 1 {
 		return usagef("history add: %s holds %d result directories; add one at a time", dirs[0], len(set.Dirs))
+	}
+	if len(set.Dirs[0].Results) == 0 {
+		return usagef("history add: %s holds no benchmark results (no repetition passed); an entry without them would leave history show nothing to track, so it is not added", dirs[0])
 	}
 	entry, err := reports.AddHistory(*store, set.Dirs[0], *commit)
 	if err != nil {
@@ -117,6 +121,9 @@ no later change undid), 2 bad input.
 	if err != nil {
 		return usagef("history show: %v", err)
 	}
+	for _, e := range t.Skipped {
+		fmt.Fprintf(stderr, "spillbench: warning: history entry %s holds no %s result and is left out\n", e, t.Unit)
+	}
 	for _, p := range t.Points {
 		fmt.Fprintf(stdout, "%-24s %s [%s, %s]\n", p.Label, fmtFloat(p.Center), fmtFloat(p.Lo), fmtFloat(p.Hi))
 	}
@@ -128,7 +135,7 @@ no later change undid), 2 bad input.
 		fmt.Fprintf(stdout, "change point at %s: %s %s %s [%s, %s] %s (p=%.4f)\n",
 			c.Entry, c.Benchmark, t.Unit, historyChange(c.Ratio), historyChange(c.Lo), historyChange(c.Hi), dir, c.P)
 	}
-	fmt.Fprintln(stdout, historySummary(t, len(h.Entries)))
+	fmt.Fprintln(stdout, historySummary(t, len(t.Points)))
 	regs := t.Regressions(thr)
 	for _, c := range regs {
 		since := ""

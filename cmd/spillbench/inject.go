@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -70,13 +71,19 @@ func injectCmd(stdout, stderr io.Writer, args []string) error {
 	}
 	dir := *out
 	if dir == "" {
-		dir = filepath.Join("out", "inject-"+time.Now().Format("20060102-150405"))
+		if dir, err = newDefaultOut("inject", time.Now()); err != nil {
+			return usagef("inject: %v; give --out", err)
+		}
 	}
 	ctx, stop := interruptible()
 	defer stop()
 	defer injectors.Resources.ReleaseAll()
 	progress := progressTo(stderr, *quiet)
 	sum, err := bench.Run(ctx, spec, bench.Options{Out: dir, Progress: progress})
+	var oe *bench.OutError
+	if errors.As(err, &oe) {
+		return usagef("inject: %v", err)
+	}
 	printSummary(stdout, sum)
 	if err != nil {
 		return err

@@ -18,9 +18,11 @@
 // file (go test -bench output; a,b for several a side, - for standard
 // input). ab and calibrate run their two sweeps interleaved, repetition
 // by repetition, and compare them pair by pair: drift of the host falls
-// on both sides alike. Exit status: 0 fine, 1 a regression, 2 bad input
-// or a failure to measure, 130 interrupted. Run "spillbench <command> -h"
-// for each command's flags.
+// on both sides alike. Exit status: 0 fine, 1 a regression or failed
+// repetitions (or standard output that could not be written), 2 bad
+// input or a failure to measure, 128+N after signal N (130 for SIGINT,
+// 143 for SIGTERM). Run "spillbench <command> -h" for each command's
+// flags.
 package main
 
 import "os"

@@ -21,7 +21,7 @@ func TestMain(m *testing.M) {
 		os.Exit(spillbench(os.Stdout, os.Stderr, os.Args[1:]))
 	}
 	os.Setenv(asCommandEnv, "1")
-	goleak.VerifyTestMain(m)
+	goleak.VerifyTestMain(m, goleak.Cleanup(func(int) { shared.remove() }))
 }
 
 func TestInterruptibleReleasesItsHandlers(t *testing.T) {

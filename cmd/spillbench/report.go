@@ -44,6 +44,7 @@ func reportCmd(stdout, stderr io.Writer, args []string) error {
 	if err != nil {
 		return usagef("report: %v", err)
 	}
+	warnings(stderr, set.Warnings())
 	if *docKind == "tuning" {
 		dir := *out
 		if dir == "" {

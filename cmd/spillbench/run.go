@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -56,15 +57,16 @@ func runCmd(stdout, stderr io.Writer, args []string) error {
 	if err != nil {
 		return usagef("run: %v", err)
 	}
-	var cpus []int
-	if *cpuList != "" {
-		if cpus, err = bench.ParseCPUs(*cpuList); err != nil {
-			return usagef("run: --cpus: %v", err)
-		}
+	cpus, err := parseCPUs(*cpuList)
+	if err != nil {
+		return err
 	}
 	spec, err := bench.LoadSpec(*specName)
 	if err != nil {
 		return usagef("run: %v", err)
+	}
+	if _, err := bench.ShardCells(spec, shard); err != nil {
+		return usagef("run: --shard: %v", err)
 	}
 	if *lockstep != "" && *count == 0 {
 		// Adaptive repetition decides from each side's own noise: the
@@ -73,10 +75,9 @@ func runCmd(stdout, stderr io.Writer, args []string) error {
 	}
 	dir := *out
 	if dir == "" {
-		dir = filepath.Join("out", spec.Name+"-"+time.Now().Format("20060102-150405"))
-	}
-	if ents, err := os.ReadDir(dir); err == nil && len(ents) > 0 {
-		return usagef("run: --out %s is not empty; give a new directory", dir)
+		if dir, err = newDefaultOut(spec.Name, time.Now()); err != nil {
+			return usagef("run: %v; give --out", err)
+		}
 	}
 
 	// The first Ctrl-C stops the sweep cleanly: nothing new starts, the
@@ -88,14 +89,75 @@ func runCmd(stdout, stderr io.Writer, args []string) error {
 
 	progress := progressTo(stderr, *quiet)
 	sum, err := bench.Run(ctx, spec, bench.Options{Out: dir, Count: *count, Shard: shard, Profiles: *profiles, Progress: progress, Terminal: isTerminal(progress), CPUs: cpus, Plant: plant, Step: step, Lockstep: *lockstep})
-	printSummary(stdout, sum)
+	return runResult(stdout, sum, err, *out == "")
+}
+
+// runResult prints the summary of a sweep and decides how run ends.
+func runResult(stdout io.Writer, sum bench.Summary, err error, defaultOut bool) error {
+	dir := sum.Dir
+	var oe *bench.OutError
+	if errors.As(err, &oe) {
+		if defaultOut {
+			os.Remove(oe.Dir) // the empty directory newDefaultOut made
+		}
+		return usagef("run: %v", err)
+	}
+	if werr := printSummary(stdout, sum); werr != nil && err == nil {
+		return fmt.Errorf("run: writing the summary: %w", werr)
+	}
+	if err == nil && sum.Env.Failed > 0 {
+		// The sweep ran, but some of what it measured failed: CI must
+		// not read the directory as a clean result.
+		return fmt.Errorf("run: %d of %d recorded repetitions failed (see %s)", sum.Env.Failed, sum.Env.Recorded, filepath.Join(dir, "outcomes.jsonl"))
+	}
 	return err
 }
 
-func printSummary(w io.Writer, s bench.Summary) {
-	if s.Dir == "" {
-		return
+// parseCPUs reads --cpus and checks the process may use them.
+func parseCPUs(list string) ([]int, error) {
+	if list == "" {
+		return nil, nil
 	}
+	cpus, err := bench.ParseCPUs(list)
+	if err == nil {
+		err = bench.CheckCPUs(cpus)
+	}
+	if err != nil {
+		return nil, usagef("run: --cpus: %v", err)
+	}
+	return cpus, nil
+}
+
+// newDefaultOut makes the default result directory, ./out/<spec>-<time>,
+// with a numbered suffix if another run took that name in the same
+// second: os.Mkdir fails if the name exists, so no two runs share it.
+func newDefaultOut(spec string, now time.Time) (string, error) {
+	base := filepath.Join("out", spec+"-"+now.Format("20060102-150405"))
+	if err := os.MkdirAll("out", 0o755); err != nil {
+		return "", err
+	}
+	for i := 1; ; i++ {
+		dir := base
+		if i > 1 {
+			dir = fmt.Sprintf("%s-%d", base, i)
+		}
+		err := os.Mkdir(dir, 0o755)
+		if err == nil {
+			return dir, nil
+		}
+		if !errors.Is(err, os.ErrExist) || i == 1000 {
+			return "", err
+		}
+	}
+}
+
+// printSummary prints what the sweep did and returns the first error
+// writing it.
+func printSummary(stdout io.Writer, s bench.Summary) error {
+	if s.Dir == "" {
+		return nil
+	}
+	w := &checkedWriter{w: stdout}
 	e := s.Env
 	state := "complete"
 	if !e.Complete {
@@ -123,4 +185,5 @@ func printSummary(w io.Writer, s bench.Summary) {
 		}
 		fmt.Fprintf(w, "  failed: %s\n", f)
 	}
+	return w.err
 }

@@ -7,8 +7,8 @@ import (
 	"strings"
 )
 
-func versionCmd(stdout io.Writer, args []string) error {
-	fs := newFlags(io.Discard, "version", "  spillbench version\n")
+func versionCmd(stdout, stderr io.Writer, args []string) error {
+	fs := newFlags(stderr, "version", "  spillbench version\n")
 	if err := fs.parse(args); err != nil {
 		return err
 	}
