@@ -2,13 +2,16 @@ package bench
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -298,24 +301,43 @@ type SurvivalOptions struct {
 
 // Survive runs the operation, byte and corruption sweeps over both
 // granularities and the directory and spooled backends, and writes every
-// run to Out/survival.jsonl.
-func Survive(opt SurvivalOptions) (int, error) {
+// run to Out/survival.jsonl. When ctx is cancelled it stops after the
+// run in progress and returns ctx's error. Whatever ends it (an error,
+// ctx, or a signal that makes injectors.Resources release everything),
+// it leaves no scratch directory, and a result directory only when the
+// sweeps completed: one it created is removed, and from one that was
+// empty it removes its own files, so the same --out can be given again.
+func Survive(ctx context.Context, opt SurvivalOptions) (n int, err error) {
 	if ents, err := os.ReadDir(opt.Out); err == nil && len(ents) > 0 {
 		return 0, fmt.Errorf("result directory %s is not empty; give a new --out directory", opt.Out)
 	}
-	if err := os.MkdirAll(opt.Out, 0o755); err != nil {
+	release, err := claimOut(opt.Out)
+	if err != nil {
 		return 0, err
 	}
+	defer func() { err = errors.Join(err, release(err == nil)) }()
+	scratch, err := os.MkdirTemp("", "spillbench-survive-")
+	if err != nil {
+		return 0, err
+	}
+	tmp := injectors.Resources.Add("temp dir", scratch, func() error { return os.RemoveAll(scratch) })
+	defer func() { err = errors.Join(err, tmp.Release()) }()
 	f, err := os.Create(filepath.Join(opt.Out, "survival.jsonl"))
 	if err != nil {
 		return 0, err
 	}
-	defer f.Close()
+	defer func() {
+		if cerr := f.Close(); cerr != nil && err == nil {
+			err = cerr
+		}
+	}()
 	enc := json.NewEncoder(f)
 	opt.Stride = max(opt.Stride, 1)
 	env := collectEnv(&Spec{Name: "survival"}, Shard{0, 1})
-	n := 0
 	emit := func(r SurvivalRun) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		n++
 		if opt.Progress != nil && n%500 == 0 {
 			fmt.Fprintf(opt.Progress, "spillbench: %d survival runs\n", n)
@@ -324,10 +346,10 @@ func Survive(opt SurvivalOptions) (int, error) {
 	}
 	for _, g := range []spill.Granularity{spill.Batch, spill.PerItem} {
 		for _, backend := range []Backend{BackendDir, BackendSpooled} {
-			if err := operationSweep(g, backend, opt.Stride, emit); err != nil {
+			if err := operationSweep(scratch, g, backend, opt.Stride, emit); err != nil {
 				return n, err
 			}
-			if err := byteSweep(g, backend, opt.Stride, emit); err != nil {
+			if err := byteSweep(scratch, g, backend, opt.Stride, emit); err != nil {
 				return n, err
 			}
 		}
@@ -340,10 +362,44 @@ func Survive(opt SurvivalOptions) (int, error) {
 	return n, os.WriteFile(filepath.Join(opt.Out, "env.json"), append(b, '\n'), 0o644)
 }
 
-// mockPolicy returns a policy spilling through m into a fresh temp dir
-// (or the spooled backend's temp dir) and a function removing it.
-func mockPolicy(g spill.Granularity, backend Backend, m *injectors.Mock) (spill.Policy, func(), error) {
-	dir, err := os.MkdirTemp("", "spillbench-survive-")
+// claimOut makes the result directory out (empty or absent) and
+// registers it with injectors.Resources. The returned release, given
+// whether the sweeps completed, keeps it then, and otherwise takes back
+// what the sweeps made: the directory if it was absent, else the files
+// in it. A signal handler draining the registry releases it as failed.
+func claimOut(out string) (release func(complete bool) error, err error) {
+	_, statErr := os.Stat(out)
+	created := errors.Is(statErr, fs.ErrNotExist)
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return nil, err
+	}
+	var complete atomic.Bool
+	h := injectors.Resources.Add("result dir", out, func() error {
+		switch {
+		case complete.Load():
+			return nil
+		case created:
+			return os.RemoveAll(out)
+		}
+		var errs []error
+		for _, name := range []string{"survival.jsonl", "env.json"} {
+			if err := os.Remove(filepath.Join(out, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				errs = append(errs, err)
+			}
+		}
+		return errors.Join(errs...)
+	})
+	return func(ok bool) error {
+		complete.Store(ok)
+		return h.Release()
+	}, nil
+}
+
+// mockPolicy returns a policy spilling through m into a fresh directory
+// in scratch (or the spooled backend's temp dir) and a function removing
+// it.
+func mockPolicy(scratch string, g spill.Granularity, backend Backend, m *injectors.Mock) (spill.Policy, func(), error) {
+	dir, err := os.MkdirTemp(scratch, "run-")
 	if err != nil {
 		return spill.Policy{}, nil, err
 	}
@@ -355,10 +411,10 @@ func mockPolicy(g spill.Granularity, backend Backend, m *injectors.Mock) (spill.
 }
 
 // trace runs the workload fault-free and returns its operations.
-func trace(g spill.Granularity, backend Backend) ([]injectors.Observation, error) {
+func trace(scratch string, g spill.Granularity, backend Backend) ([]injectors.Observation, error) {
 	m := injectors.NewMock()
 	m.Trace = true
-	p, done, err := mockPolicy(g, backend, m)
+	p, done, err := mockPolicy(scratch, g, backend, m)
 	if err != nil {
 		return nil, err
 	}
@@ -373,8 +429,8 @@ func trace(g spill.Granularity, backend Backend) ([]injectors.Observation, error
 // operationSweep injects each fault at operation k, for every k of the
 // reference run, once (transient: the caller carries on) and from k on
 // (persistent: the caller stops), until run K+1 is clean.
-func operationSweep(g spill.Granularity, backend Backend, stride int, emit func(SurvivalRun) error) error {
-	ops, err := trace(g, backend)
+func operationSweep(scratch string, g spill.Granularity, backend Backend, stride int, emit func(SurvivalRun) error) error {
+	ops, err := trace(scratch, g, backend)
 	if err != nil {
 		return err
 	}
@@ -388,7 +444,7 @@ func operationSweep(g spill.Granularity, backend Backend, stride int, emit func(
 				if err := m.Arm(injectors.Fault{Mode: fk.mode, Rule: "(randomly 1 0)", Nth: k, Persistent: persistent}); err != nil {
 					return err
 				}
-				p, done, err := mockPolicy(g, backend, m)
+				p, done, err := mockPolicy(scratch, g, backend, m)
 				if err != nil {
 					return err
 				}
@@ -444,8 +500,8 @@ func reached(obs []injectors.Observation, firstErr, injected error) string {
 
 // byteSweep cuts the first record write after b bytes, for every b from 0
 // to the record's length, once: the header and payload split everywhere.
-func byteSweep(g spill.Granularity, backend Backend, stride int, emit func(SurvivalRun) error) error {
-	ops, err := trace(g, backend)
+func byteSweep(scratch string, g spill.Granularity, backend Backend, stride int, emit func(SurvivalRun) error) error {
+	ops, err := trace(scratch, g, backend)
 	if err != nil {
 		return err
 	}
@@ -464,7 +520,7 @@ func byteSweep(g spill.Granularity, backend Backend, stride int, emit func(Survi
 		if err := m.Arm(injectors.Fault{Mode: injectors.ModeENOSPC, Rule: fmt.Sprintf("(index %d)", k), Partial: max(b, 0)}); err != nil {
 			return err
 		}
-		p, done, err := mockPolicy(g, backend, m)
+		p, done, err := mockPolicy(scratch, g, backend, m)
 		if err != nil {
 			return err
 		}

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"context"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -24,7 +25,7 @@ func TestSurvivalSweepsRun(t *testing.T) {
 		t.Skip("the sweeps take seconds even sampled")
 	}
 	dir := filepath.Join(t.TempDir(), "survive")
-	n, err := Survive(SurvivalOptions{Out: dir, Stride: 97})
+	n, err := Survive(context.Background(), SurvivalOptions{Out: dir, Stride: 97})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +110,7 @@ func TestSurvivalLedgerChecksEveryError(t *testing.T) {
 // the record's own length, both included: the fault-free trace says how
 // long that write is.
 func TestByteSweepCutsEveryLengthOfTheRecord(t *testing.T) {
-	ops, err := trace(spill.PerItem, BackendDir)
+	ops, err := trace(t.TempDir(), spill.PerItem, BackendDir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +122,7 @@ func TestByteSweepCutsEveryLengthOfTheRecord(t *testing.T) {
 		}
 	}
 	var cuts []int
-	err = byteSweep(spill.PerItem, BackendDir, 1, func(r SurvivalRun) error {
+	err = byteSweep(t.TempDir(), spill.PerItem, BackendDir, 1, func(r SurvivalRun) error {
 		cuts = append(cuts, r.At)
 		if r.Unaccounted != 0 || r.Reached != "caller" {
 			t.Errorf("cut at %d: %+v", r.At, r)
@@ -145,7 +146,7 @@ func TestSurvivalLedgerLiftsTheFault(t *testing.T) {
 		if err := m.Arm(injectors.Fault{Mode: injectors.ModeEIO, Rule: "(randomly 1 0)", Nth: k, Persistent: true}); err != nil {
 			t.Fatal(err)
 		}
-		p, done, err := mockPolicy(spill.Batch, BackendDir, m)
+		p, done, err := mockPolicy(t.TempDir(), spill.Batch, BackendDir, m)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -113,11 +113,14 @@ type survivalTotals struct {
 	// unaccounted: items lost, duplicated or corrupted that no error of
 	// their run accounts for.
 	unaccounted int
-	// lossRuns: runs where an error reported a loss; overRuns of them
-	// reported more items lost than were; reported and lost are their
-	// items.
-	lossRuns, overRuns, reported, lost int
-	errorRuns, laterErrors             int // runs with an error; errors after a run's first
+	// counted: runs where an error counted the items it lost (a
+	// prior-spills-lost error); overRuns of them reported more than were
+	// lost; reported and lost are their items. uncounted: runs where an
+	// error said items were lost without a count (a corrupt record);
+	// uncountedLost their items lost.
+	counted, overRuns, reported, lost int
+	uncounted, uncountedLost          int
+	errorRuns, laterErrors            int // runs with an error; errors after a run's first
 }
 
 // totalSurvival adds up, over every run, the panics, the runs with wrong
@@ -140,10 +143,14 @@ func totalSurvival(runs []SurvivalRun) survivalTotals {
 			t.errorRuns++
 			t.laterErrors += r.Errors - 1
 		}
-		if r.LossReported {
-			t.lossRuns++
+		switch {
+		case r.ReportedLost > 0:
+			t.counted++
 			t.reported += r.ReportedLost
 			t.lost += r.Lost
+		case r.LossReported:
+			t.uncounted++
+			t.uncountedLost += r.Lost
 		}
 		if r.OverReported > 0 {
 			t.overRuns++
@@ -158,8 +165,8 @@ func survivalSummary(d *doc, runs []SurvivalRun, figures bool) error {
 	t := totalSurvival(runs)
 	d.p("Every filesystem operation of a fault-free run, failed in turn, once and for good; every byte at which the first record write can be cut, the whole record included; every bit of a spill file flipped and every length it can be cut to. **%d runs: %d panics, %d unreported faults, and %d runs with wrong data no error accounts for (%d items lost beyond what the errors reported, duplicated or corrupted), counted over every run's whole ledger, after its first error too.**",
 		len(runs), t.panics, t.unreported, t.silent, t.unaccounted)
-	d.p("%d runs returned an error, %d errors in all after the first of their run, each compared with the ledger. In %d runs an error reported items lost: %d items reported (the largest count an error of the run gave), %d lost. In %d of those runs the error reported more items lost than were: a prior-spills-lost error counts every item in records written before the directory vanished, and the buffer, whose file handle is still open, delivers them when the caller carries on.",
-		t.errorRuns, t.laterErrors, t.lossRuns, t.reported, t.lost, t.overRuns)
+	d.p("%d runs returned an error; %d more errors came after the first of their run, each compared with the ledger too. In %d runs an error said items were lost without a count (a corrupt record): %d items lost in them. In %d runs a prior-spills-lost error counted the items it lost: %d items reported (the largest count of the run), %d lost; %d of those runs lost fewer items than reported. Its count is of the items in records written before the directory vanished, which the buffer can no longer add to; their file is still open, and the buffer delivers them when the caller carries on, so the count says what is at risk, not what is gone.",
+		t.errorRuns, t.laterErrors, t.uncounted, t.uncountedLost, t.counted, t.reported, t.lost, t.overRuns)
 	sweeps := survivalSweeps(runs)
 	if !figures || len(sweeps) == 0 {
 		return nil
