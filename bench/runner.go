@@ -541,7 +541,7 @@ func (r *runner) execute(ctx context.Context, c Cell, inj injectors.Injector, it
 			p := s.Apply(*policy)
 			policy = &p
 		case c.Backend == BackendDir:
-			dir, derr := os.MkdirTemp("", "spillbench-spill-")
+			dir, derr := os.MkdirTemp(r.spec.SpillDir, "spillbench-spill-")
 			if derr != nil {
 				return m, derr
 			}
@@ -645,7 +645,7 @@ func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 // reads back as many as it reloaded, and records the result as
 // RawFS/<the cell's keys>.
 func (r *runner) rawFS(c Cell, s spill.Stats) error {
-	dir, err := os.MkdirTemp("", "spillbench-rawfs-")
+	dir, err := os.MkdirTemp(r.spec.SpillDir, "spillbench-rawfs-")
 	if err != nil {
 		return err
 	}

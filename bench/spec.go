@@ -78,6 +78,13 @@ type Spec struct {
 	Faults      []FaultSpec
 	Source      []byte // the YAML it was parsed from
 	SourceName  string
+
+	// SpillDir is where cells without an injector make their spill
+	// directories, and RawFS its files; empty is os.TempDir. Env lists
+	// the environment overrides ApplyEnv was given.
+	SpillDir string
+	Env      []EnvOverride
+	given    map[string]bool // the axes and settings the spec wrote
 }
 
 // Backend is where a cell's buffer spills.
@@ -199,6 +206,7 @@ func parseSpec(file string, src []byte, memory int64) (*Spec, error) {
 			return nil, err
 		}
 	}
+	p.s.given = seen
 	if err := p.defaults(root); err != nil {
 		return nil, err
 	}

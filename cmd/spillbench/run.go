@@ -66,6 +66,9 @@ func runCmd(stdout, stderr io.Writer, args []string) error {
 	if err != nil {
 		return usagef("run: %v", err)
 	}
+	if err := spec.ApplyEnv(os.LookupEnv); err != nil {
+		return usagef("run: %v", err)
+	}
 	if *lockstep != "" && *count == 0 {
 		// Adaptive repetition decides from each side's own noise: the
 		// sides would run different repetitions. Both run the most.
