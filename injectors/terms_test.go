@@ -44,14 +44,23 @@ func TestParseTerms(t *testing.T) {
 }
 
 // FuzzParseTerms: any input is refused or accepted without a panic, with
-// a one-line error.
+// a one-line error; built with -tags failpoint, what it accepts the
+// failpoint library accepts too.
 func FuzzParseTerms(f *testing.F) {
 	for _, s := range []string{`return("ENOSPC")`, `25%1*sleep("1ms")->off`, `2*off->1*return("EDQUOT")`, `%(`, `1.2.3%off`} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		if err := ParseTerms(s); err != nil && strings.Contains(err.Error(), "\n") {
+		err := ParseTerms(s)
+		if err != nil && strings.Contains(err.Error(), "\n") {
 			t.Fatalf("error of more than one line: %q", err)
+		}
+		if err == nil && failpointsBuilt {
+			const name = FailpointPrefix + "terms-fuzz"
+			if err := enableFailpoint(name, s); err != nil {
+				t.Fatalf("ParseTerms accepts %q, the library refuses it: %v", s, err)
+			}
+			disableFailpoint(name)
 		}
 	})
 }
