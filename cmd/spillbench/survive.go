@@ -35,6 +35,9 @@ func surviveCmd(stdout, stderr io.Writer, args []string) error {
 	if dir == "" {
 		dir = filepath.Join("out", "survive-"+time.Now().Format("20060102-150405"))
 	}
+	if ents, err := os.ReadDir(dir); err == nil && len(ents) > 0 {
+		return usagef("survive: --out %s is not empty; give a new directory", dir)
+	}
 	docOut := *docDir
 	if docOut == "" {
 		docOut = dir

@@ -101,6 +101,11 @@ func TestSurviveChecksDocFirst(t *testing.T) {
 	if _, err := os.Stat(out); !os.IsNotExist(err) {
 		t.Errorf("result directory made although --doc was refused: %v", err)
 	}
+	// A result directory in use is bad input too.
+	stderr.Reset()
+	if code := spillbench(&stdout, &stderr, []string{"survive", "--out", dir, "-q"}); code != 2 || !strings.Contains(stderr.String(), "not empty") {
+		t.Fatalf("survive into a used --out: exit %d, %q; want 2 saying it is not empty", code, stderr.String())
+	}
 	// A --doc that does not exist yet is fine, and the check leaves
 	// nothing behind.
 	fresh := filepath.Join(dir, "a", "b")
