@@ -300,7 +300,7 @@ func operationSection(d *doc, runs []SurvivalRun) {
 				fmt.Sprint(a.clean), fmt.Sprint(a.lost), fmt.Sprint(a.reported), fmt.Sprint(a.unaccounted),
 				orDash(strings.Join(a.types, ", ")), orDash(fmt.Sprint(a.exits))})
 		}
-		d.t([]string{"gran", "backend", "fault", "K", "runs", "reached caller", "recovered", "absorbed", "unreported", "all items delivered", "items lost", "reported lost", "unaccounted", "typed errors", "exit codes"}, rows)
+		d.t([]string{"gran", "backend", "fault", "K", "runs", "reached caller", "recovered", "absorbed", "unreported", "all items delivered in the end", "items lost", "reported lost", "unaccounted", "typed errors", "exit codes"}, rows)
 	}
 }
 
@@ -314,7 +314,7 @@ func byteSection(d *doc, runs []SurvivalRun) {
 		rows = append(rows, []string{k.gran, k.backend, fmt.Sprint(a.runs), fmt.Sprint(a.caller), fmt.Sprint(a.clean), fmt.Sprint(a.lost), fmt.Sprint(a.unaccounted)})
 	}
 	d.p("The first record write fails with ENOSPC after b bytes reached the file, for every b from 0 to the record's length, both ends included (at the length, the whole record reached the file and the write still failed): the header and the payload cut everywhere. The driver carries on; the next record is written at the same offset, over the partial one.")
-	d.t([]string{"gran", "backend", "cuts", "reached caller", "all items delivered", "items lost", "unaccounted"}, rows)
+	d.t([]string{"gran", "backend", "cuts", "reached caller", "all items delivered in the end", "items lost", "unaccounted"}, rows)
 }
 
 // corruptionSection writes the Every bit and every length of a spill
