@@ -41,6 +41,8 @@ fuzz:
 	$(GO) test ./engine -run '^$$' -fuzz '^FuzzDeltaRoundTrip$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./engine -run '^$$' -fuzz '^FuzzDecodeResult$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./injectors -run '^$$' -fuzz '^FuzzParseRule$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./injectors -run '^$$' -fuzz '^FuzzParseTerms$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./bench -run '^$$' -fuzz '^FuzzParseSpec$$' -fuzztime $(FUZZTIME)
 
 # Mutation testing of the spill buffer and the engine (gremlins): every
 # mutant its tests leave alive (or that hangs them) is printed. Slow:

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bufio"
+	"cmp"
 	"os"
 	"os/exec"
 	"runtime"
@@ -69,6 +70,9 @@ type Env struct {
 	// Planted names a regression planted on purpose (spillbench run
 	// --plant): results from such a run measure the tools, not the code.
 	Planted string `json:"planted,omitempty"`
+	// EnvOverrides are the SPILLBENCH_* spill variables the sweep was
+	// given and what each did (Spec.ApplyEnv).
+	EnvOverrides []EnvOverride `json:"env_overrides,omitempty"`
 	// Lockstep is the token of the interleaved run (spillbench ab or
 	// calibrate) this sweep took turns in; its partner records the same
 	// one, and compare pairs their repetitions.
@@ -104,7 +108,8 @@ func collectEnv(spec *Spec, shard Shard) Env {
 		e.Kernel = unix.ByteSliceToString(u.Release[:])
 	}
 	e.CPU = cpuModel()
-	e.SpillFS = fsType(os.TempDir())
+	e.SpillFS = fsType(cmp.Or(spec.SpillDir, os.TempDir()))
+	e.EnvOverrides = spec.Env
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		if bi.Main.Path != "" {
 			e.Module = bi.Main.Path

@@ -571,7 +571,7 @@ func (r *runner) execute(ctx context.Context, c Cell, inj injectors.Injector, it
 			p := s.Apply(*policy)
 			policy = &p
 		case c.Backend == BackendDir:
-			dir, h, derr := injectors.NewTempDir("spill")
+			dir, h, derr := injectors.NewTempDirIn(r.spec.SpillDir, "spill")
 			if derr != nil {
 				return m, derr
 			}
@@ -676,7 +676,7 @@ func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 // reads back as many as it reloaded, and records the result as
 // RawFS/<the cell's keys>.
 func (r *runner) rawFS(c Cell, s spill.Stats) error {
-	dir, h, err := injectors.NewTempDir("rawfs")
+	dir, h, err := injectors.NewTempDirIn(r.spec.SpillDir, "rawfs")
 	if err != nil {
 		return err
 	}

@@ -82,6 +82,13 @@ type Spec struct {
 	Inputs     []Input
 	Source     []byte // the YAML it was parsed from
 	SourceName string
+
+	// SpillDir is where cells without an injector make their spill
+	// directories, and RawFS its files; empty is os.TempDir. Env lists
+	// the environment overrides ApplyEnv was given.
+	SpillDir string
+	Env      []EnvOverride
+	given    map[string]bool // the axes and settings the spec wrote
 }
 
 // Backend is where a cell's buffer spills.
@@ -158,8 +165,15 @@ var axisNames = []string{"workload", "threshold", "granularity", "compression", 
 var settingNames = []string{"name", "count", "max-count", "ci", "benchtime", "warmup", "seed", "timeout", "profiles", "gogc", "max-steal", "target", "input"}
 
 // ParseSpec parses a spec and checks it, reporting the first problem with
-// its file and line. Nothing runs until a spec parses.
+// its file and line. Nothing runs until a spec parses, and a spec whose
+// sweep would not fit in the machine's memory (MachineMemory) does not.
 func ParseSpec(file string, src []byte) (*Spec, error) {
+	return parseSpec(file, src, MachineMemory())
+}
+
+// parseSpec is ParseSpec for a machine of memory bytes (0: unknown, no
+// check).
+func parseSpec(file string, src []byte, memory int64) (*Spec, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(src, &doc); err != nil {
 		var te *yaml.TypeError
@@ -184,6 +198,7 @@ func ParseSpec(file string, src []byte) (*Spec, error) {
 		Source: bytes.Clone(src), SourceName: file,
 	}}
 	root := doc.Content[0]
+	p.root = root
 	seen := map[string]bool{}
 	for i := 0; i+1 < len(root.Content); i += 2 {
 		k, v := root.Content[i], root.Content[i+1]
@@ -195,7 +210,14 @@ func ParseSpec(file string, src []byte) (*Spec, error) {
 			return nil, err
 		}
 	}
+	p.s.given = seen
 	if err := p.defaults(root); err != nil {
+		return nil, err
+	}
+	if err := p.checkCells(); err != nil {
+		return nil, err
+	}
+	if err := p.checkMemory(memory); err != nil {
 		return nil, err
 	}
 	return p.s, nil
@@ -204,6 +226,10 @@ func ParseSpec(file string, src []byte) (*Spec, error) {
 type specParser struct {
 	file string
 	s    *Spec
+	root *yaml.Node
+	// The nodes each ring and workload value was written at, in the
+	// order of s.Rings and s.Workloads: the memory check names them.
+	ringLines, workloadLines []*yaml.Node
 }
 
 func (p *specParser) errorf(n *yaml.Node, format string, args ...any) error {
@@ -375,6 +401,7 @@ func (p *specParser) scalarAxis(axis string, it *yaml.Node) error {
 			s.Workers = append(s.Workers, n)
 		} else {
 			s.Rings = append(s.Rings, n)
+			p.ringLines = append(p.ringLines, it)
 		}
 	}
 	if err != nil {
@@ -407,6 +434,9 @@ func (p *specParser) thresholds(k, v *yaml.Node) error {
 		if err1 != nil || err2 != nil || err3 != nil || from <= 0 || to < from || f <= 1 || math.IsInf(f, 0) {
 			return p.errorf(it, "threshold range %q: write LO..HI xF with 0 < LO <= HI and F > 1, such as 4KiB..64MiB x4", it.Value)
 		}
+		if n := math.Log(float64(to)/float64(from)) / math.Log(f); n > maxAxisValues {
+			return p.errorf(it, "threshold range %q has about %.0f values, more than %d; give a larger factor", it.Value, n, maxAxisValues)
+		}
 		for t := float64(from); t <= float64(to)*1.0000001; t *= f {
 			p.s.Thresholds = append(p.s.Thresholds, int64(math.Round(t)))
 		}
@@ -433,13 +463,34 @@ func (p *specParser) workloads(k, v *yaml.Node) error {
 				return p.errorf(it, "workload: %v; give name, items and scale", err)
 			}
 			w.Name, w.Items, w.Scale = raw.Name, raw.Items, raw.Scale
+			if math.IsNaN(w.Scale) || math.IsInf(w.Scale, 0) {
+				return p.errorf(p.keyLine(it, "scale"), "workload %s: scale %v; give a positive factor such as 0.25, or leave it out for 1", w.Name, w.Scale)
+			}
 		}
 		if _, err := engine.NewWorkload(w); err != nil {
 			return p.errorf(it, "%v", err)
 		}
 		p.s.Workloads = append(p.s.Workloads, w)
+		p.workloadLines = append(p.workloadLines, it)
 	}
 	return nil
+}
+
+// rawFault is a fault of a spec as written.
+type rawFault struct {
+	Injector    string   `yaml:"injector"`
+	Mode        string   `yaml:"mode"`
+	Site        string   `yaml:"site"`
+	After       string   `yaml:"after"`
+	Nth         int      `yaml:"nth"`
+	Persistent  bool     `yaml:"persistent"`
+	Rule        string   `yaml:"rule"`
+	Terms       string   `yaml:"terms"`
+	Probability *float64 `yaml:"probability"`
+	Latency     string   `yaml:"latency"`
+	Workloads   []string `yaml:"workloads"`
+	Thresholds  []string `yaml:"thresholds"`
+	Quiet       bool     `yaml:"quiet"`
 }
 
 func (p *specParser) faults(k, v *yaml.Node) error {
@@ -448,21 +499,7 @@ func (p *specParser) faults(k, v *yaml.Node) error {
 		return err
 	}
 	for _, it := range items {
-		var raw struct {
-			Injector    string   `yaml:"injector"`
-			Mode        string   `yaml:"mode"`
-			Site        string   `yaml:"site"`
-			After       string   `yaml:"after"`
-			Nth         int      `yaml:"nth"`
-			Persistent  bool     `yaml:"persistent"`
-			Rule        string   `yaml:"rule"`
-			Terms       string   `yaml:"terms"`
-			Probability float64  `yaml:"probability"`
-			Latency     string   `yaml:"latency"`
-			Workloads   []string `yaml:"workloads"`
-			Thresholds  []string `yaml:"thresholds"`
-			Quiet       bool     `yaml:"quiet"`
-		}
+		var raw rawFault
 		if it.Kind == yaml.ScalarNode {
 			raw.Injector = it.Value
 		} else if err := strictDecode(it, &raw); err != nil {
@@ -471,13 +508,13 @@ func (p *specParser) faults(k, v *yaml.Node) error {
 		f := FaultSpec{Injector: raw.Injector, Workloads: raw.Workloads, Quiet: raw.Quiet, Line: it.Line}
 		for _, w := range raw.Workloads {
 			if !slices.Contains(engine.Workloads, w) {
-				return p.errorf(it, "fault workloads: unknown workload %q; use %s", w, strings.Join(engine.Workloads, ", "))
+				return p.errorf(p.keyLine(it, "workloads"), "fault workloads: unknown workload %q; use %s", w, strings.Join(engine.Workloads, ", "))
 			}
 		}
 		for _, t := range raw.Thresholds {
 			n, err := spill.ParseSize(t)
 			if err != nil || n <= 0 {
-				return p.errorf(it, "fault thresholds: %q is not a positive size such as 2KiB", t)
+				return p.errorf(p.keyLine(it, "thresholds"), "fault thresholds: %q is not a positive size such as 2KiB", t)
 			}
 			f.Thresholds = append(f.Thresholds, n)
 		}
@@ -489,30 +526,93 @@ func (p *specParser) faults(k, v *yaml.Node) error {
 		if err != nil {
 			return p.errorf(it, "%v", err)
 		}
-		f.Fault = injectors.Fault{Mode: injectors.Mode(raw.Mode), Site: spill.Site(raw.Site), Nth: raw.Nth,
-			Persistent: raw.Persistent, Rule: raw.Rule, Terms: raw.Terms, Probability: raw.Probability}
-		if !slices.Contains(inj.Modes(), f.Fault.Mode) && raw.Terms == "" {
-			return p.errorf(it, "injector %s has no mode %q; its modes are %v", raw.Injector, raw.Mode, inj.Modes())
-		}
-		if raw.Site != "" && !slices.Contains(spill.Sites, f.Fault.Site) {
-			return p.errorf(it, "unknown site %q; the sites are %v", raw.Site, spill.Sites)
-		}
-		if raw.After != "" {
-			if f.Fault.AfterBytes, err = spill.ParseSize(raw.After); err != nil {
-				return p.errorf(it, "after %q: %v", raw.After, err)
-			}
-		}
-		if raw.Latency != "" {
-			if f.Fault.Latency, err = time.ParseDuration(raw.Latency); err != nil {
-				return p.errorf(it, "latency %q: give a duration such as 1ms", raw.Latency)
-			}
-		}
-		if raw.Rule != "" {
-			if _, err := injectors.ParseRule(raw.Rule); err != nil {
-				return p.errorf(it, "%v", err)
-			}
+		if f.Fault, err = p.faultKnobs(it, raw, inj); err != nil {
+			return err
 		}
 		p.s.Faults = append(p.s.Faults, f)
+	}
+	return nil
+}
+
+// faultKnobs checks a fault's mode and knobs for injector inj, each
+// against the line it was written on.
+func (p *specParser) faultKnobs(it *yaml.Node, raw rawFault, inj injectors.Injector) (injectors.Fault, error) {
+	f := injectors.Fault{Mode: injectors.Mode(raw.Mode), Site: spill.Site(raw.Site), Nth: raw.Nth,
+		Persistent: raw.Persistent, Rule: raw.Rule, Terms: raw.Terms}
+	var err error
+	switch {
+	case raw.Terms != "" && inj.Name() != "failpoint":
+		return f, p.errorf(p.keyLine(it, "terms"), "terms are failpoint terms; injector %s takes a mode instead", inj.Name())
+	case raw.Terms != "" && raw.Mode != "":
+		return f, p.errorf(p.keyLine(it, "mode"), "mode %s and terms %q both given, and terms would win; give one of them", raw.Mode, raw.Terms)
+	case raw.Terms != "":
+		if err := injectors.ParseTerms(raw.Terms); err != nil {
+			return f, p.errorf(p.keyLine(it, "terms"), "%v", err)
+		}
+	case !slices.Contains(inj.Modes(), f.Mode):
+		return f, p.errorf(p.keyLine(it, "mode"), "injector %s has no mode %q; its modes are %v", raw.Injector, raw.Mode, inj.Modes())
+	}
+	if raw.Site != "" && !slices.Contains(spill.Sites, f.Site) {
+		return f, p.errorf(p.keyLine(it, "site"), "unknown site %q; the sites are %v", raw.Site, spill.Sites)
+	}
+	if raw.Nth < 0 {
+		return f, p.errorf(p.keyLine(it, "nth"), "nth %d: give the call to fail, counting from 1 (0 or leaving it out means the first)", raw.Nth)
+	}
+	if pr := raw.Probability; pr != nil {
+		if math.IsNaN(*pr) || *pr < 0 || *pr > 1 {
+			return f, p.errorf(p.keyLine(it, "probability"), "probability %v: give a fraction from 0 to 1, such as 0.25", *pr)
+		}
+		f.Probability = *pr
+	}
+	if raw.After != "" {
+		if f.AfterBytes, err = spill.ParseSize(raw.After); err != nil || f.AfterBytes < 0 {
+			return f, p.errorf(p.keyLine(it, "after"), "after %q: give a size of 0 or more, such as 256KiB", raw.After)
+		}
+	}
+	if raw.Latency != "" {
+		if f.Latency, err = time.ParseDuration(raw.Latency); err != nil || f.Latency < 0 {
+			return f, p.errorf(p.keyLine(it, "latency"), "latency %q: give a duration of 0 or more, such as 1ms", raw.Latency)
+		}
+	}
+	if raw.Rule != "" {
+		if _, err := injectors.ParseRule(raw.Rule); err != nil {
+			return f, p.errorf(p.keyLine(it, "rule"), "%v", err)
+		}
+	}
+	return f, nil
+}
+
+// keyLine returns the value node of key in mapping n, for its line, or
+// n itself when n has no such key.
+func (p *specParser) keyLine(n *yaml.Node, key string) *yaml.Node {
+	if n.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == key {
+				return n.Content[i+1]
+			}
+		}
+	}
+	return n
+}
+
+// maxAxisValues and maxCells bound a spec's size: a range of more values,
+// or a cross product of more cells, is a typo, and would fill memory
+// before anything ran.
+const (
+	maxAxisValues = 1000
+	maxCells      = 100000
+)
+
+// checkCells refuses a spec whose axes multiply to more than maxCells.
+func (p *specParser) checkCells() error {
+	s := p.s
+	n := 1.0
+	for _, k := range []int{len(s.Workloads), len(s.Thresholds), len(s.Granularity), len(s.Compression), len(s.Reclaim),
+		len(s.Backends), len(s.Workers), len(s.Rings), len(s.Schedules), len(s.Faults)} {
+		n *= float64(k)
+	}
+	if n > maxCells {
+		return p.errorf(p.root, "the spec has %.0f cells, more than %d; give fewer values on its axes, or shard a smaller spec", n, maxCells)
 	}
 	return nil
 }

@@ -2,13 +2,16 @@ package bench
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -35,25 +38,39 @@ type SurvivalRun struct {
 
 	Injected  int    `json:"injected"` // faults the mock injected
 	Site      string `json:"site,omitempty"`
-	ErrorType string `json:"error_type,omitempty"`
+	ErrorType string `json:"error_type,omitempty"` // of the first error
 	Error     string `json:"error,omitempty"`
-	ExitCode  int    `json:"exit_code"`
+	// ExitCode is engine.ExitCode of the first error and the run's
+	// ledger: 23 when no error came and the ledger is not clean.
+	ExitCode int `json:"exit_code"`
 	// Reached says where the first injected fault went: "caller" (an error
 	// carrying it was returned), "recovered" (the buffer re-created its
 	// directory and carried on), "absorbed" (by design: an unlink of a name
 	// already gone), or "none" (an unreported fault: must never happen).
 	Reached   string `json:"reached,omitempty"`
 	Recovered bool   `json:"recovered"` // every item was delivered once and intact in the end
-	Delivered int    `json:"delivered"`
-	Lost      int    `json:"lost"`
-	Duplicate int    `json:"duplicated"`
-	Corrupt   int    `json:"corrupted"`
-	// For prior-spills-lost: the records and items it reported, and what the
-	// buffer held on disk when it reported them.
-	ReportedRecords int `json:"reported_records,omitempty"`
-	ActualRecords   int `json:"actual_records,omitempty"`
-	// Silent: data came out wrong (lost, duplicated, corrupted) and no
-	// error said so. Must never happen.
+
+	// The ledger of the whole run: the phase the sweep describes, then
+	// the rest of the workload fed and drained with the fault lifted.
+	Delivered int `json:"delivered"`  // distinct items delivered intact
+	Lost      int `json:"lost"`       // items never delivered
+	Duplicate int `json:"duplicated"` // deliveries of an item already delivered
+	Corrupt   int `json:"corrupted"`  // deliveries matching no item
+	// Errors is how many errors the buffer returned over the run.
+	Errors int `json:"errors"`
+	// ReportedLost is the largest number of items an error said were
+	// lost (a prior-spills-lost error counts them); LossReported is set
+	// when any error said items were lost, counted or not (a corrupt
+	// record says so without a count).
+	ReportedLost int  `json:"reported_lost"`
+	LossReported bool `json:"loss_reported"`
+	// Unaccounted is the wrong data no error accounts for: every
+	// duplicate and corrupt delivery, and lost items beyond those
+	// reported (none beyond, when an error reported an uncounted loss).
+	// OverReported is the items errors reported lost that were not.
+	Unaccounted  int `json:"unaccounted"`
+	OverReported int `json:"over_reported"`
+	// Silent: Unaccounted is not zero. Must never happen.
 	Silent   bool `json:"silent"`
 	Panicked bool `json:"panicked"`
 }
@@ -100,13 +117,17 @@ type driver struct {
 	delivered []int // times each item was delivered
 	corrupt   int
 	firstErr  error
-	statsAt   spill.Stats // the buffer's stats when the first error came
+	errs      []error // every error the buffer returned, the first included
 }
 
 // drive pushes the workload through a buffer with policy p. With
 // keepGoing, it carries on after an error as a caller that retries would;
-// otherwise it stops at the first, as the engine does.
-func drive(sh shape, p spill.Policy, keepGoing bool, damage func(*spill.Buffer[[]byte])) (d *driver, panicked bool) {
+// otherwise it stops at the first, as the engine does. Either way, the
+// run then goes on for its ledger: lift (if not nil) takes the fault
+// away, the items not yet inserted are inserted and everything is
+// drained, carrying on past errors, so an item counts as lost only if
+// the buffer can no longer deliver it.
+func drive(sh shape, p spill.Policy, keepGoing bool, damage func(*spill.Buffer[[]byte]), lift func()) (d *driver, panicked bool) {
 	items, order := survivalItems(sh)
 	d = &driver{items: items, delivered: make([]int, len(items))}
 	defer func() {
@@ -115,48 +136,77 @@ func drive(sh shape, p spill.Policy, keepGoing bool, damage func(*spill.Buffer[[
 		}
 	}()
 	buf, err := spill.New(256, spill.Bytes{}, p)
-	if err != nil {
-		d.firstErr = err
+	at := 0
+	if !d.fail(err) {
+		at = d.feed(buf, order, 0, keepGoing, damage)
+	} else if lift != nil {
+		// The buffer was never made: every item is still the caller's,
+		// who makes it again once the fault is gone.
+		lift()
+		if buf, err = spill.New(256, spill.Bytes{}, p); d.fail(err) {
+			return d, false
+		}
+	} else {
 		return d, false
 	}
-	fail := func(err error) bool {
-		if err == nil {
-			return false
+	if at >= 0 {
+		if lift != nil {
+			lift()
 		}
-		if d.firstErr == nil {
-			d.firstErr, d.statsAt = err, buf.Stats()
-		}
-		return !keepGoing
+		d.feed(buf, order, at, true, nil)
 	}
+	d.fail(buf.Close())
+	return d, false
+}
+
+// feed inserts order[from:] and drains, three more times at the end. It
+// stops at the first error unless keepGoing, and returns where to go on
+// from then (-1 when it did not stop): the item whose insert failed with
+// the buffer full, or the one after the last inserted.
+func (d *driver) feed(buf *spill.Buffer[[]byte], order []uint64, from int, keepGoing bool, damage func(*spill.Buffer[[]byte])) int {
 	drain := func() bool {
 		out, err := buf.DrainReady(nil)
 		for _, v := range out {
 			d.deliver(v)
 		}
-		return fail(err)
+		return d.fail(err) && !keepGoing
 	}
-	for i, seq := range order {
+	for i := from; i < len(order); i++ {
+		seq := order[i]
 		if damage != nil && i == len(order)-1 {
 			damage(buf) // the last block waits for its head, partly on disk
 		}
-		err := buf.Insert(seq, items[seq])
+		err := buf.Insert(seq, d.items[seq])
 		if errors.Is(err, spill.ErrCapacity) {
 			if drain() {
-				break
+				return i // not inserted
 			}
-			err = buf.ForceInsert(seq, items[seq])
+			err = buf.ForceInsert(seq, d.items[seq])
 		}
-		if fail(err) || drain() {
-			break
+		// An insert that fails past the ring (an eviction's write) has
+		// put the item in the ring: it is the buffer's to deliver.
+		if (d.fail(err) && !keepGoing) || drain() {
+			return i + 1
 		}
 	}
-	for i := 0; i < 3 && (d.firstErr == nil || keepGoing); i++ {
+	for range 3 {
 		if drain() {
-			break
+			return len(order)
 		}
 	}
-	fail(buf.Close())
-	return d, false
+	return -1
+}
+
+// fail records a non-nil err and reports whether there was one.
+func (d *driver) fail(err error) bool {
+	if err == nil {
+		return false
+	}
+	if d.firstErr == nil {
+		d.firstErr = err
+	}
+	d.errs = append(d.errs, err)
+	return true
 }
 
 func (d *driver) deliver(v []byte) {
@@ -172,7 +222,25 @@ func (d *driver) deliver(v []byte) {
 	d.delivered[seq]++
 }
 
-// tally fills a run's delivery counts.
+// reportedLoss is what an error says about lost items: how many, and
+// whether it says any were lost at all. Only a prior-spills-lost error
+// counts them; a corrupt record or an unsupported codec loses the items
+// of a record it does not count; an I/O error keeps its items in memory.
+func reportedLoss(err error) (items int, says bool) {
+	var lost *spill.PriorSpillsLostError
+	var bad *spill.CorruptRecordError
+	var codec *spill.UnsupportedCompressionError
+	switch {
+	case errors.As(err, &lost):
+		return lost.Items, lost.Items > 0
+	case errors.As(err, &bad), errors.As(err, &codec):
+		return 0, true
+	}
+	return 0, false
+}
+
+// tally fills a run's ledger and compares it with what every error of the
+// run reported, whatever came before it.
 func (d *driver) tally(r *SurvivalRun) {
 	for _, n := range d.delivered {
 		switch {
@@ -187,15 +255,26 @@ func (d *driver) tally(r *SurvivalRun) {
 	}
 	r.Corrupt = d.corrupt
 	r.Recovered = r.Lost == 0 && r.Duplicate == 0 && r.Corrupt == 0
-	r.Silent = !r.Recovered && d.firstErr == nil
+	r.Errors = len(d.errs)
+	counted := false
+	for _, err := range d.errs {
+		n, says := reportedLoss(err)
+		r.ReportedLost = max(r.ReportedLost, n)
+		r.LossReported = r.LossReported || says
+		counted = counted || n > 0
+	}
+	uncounted := r.LossReported && !counted
+	r.Unaccounted = r.Duplicate + r.Corrupt
+	if !uncounted {
+		r.Unaccounted += max(0, r.Lost-r.ReportedLost)
+	}
+	r.OverReported = max(0, r.ReportedLost-r.Lost)
+	r.Silent = r.Unaccounted > 0
 	if d.firstErr != nil {
 		r.Error, r.ErrorType = d.firstErr.Error(), errorType(d.firstErr)
-		r.ExitCode = engine.ExitCode(d.firstErr, engine.Report{})
-		var lost *spill.PriorSpillsLostError
-		if errors.As(d.firstErr, &lost) {
-			r.ReportedRecords, r.ActualRecords = lost.Records, d.statsAt.SpilledRecords
-		}
 	}
+	r.ExitCode = engine.ExitCode(d.firstErr, engine.Report{Sent: int64(len(d.items)), Delivered: int64(r.Delivered),
+		Lost: int64(r.Lost), Duplicated: int64(r.Duplicate), Corrupted: int64(r.Corrupt)})
 }
 
 // survivalFaults are the fault kinds of the sweeps and what a caller sees.
@@ -222,24 +301,44 @@ type SurvivalOptions struct {
 
 // Survive runs the operation, byte and corruption sweeps over both
 // granularities and the directory and spooled backends, and writes every
-// run to Out/survival.jsonl.
-func Survive(opt SurvivalOptions) (int, error) {
+// run to Out/survival.jsonl. When ctx is cancelled it stops after the
+// run in progress and returns ctx's error. Whatever ends it (an error,
+// ctx, or a signal that makes injectors.Resources release everything),
+// it leaves no scratch directory, and a result directory only when the
+// sweeps completed: one it created is removed, and from one that was
+// empty it removes its own files, so the same --out can be given again.
+func Survive(ctx context.Context, opt SurvivalOptions) (n int, err error) {
 	if ents, err := os.ReadDir(opt.Out); err == nil && len(ents) > 0 {
 		return 0, fmt.Errorf("result directory %s is not empty; give a new --out directory", opt.Out)
 	}
-	if err := os.MkdirAll(opt.Out, 0o755); err != nil {
+	release, err := claimOut(opt.Out)
+	if err != nil {
 		return 0, err
 	}
+	defer func() { err = errors.Join(err, release(err == nil)) }()
+	// One marked scratch dir for every run: removed by the signal
+	// handler, and by spillbench cleanup if this process is killed.
+	scratch, tmp, err := injectors.NewTempDir("survive")
+	if err != nil {
+		return 0, err
+	}
+	defer func() { err = errors.Join(err, tmp.Release()) }()
 	f, err := os.Create(filepath.Join(opt.Out, "survival.jsonl"))
 	if err != nil {
 		return 0, err
 	}
-	defer f.Close()
+	defer func() {
+		if cerr := f.Close(); cerr != nil && err == nil {
+			err = cerr
+		}
+	}()
 	enc := json.NewEncoder(f)
 	opt.Stride = max(opt.Stride, 1)
 	env := collectEnv(&Spec{Name: "survival"}, Shard{0, 1})
-	n := 0
 	emit := func(r SurvivalRun) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		n++
 		if opt.Progress != nil && n%500 == 0 {
 			fmt.Fprintf(opt.Progress, "spillbench: %d survival runs\n", n)
@@ -248,10 +347,10 @@ func Survive(opt SurvivalOptions) (int, error) {
 	}
 	for _, g := range []spill.Granularity{spill.Batch, spill.PerItem} {
 		for _, backend := range []Backend{BackendDir, BackendSpooled} {
-			if err := operationSweep(g, backend, opt.Stride, emit); err != nil {
+			if err := operationSweep(scratch, g, backend, opt.Stride, emit); err != nil {
 				return n, err
 			}
-			if err := byteSweep(g, backend, opt.Stride, emit); err != nil {
+			if err := byteSweep(scratch, g, backend, opt.Stride, emit); err != nil {
 				return n, err
 			}
 		}
@@ -264,10 +363,44 @@ func Survive(opt SurvivalOptions) (int, error) {
 	return n, os.WriteFile(filepath.Join(opt.Out, "env.json"), append(b, '\n'), 0o644)
 }
 
-// mockPolicy returns a policy spilling through m into a fresh temp dir
-// (or the spooled backend's temp dir) and a function removing it.
-func mockPolicy(g spill.Granularity, backend Backend, m *injectors.Mock) (spill.Policy, func(), error) {
-	dir, h, err := injectors.NewTempDir("survive")
+// claimOut makes the result directory out (empty or absent) and
+// registers it with injectors.Resources. The returned release, given
+// whether the sweeps completed, keeps it then, and otherwise takes back
+// what the sweeps made: the directory if it was absent, else the files
+// in it. A signal handler draining the registry releases it as failed.
+func claimOut(out string) (release func(complete bool) error, err error) {
+	_, statErr := os.Stat(out)
+	created := errors.Is(statErr, fs.ErrNotExist)
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return nil, err
+	}
+	var complete atomic.Bool
+	h := injectors.Resources.Add("result dir", out, func() error {
+		switch {
+		case complete.Load():
+			return nil
+		case created:
+			return os.RemoveAll(out)
+		}
+		var errs []error
+		for _, name := range []string{"survival.jsonl", "env.json"} {
+			if err := os.Remove(filepath.Join(out, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				errs = append(errs, err)
+			}
+		}
+		return errors.Join(errs...)
+	})
+	return func(ok bool) error {
+		complete.Store(ok)
+		return h.Release()
+	}, nil
+}
+
+// mockPolicy returns a policy spilling through m into a fresh directory
+// in scratch (or the spooled backend's temp dir) and a function removing
+// it.
+func mockPolicy(scratch string, g spill.Granularity, backend Backend, m *injectors.Mock) (spill.Policy, func(), error) {
+	dir, err := os.MkdirTemp(scratch, "run-")
 	if err != nil {
 		return spill.Policy{}, nil, err
 	}
@@ -275,19 +408,19 @@ func mockPolicy(g spill.Granularity, backend Backend, m *injectors.Mock) (spill.
 	if backend == BackendDir {
 		p.Dir = filepath.Join(dir, "spill")
 	}
-	return p, func() { h.Release() }, nil
+	return p, func() { os.RemoveAll(dir) }, nil
 }
 
 // trace runs the workload fault-free and returns its operations.
-func trace(g spill.Granularity, backend Backend) ([]injectors.Observation, error) {
+func trace(scratch string, g spill.Granularity, backend Backend) ([]injectors.Observation, error) {
 	m := injectors.NewMock()
 	m.Trace = true
-	p, done, err := mockPolicy(g, backend, m)
+	p, done, err := mockPolicy(scratch, g, backend, m)
 	if err != nil {
 		return nil, err
 	}
 	defer done()
-	d, _ := drive(shapeFor(backend), p, false, nil)
+	d, _ := drive(shapeFor(backend), p, false, nil, nil)
 	if d.firstErr != nil {
 		return nil, fmt.Errorf("the fault-free reference run failed: %w", d.firstErr)
 	}
@@ -297,8 +430,8 @@ func trace(g spill.Granularity, backend Backend) ([]injectors.Observation, error
 // operationSweep injects each fault at operation k, for every k of the
 // reference run, once (transient: the caller carries on) and from k on
 // (persistent: the caller stops), until run K+1 is clean.
-func operationSweep(g spill.Granularity, backend Backend, stride int, emit func(SurvivalRun) error) error {
-	ops, err := trace(g, backend)
+func operationSweep(scratch string, g spill.Granularity, backend Backend, stride int, emit func(SurvivalRun) error) error {
+	ops, err := trace(scratch, g, backend)
 	if err != nil {
 		return err
 	}
@@ -312,11 +445,11 @@ func operationSweep(g spill.Granularity, backend Backend, stride int, emit func(
 				if err := m.Arm(injectors.Fault{Mode: fk.mode, Rule: "(randomly 1 0)", Nth: k, Persistent: persistent}); err != nil {
 					return err
 				}
-				p, done, err := mockPolicy(g, backend, m)
+				p, done, err := mockPolicy(scratch, g, backend, m)
 				if err != nil {
 					return err
 				}
-				d, panicked := drive(shapeFor(backend), p, !persistent, nil)
+				d, panicked := drive(shapeFor(backend), p, !persistent, nil, func() { lift(m) })
 				done()
 				r := SurvivalRun{Sweep: "operation", Gran: g.String(), Backend: string(backend), Fault: fk.name,
 					Persistent: persistent, At: k, Ops: K, Panicked: panicked}
@@ -334,6 +467,11 @@ func operationSweep(g spill.Granularity, backend Backend, stride int, emit func(
 		}
 	}
 	return nil
+}
+
+// lift takes the mock's fault away: it is armed for a site no call has.
+func lift(m *injectors.Mock) {
+	_ = m.Arm(injectors.Fault{Mode: injectors.ModeENOSPC, Site: "lifted"})
 }
 
 // nextOp steps through 1..K by stride, always ending on K+1, the clean run.
@@ -363,8 +501,8 @@ func reached(obs []injectors.Observation, firstErr, injected error) string {
 
 // byteSweep cuts the first record write after b bytes, for every b from 0
 // to the record's length, once: the header and payload split everywhere.
-func byteSweep(g spill.Granularity, backend Backend, stride int, emit func(SurvivalRun) error) error {
-	ops, err := trace(g, backend)
+func byteSweep(scratch string, g spill.Granularity, backend Backend, stride int, emit func(SurvivalRun) error) error {
+	ops, err := trace(scratch, g, backend)
 	if err != nil {
 		return err
 	}
@@ -378,16 +516,16 @@ func byteSweep(g spill.Granularity, backend Backend, stride int, emit func(Survi
 	if k == 0 {
 		return errors.New("the reference run wrote no record")
 	}
-	for b := 0; b < size; b += stride {
+	for b := 0; b <= size; b = nextCut(b, stride, size) {
 		m := injectors.NewMock()
 		if err := m.Arm(injectors.Fault{Mode: injectors.ModeENOSPC, Rule: fmt.Sprintf("(index %d)", k), Partial: max(b, 0)}); err != nil {
 			return err
 		}
-		p, done, err := mockPolicy(g, backend, m)
+		p, done, err := mockPolicy(scratch, g, backend, m)
 		if err != nil {
 			return err
 		}
-		d, panicked := drive(shapeFor(backend), p, true, nil)
+		d, panicked := drive(shapeFor(backend), p, true, nil, func() { lift(m) })
 		done()
 		r := SurvivalRun{Sweep: "byte", Gran: g.String(), Backend: string(backend), Fault: "enospc", At: b, Ops: len(ops), Panicked: panicked}
 		r.Injected = len(m.Observations())
@@ -398,6 +536,15 @@ func byteSweep(g spill.Granularity, backend Backend, stride int, emit func(Survi
 		}
 	}
 	return nil
+}
+
+// nextCut steps through 0..size by stride, always ending on size: the
+// whole record reached the file and the write still failed.
+func nextCut(b, stride, size int) int {
+	if b < size && b+stride > size {
+		return size
+	}
+	return b + stride
 }
 
 // memFS keeps the spill file in memory, so the corruption sweep can damage
@@ -437,7 +584,7 @@ func corruptionSweep(g spill.Granularity, stride int, emit func(SurvivalRun) err
 		if ref.file != nil {
 			size = len(ref.file.data)
 		}
-	})
+	}, nil)
 	if size == 0 {
 		return errors.New("the corruption sweep's reference run spilled nothing")
 	}
@@ -447,7 +594,7 @@ func corruptionSweep(g spill.Granularity, stride int, emit func(SurvivalRun) err
 			if fs.file != nil {
 				damage(fs.file)
 			}
-		})
+		}, nil)
 		r := SurvivalRun{Sweep: "corruption", Gran: g.String(), Backend: "memory-file", Fault: fault, At: at, Ops: size, Panicked: panicked}
 		d.tally(&r)
 		return emit(r)

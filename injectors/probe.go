@@ -65,7 +65,7 @@ func probe(r Requirement) error {
 // canMount tries a tiny tmpfs mount once per process: being root is not
 // enough inside some containers.
 var canMount = sync.OnceValue(func() error {
-	dir, err := markedTempDir("inj-probe")
+	dir, err := markedTempDir("", "inj-probe")
 	if err != nil {
 		return err
 	}

@@ -172,7 +172,7 @@ const tempPrefix = "spillbench-"
 // the temp dir and registers its removal. Everything an injector creates
 // on disk lives under it.
 func newWorkDir(o *owned, mech string) (string, error) {
-	dir, err := markedTempDir("inj-" + mech)
+	dir, err := markedTempDir("", "inj-"+mech)
 	if err != nil {
 		return "", err
 	}
@@ -185,21 +185,27 @@ func newWorkDir(o *owned, mech string) (string, error) {
 // and registers its removal with Resources: the signal handler removes
 // it, and Cleanup removes it once this process is dead. Release the
 // handle to remove it.
-func NewTempDir(purpose string) (string, Handle, error) {
-	dir, err := markedTempDir(purpose)
+func NewTempDir(purpose string) (string, Handle, error) { return NewTempDirIn("", purpose) }
+
+// NewTempDirIn is NewTempDir in parent instead of the temp dir (an empty
+// parent is the temp dir). Cleanup scans only the temp dir: a dir made
+// elsewhere is removed by this process and its signal handler, not by a
+// later cleanup.
+func NewTempDirIn(parent, purpose string) (string, Handle, error) {
+	dir, err := markedTempDir(parent, purpose)
 	if err != nil {
 		return "", Handle{}, err
 	}
 	return dir, Resources.Add("dir", dir, func() error { return removeWorkDir(dir) }), nil
 }
 
-// markedTempDir creates spillbench-<purpose>-<pid>-<random> in the temp
-// dir with the marker in it. The PID in the name covers the moment before
-// the marker exists: Cleanup takes an empty dir so named, by a dead
-// process, as one it left.
-func markedTempDir(purpose string) (string, error) {
+// markedTempDir creates spillbench-<purpose>-<pid>-<random> in parent
+// (the temp dir if empty) with the marker in it. The PID in the name
+// covers the moment before the marker exists: Cleanup takes an empty dir
+// so named, by a dead process, as one it left.
+func markedTempDir(parent, purpose string) (string, error) {
 	pid := strconv.Itoa(os.Getpid())
-	dir, err := os.MkdirTemp("", tempPrefix+purpose+"-"+pid+"-")
+	dir, err := os.MkdirTemp(parent, tempPrefix+purpose+"-"+pid+"-")
 	if err != nil {
 		return "", err
 	}

@@ -65,6 +65,9 @@ func runCmd(stdout, stderr io.Writer, args []string) error {
 	if err != nil {
 		return usagef("run: %v", err)
 	}
+	if err := spec.ApplyEnv(os.LookupEnv); err != nil {
+		return usagef("run: %v", err)
+	}
 	if _, err := bench.ShardCells(spec, shard); err != nil {
 		return usagef("run: --shard: %v", err)
 	}

@@ -1,12 +1,19 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
+	"os/signal"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/spillbench/spillbench/bench"
+	"github.com/spillbench/spillbench/injectors"
 	"github.com/spillbench/spillbench/reports"
 )
 
@@ -28,18 +35,39 @@ func surviveCmd(stdout, stderr io.Writer, args []string) error {
 	if dir == "" {
 		dir = filepath.Join("out", "survive-"+time.Now().Format("20060102-150405"))
 	}
+	if ents, err := os.ReadDir(dir); err == nil && len(ents) > 0 {
+		return usagef("survive: --out %s is not empty; give a new directory", dir)
+	}
+	docOut := *docDir
+	if docOut == "" {
+		docOut = dir
+	} else if err := probeWritable(filepath.Join(docOut, "fault-survival")); err != nil {
+		// Found now, not after the sweeps.
+		return usagef("survive: --doc %s: %v; give a directory you can write", docOut, err)
+	}
+
+	// As in run: the first Ctrl-C (or SIGTERM) stops the sweeps after the
+	// run in progress, and Survive takes back its scratch and result
+	// directories; a second one releases them through the registry and
+	// exits. sig remembers which signal it was, for the exit status.
+	ctx, stop := interruptible()
+	defer stop()
+	defer injectors.Resources.ReleaseAll()
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sig)
+
 	progress := progressTo(stderr, *quiet)
-	n, err := bench.Survive(bench.SurvivalOptions{Out: dir, Progress: progress, Stride: *stride})
+	n, err := bench.Survive(ctx, bench.SurvivalOptions{Out: dir, Progress: progress, Stride: *stride})
+	if errors.Is(err, context.Canceled) {
+		return interrupted(stderr, sig, err)
+	}
 	if err != nil {
 		return err
 	}
 	runs, env, err := reports.LoadSurvival(dir)
 	if err != nil {
 		return err
-	}
-	docOut := *docDir
-	if docOut == "" {
-		docOut = dir
 	}
 	cmd := "spillbench survive"
 	if *stride > 1 {
@@ -50,4 +78,45 @@ func surviveCmd(stdout, stderr io.Writer, args []string) error {
 	}
 	fmt.Fprintf(stdout, "spillbench: %d survival runs in %s; wrote %s\n", n, dir, filepath.Join(docOut, "fault-survival.md"))
 	return nil
+}
+
+// interrupted is the error of a command a signal stopped: err itself
+// (exit status 130) for SIGINT, and exit status 143 for SIGTERM.
+func interrupted(stderr io.Writer, sig <-chan os.Signal, err error) error {
+	select {
+	case s := <-sig:
+		if s == syscall.SIGTERM {
+			fmt.Fprintf(stderr, "spillbench: interrupted\n")
+			return exitError{128 + int(syscall.SIGTERM)}
+		}
+	default:
+	}
+	return err
+}
+
+// probeWritable checks that files can be made in dir: it makes dir (and
+// the directories above it that are missing), creates and removes a
+// file there, and removes the directories it made.
+func probeWritable(dir string) error {
+	var made []string
+	for d := dir; ; d = filepath.Dir(d) {
+		if _, err := os.Lstat(d); !errors.Is(err, fs.ErrNotExist) || d == filepath.Dir(d) {
+			break
+		}
+		made = append(made, d)
+	}
+	defer func() {
+		for _, d := range made {
+			os.Remove(d)
+		}
+	}()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, ".spillbench-probe-*")
+	if err != nil {
+		return err
+	}
+	f.Close()
+	return os.Remove(f.Name())
 }
