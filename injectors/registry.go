@@ -478,5 +478,29 @@ func processAlive(pid int) bool {
 		return true
 	}
 	state := b[i+2]
-	return state != 'Z' && state != 'X'
+	return state != 'Z' && state != 'X' && !killPending(pid)
+}
+
+// killPending reports whether pid has a SIGKILL pending: it is dying,
+// only held up, like a process whose thread waits in the kernel on a
+// FUSE server that cannot answer until cleanup aborts the connection.
+func killPending(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	return err == nil && sigkillPending(b)
+}
+
+// sigkillPending reads /proc/PID/status text: is SIGKILL in the pending
+// set of the process (ShdPnd) or of its main thread (SigPnd)?
+func sigkillPending(status []byte) bool {
+	for _, line := range strings.Split(string(status), "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if !ok || (k != "ShdPnd" && k != "SigPnd") {
+			continue
+		}
+		mask, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+		if err == nil && mask&(1<<(unix.SIGKILL-1)) != 0 {
+			return true
+		}
+	}
+	return false
 }

@@ -2,6 +2,7 @@ package injectors
 
 import (
 	"errors"
+	"os"
 	"testing"
 	"time"
 )
@@ -39,5 +40,25 @@ func TestReleaseAllWaitsForReleasesInProgress(t *testing.T) {
 	}
 	if fast != 1 || len(r.Held()) != 0 {
 		t.Fatalf("fast released %d times, still held %v", fast, r.Held())
+	}
+}
+
+func TestSigkillPending(t *testing.T) {
+	for _, tc := range []struct {
+		status string
+		want   bool
+	}{
+		{"Name:\tx\nSigPnd:\t0000000000000000\nShdPnd:\t0000000000000100\n", true}, // SIGKILL is signal 9, bit 8
+		{"SigPnd:\t0000000000000100\nShdPnd:\t0000000000000000\n", true},
+		{"SigPnd:\t0000000000000002\nShdPnd:\t0000000000004000\n", false}, // SIGINT, SIGTERM
+		{"SigPnd:\tzz\n", false},
+		{"", false},
+	} {
+		if got := sigkillPending([]byte(tc.status)); got != tc.want {
+			t.Errorf("sigkillPending(%q) = %v, want %v", tc.status, got, tc.want)
+		}
+	}
+	if killPending(os.Getpid()) || !processAlive(os.Getpid()) {
+		t.Fatal("this process has no SIGKILL pending and is alive")
 	}
 }

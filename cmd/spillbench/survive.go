@@ -1,15 +1,12 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
-	"os/signal"
 	"path/filepath"
-	"syscall"
 	"time"
 
 	"github.com/spillbench/spillbench/bench"
@@ -49,19 +46,13 @@ func surviveCmd(stdout, stderr io.Writer, args []string) error {
 	// As in run: the first Ctrl-C (or SIGTERM) stops the sweeps after the
 	// run in progress, and Survive takes back its scratch and result
 	// directories; a second one releases them through the registry and
-	// exits. sig remembers which signal it was, for the exit status.
+	// exits. exitCode gives the status of the signal (130, 143).
 	ctx, stop := interruptible()
 	defer stop()
 	defer injectors.Resources.ReleaseAll()
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
-	defer signal.Stop(sig)
 
 	progress := progressTo(stderr, *quiet)
 	n, err := bench.Survive(ctx, bench.SurvivalOptions{Out: dir, Progress: progress, Stride: *stride})
-	if errors.Is(err, context.Canceled) {
-		return interrupted(stderr, sig, err)
-	}
 	if err != nil {
 		return err
 	}
@@ -78,20 +69,6 @@ func surviveCmd(stdout, stderr io.Writer, args []string) error {
 	}
 	fmt.Fprintf(stdout, "spillbench: %d survival runs in %s; wrote %s\n", n, dir, filepath.Join(docOut, "fault-survival.md"))
 	return nil
-}
-
-// interrupted is the error of a command a signal stopped: err itself
-// (exit status 130) for SIGINT, and exit status 143 for SIGTERM.
-func interrupted(stderr io.Writer, sig <-chan os.Signal, err error) error {
-	select {
-	case s := <-sig:
-		if s == syscall.SIGTERM {
-			fmt.Fprintf(stderr, "spillbench: interrupted\n")
-			return exitError{128 + int(syscall.SIGTERM)}
-		}
-	default:
-	}
-	return err
 }
 
 // probeWritable checks that files can be made in dir: it makes dir (and

@@ -66,8 +66,8 @@ func TestSurviveInterrupt(t *testing.T) {
 			if took := time.Since(start); took > 5*time.Second {
 				t.Errorf("took %v to stop after %v", took, tc.sig)
 			}
-			if last := said[len(said)-1]; last != "spillbench: interrupted" {
-				t.Errorf("last line %q, want spillbench: interrupted", last)
+			if last, want := said[len(said)-1], fmt.Sprintf("spillbench: interrupted (%v)", tc.sig); last != want {
+				t.Errorf("last line %q, want %q", last, want)
 			}
 			if ents, _ := os.ReadDir(tmp); len(ents) > 0 {
 				t.Errorf("left in TMPDIR: %s", ents[0].Name())
