@@ -154,6 +154,7 @@ func TestCompression(t *testing.T) {
 		}
 		return b
 	}
+	zeros := func(_ uint64, n int) []byte { return make([]byte, n) }
 	for _, tc := range []struct {
 		name    string
 		comp    Compression
@@ -164,6 +165,9 @@ func TestCompression(t *testing.T) {
 	}{
 		{"zstd shrinks repetitive records", zstd, Batch, payload, 200, tagZstd},
 		{"zstd skips records under 64 bytes", zstd, PerItem, payload, 37, tagRaw},
+		// A per-item record of seq < 128 frames its item in 2 bytes.
+		{"zstd skips 63 bytes however compressible", zstd, PerItem, zeros, 61, tagRaw},
+		{"zstd takes 64 bytes", zstd, PerItem, zeros, 62, tagZstd},
 		{"zstd keeps incompressible records raw", zstd, PerItem, random, 500, tagRaw},
 		{"none stores raw", Compression{}, Batch, payload, 200, tagRaw},
 	} {
@@ -250,13 +254,22 @@ func TestRSSTriggerForcesAnItemOut(t *testing.T) {
 		t.Fatalf("under the byte budget with RSS over its limit: %+v; want one item out per insert", s)
 	}
 
-	rss = 1 << 20
+	rss = 1 << 30 // at the limit, not over it
 	insertAll(t, b, 100, 4)
 	probeErr = errors.New("no /proc")
 	rss = 2 << 30
 	insertAll(t, b, 100, 5)
 	if s := b.Stats(); s.SpillEvents != 3 {
-		t.Fatalf("RSS under the limit or unreadable still spilled: %+v", s)
+		t.Fatalf("RSS at the limit or unreadable still spilled: %+v", s)
+	}
+
+	// Without an RSS limit the RSS is never read, not even when the byte
+	// budget evicts.
+	nb := newBuffer(t, 64, Policy{Threshold: 500, Granularity: PerItem})
+	nb.rss = func() (int64, error) { t.Error("RSS read without an RSS limit"); return 2 << 30, nil }
+	insertAll(t, nb, 100, seqRange(1, 20)...)
+	if nb.Stats().SpillEvents == 0 {
+		t.Fatal("nothing spilled; the test needs the byte budget to evict")
 	}
 }
 
