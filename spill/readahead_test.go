@@ -3,6 +3,8 @@ package spill
 import (
 	"io/fs"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // The read-ahead window and the staging area at their edges: what a
@@ -158,4 +160,85 @@ func TestVanishedDirWithOnlyDeliveredRecordsWritten(t *testing.T) {
 		t.Fatalf("%d re-creations, want 1", s.DirRecreations)
 	}
 	deliverThrough(t, b, 59)
+}
+
+// The staging space fills to the byte: records that fill it exactly wait
+// there, the next one writes them in one call, and a record exactly the
+// size of the space is staged, not written.
+func TestStagingFillsToTheByte(t *testing.T) {
+	b := newStaged(t, Policy{Threshold: 64 << 10, IOBuffer: 10 * raRecord, Granularity: PerItem, Dir: t.TempDir()})
+	stageNow(t, b, seqRange(20, 30)...)
+	if s := b.Stats(); s.WriteCalls != 0 || int64(len(b.pend)) != b.stage {
+		t.Fatalf("%d writes, %d bytes staged: ten records fill the %d-byte staging space and wait", s.WriteCalls, len(b.pend), b.stage)
+	}
+	stageNow(t, b, 30)
+	if s := b.Stats(); s.WriteCalls != 1 || s.BytesWritten != 10*raRecord {
+		t.Fatalf("%d writes of %d bytes; the eleventh record writes the ten before it in one call", s.WriteCalls, s.BytesWritten)
+	}
+	deliverThrough(t, b, 30)
+
+	one := newStaged(t, Policy{Threshold: 64 << 10, IOBuffer: raRecord, Granularity: PerItem, Dir: t.TempDir()})
+	stageNow(t, one, 20)
+	if s := one.Stats(); s.WriteCalls != 0 || len(one.pend) != raRecord {
+		t.Fatalf("%d writes, %d bytes staged: a record the size of the staging space is staged", s.WriteCalls, len(one.pend))
+	}
+	deliverThrough(t, one, 20)
+}
+
+// A reload writes the staged records first only when they take more than
+// a quarter of the staging space: at a quarter exactly they stay staged.
+func TestReloadFlushesOnlyPastAQuarterOfTheStagingSpace(t *testing.T) {
+	b := newStaged(t, Policy{Threshold: 64 << 10, IOBuffer: 8 * raRecord, Granularity: PerItem, Dir: t.TempDir()})
+	stageNow(t, b, seqRange(20, 30)...)
+	if err := b.flush(); err != nil {
+		t.Fatal(err)
+	}
+	stageNow(t, b, 100, 101) // two records: a quarter of eight
+	before := b.Stats().WriteCalls
+	deliverThrough(t, b, 20) // a reload from the file
+	if s := b.Stats(); s.WriteCalls != before || len(b.pend) != 2*raRecord {
+		t.Fatalf("%d writes (were %d), %d bytes staged: a quarter of the staging space must wait", s.WriteCalls, before, len(b.pend))
+	}
+	deliverThrough(t, b, 29)
+}
+
+// A read-ahead window is released once the records it holds are all
+// reloaded, however many gone records lie between them.
+func TestReadAheadWindowGoesWithItsLastRecord(t *testing.T) {
+	b := newStaged(t, Policy{Threshold: 64 << 10, IOBuffer: 16 << 10, Granularity: PerItem, Dir: t.TempDir()})
+	stageNow(t, b, 20) // at 0
+	stageNow(t, b, 50) // at 126
+	stageNow(t, b, 21) // at 252
+	if err := b.flush(); err != nil {
+		t.Fatal(err)
+	}
+	insertAll(t, b, 100, 50) // 50 again: its record at 126 is gone
+	deliverThrough(t, b, 21) // one read of the three; 20 and 21 served
+	if s := b.Stats(); s.ReadCalls != 1 || s.MemoryUsed != b.items || len(b.ra) != 0 {
+		t.Fatalf("%d reads, %d bytes held with %d of items: the window must go with the last record it held", s.ReadCalls, s.MemoryUsed, b.items)
+	}
+	deliverThrough(t, b, 50)
+}
+
+// A failed write of staged records where one of them lost every item
+// while staged: the records count stays right.
+func TestFailedFlushWithAGoneStagedRecord(t *testing.T) {
+	ffs := newFaultFS(nil)
+	b := newStaged(t, Policy{Threshold: 64 << 10, IOBuffer: 16 << 10, Granularity: PerItem, Dir: t.TempDir(), FS: ffs})
+	stageNow(t, b, 20)
+	stageNow(t, b, 50)
+	stageNow(t, b, 21)
+	insertAll(t, b, 100, 50) // the staged record of 50 is gone, between two live ones
+	if s := b.Stats(); s.SpilledRecords != 2 || s.SpilledItems != 2 {
+		t.Fatalf("%d records, %d items staged; want 2 and 2", s.SpilledRecords, s.SpilledItems)
+	}
+	ffs.add(&fault{site: SiteRecordWrite, nth: 1, times: 1, err: unix.EIO})
+	err := b.flush()
+	if ioe := mustErrAs[*IOError](t, err); ioe.Items != 2 {
+		t.Fatalf("%v: want the two live items put back", err)
+	}
+	if s := b.Stats(); s.SpilledRecords != 0 || s.SpilledItems != 0 {
+		t.Fatalf("%d records, %d items on disk after every staged record was put back; want 0 and 0", s.SpilledRecords, s.SpilledItems)
+	}
+	deliverThrough(t, b, 50)
 }
