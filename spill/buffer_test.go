@@ -301,6 +301,10 @@ func TestRSSCacheRereadsAfterTTL(t *testing.T) {
 		now:  func() time.Time { return time.Unix(0, now) },
 		read: func() (int64, error) { reads++; return int64(reads), nil },
 	}
+	// Policy.RSSLimit promises at most one read every 100 ms.
+	if processRSS.ttl < 100*time.Millisecond {
+		t.Fatalf("the process RSS is cached for %v, not the documented 100ms", processRSS.ttl)
+	}
 	c.get()
 	now += int64(rssTTL) - 1
 	if v, _ := c.get(); v != 1 || reads != 1 {
@@ -495,6 +499,10 @@ func TestReinsertSupersedesTheSpilledCopy(t *testing.T) {
 			}
 			if b.Len() != 11 {
 				t.Fatalf("Len %d after inserting 1..11 and 11 again, want 11: the spilled copy of 11 must go", b.Len())
+			}
+			// Per item, a record goes with its one item.
+			if s := b.Stats(); g == PerItem && s.SpilledRecords != s.SpilledItems {
+				t.Fatalf("%d records for %d spilled items, one each", s.SpilledRecords, s.SpilledItems)
 			}
 			insertAll(t, b, 100, 0)
 			got, err := b.DrainReady(nil)

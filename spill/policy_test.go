@@ -127,6 +127,25 @@ func TestExplicitIOBufferTakesAtMostHalfTheBudget(t *testing.T) {
 	}
 }
 
+// Without IOBuffer the staging space is a sixteenth of the budget (up to
+// DefaultIOBuffer): the items keep the rest, exactly.
+func TestDefaultIOBufferIsASixteenthOfTheBudget(t *testing.T) {
+	b, err := New(256, Bytes{}, Policy{Threshold: 16 << 10, Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	insertAll(t, b, 100, seqRange(1, 151)...) // 15000 bytes from seq 1
+	insertAll(t, b, 360, 151)                 // 15360: fifteen sixteenths, exactly
+	if s := b.Stats(); s.SpillEvents != 0 {
+		t.Fatalf("items filling fifteen sixteenths of the budget spilled: %+v", s)
+	}
+	insertAll(t, b, 1, 152)
+	if s := b.Stats(); s.SpillEvents == 0 {
+		t.Fatalf("one byte past fifteen sixteenths did not spill: %+v", s)
+	}
+}
+
 func env(vars map[string]string) func(string) (string, bool) {
 	return func(k string) (string, bool) { v, ok := vars[k]; return v, ok }
 }

@@ -91,6 +91,7 @@ func TestRecordDecodeRejects(t *testing.T) {
 		{"flipped payload bit", "checksum", mutate(false, func(r []byte) []byte { r[headerSize+2] ^= 1; return r })},
 		{"zero entries", "no entries", mutate(true, put32(8, 0))},
 		{"more entries than bytes", "cannot fit", mutate(true, put32(8, 1000))},
+		{"one entry more than the bytes hold", "cannot fit", mutate(true, put32(8, uint32(len(good)-headerSize)/2+1))},
 		{"raw length past the limit", "limit", mutate(true, put32(16, MaxRecordSize+1))},
 		{"stored length past the limit", "limit", mutate(true, put32(12, 1<<31))},
 		{"raw length differs from stored", "raw record", mutate(true, put32(16, uint32(len(good)-headerSize+4)))},
