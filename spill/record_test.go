@@ -97,6 +97,14 @@ func TestRecordDecodeRejects(t *testing.T) {
 		{"raw length differs from stored", "raw record", mutate(true, put32(16, uint32(len(good)-headerSize+4)))},
 		{"count lower than the entries", "trailing", mutate(true, put32(8, 1))},
 		{"count higher than the entries", "entry 2: bad sequence number", mutate(true, put32(8, 3))},
+		{"entry cut after its sequence number", "entry 2: bad length", mutate(true, func(r []byte) []byte {
+			r = append(r, 1) // seq 1, and nothing after it
+			n := uint32(len(r) - headerSize)
+			binary.LittleEndian.PutUint32(r[8:], 3)
+			binary.LittleEndian.PutUint32(r[12:], n)
+			binary.LittleEndian.PutUint32(r[16:], n)
+			return r
+		})},
 		{"entries not descending", "descend", buildRecord([]entry{{3, nil}, {9, nil}}, Compression{})},
 		{"duplicate sequence", "descend", buildRecord([]entry{{3, nil}, {3, nil}}, Compression{})},
 		{"entry length past the payload", "exceeds", mutate(true, func(r []byte) []byte { r[headerSize+1] = 100; return r })},
