@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // dirEntries lists dir, failing the test if it cannot.
@@ -149,3 +151,23 @@ func TestNewCreatesTheSpillDirectory(t *testing.T) {
 type failingMkdir struct{ FS }
 
 func (failingMkdir) MkdirAll(Site, string, os.FileMode) error { return fs.ErrPermission }
+
+// A spill file whose name cannot be removed is not used (it would outlive
+// a crash): the spill fails with an IOError at the unlink, offset -1 as
+// it touched no byte of the file, and every item stays deliverable.
+func TestFailedUnlinkIsAnIOErrorAndKeepsTheItems(t *testing.T) {
+	ffs := newFaultFS(osFS{noTmpfile: true})
+	ffs.failAt(SiteBackendUnlink, 1, unix.EROFS)
+	b := newBuffer(t, 64, Policy{Threshold: 500, Dir: t.TempDir(), FS: ffs})
+	var err error
+	seq := uint64(1)
+	for ; err == nil && seq < 30; seq++ {
+		err = b.Insert(seq, payload(seq, 100))
+	}
+	ioe := mustErrAs[*IOError](t, err)
+	if ioe.Site != SiteBackendUnlink || ioe.Offset != -1 || !errors.Is(err, unix.EROFS) {
+		t.Fatalf("%v: want EROFS at %s with offset -1", err, SiteBackendUnlink)
+	}
+	insertAll(t, b, 100, 0)
+	drainExpect(t, b, 100, 0, seq)
+}

@@ -1,6 +1,7 @@
 package spill
 
 import (
+	"bytes"
 	"errors"
 	"math/rand/v2"
 	"os"
@@ -153,6 +154,7 @@ func TestCompression(t *testing.T) {
 		}
 		return b
 	}
+	zeros := func(_ uint64, n int) []byte { return make([]byte, n) }
 	for _, tc := range []struct {
 		name    string
 		comp    Compression
@@ -163,6 +165,9 @@ func TestCompression(t *testing.T) {
 	}{
 		{"zstd shrinks repetitive records", zstd, Batch, payload, 200, tagZstd},
 		{"zstd skips records under 64 bytes", zstd, PerItem, payload, 37, tagRaw},
+		// A per-item record of seq < 128 frames its item in 2 bytes.
+		{"zstd skips 63 bytes however compressible", zstd, PerItem, zeros, 61, tagRaw},
+		{"zstd takes 64 bytes", zstd, PerItem, zeros, 62, tagZstd},
 		{"zstd keeps incompressible records raw", zstd, PerItem, random, 500, tagRaw},
 		{"none stores raw", Compression{}, Batch, payload, 200, tagRaw},
 	} {
@@ -249,23 +254,34 @@ func TestRSSTriggerForcesAnItemOut(t *testing.T) {
 		t.Fatalf("under the byte budget with RSS over its limit: %+v; want one item out per insert", s)
 	}
 
-	rss = 1 << 20
+	rss = 1 << 30 // at the limit, not over it
 	insertAll(t, b, 100, 4)
 	probeErr = errors.New("no /proc")
 	rss = 2 << 30
 	insertAll(t, b, 100, 5)
 	if s := b.Stats(); s.SpillEvents != 3 {
-		t.Fatalf("RSS under the limit or unreadable still spilled: %+v", s)
+		t.Fatalf("RSS at the limit or unreadable still spilled: %+v", s)
+	}
+
+	// Without an RSS limit the RSS is never read, not even when the byte
+	// budget evicts.
+	nb := newBuffer(t, 64, Policy{Threshold: 500, Granularity: PerItem})
+	nb.rss = func() (int64, error) { t.Error("RSS read without an RSS limit"); return 2 << 30, nil }
+	insertAll(t, nb, 100, seqRange(1, 20)...)
+	if nb.Stats().SpillEvents == 0 {
+		t.Fatal("nothing spilled; the test needs the byte budget to evict")
 	}
 }
 
 func TestReadStatm(t *testing.T) {
-	n, err := readStatm()
-	if err != nil {
+	// Skip only where there is no statm to read: a statm the parser
+	// refuses is a failure, not a reason to skip.
+	if _, err := os.ReadFile("/proc/self/statm"); err != nil {
 		t.Skipf("no /proc/self/statm here: %v", err)
 	}
-	if n <= 0 {
-		t.Fatalf("RSS %d bytes, want positive", n)
+	n, err := readStatm()
+	if err != nil || n <= 0 {
+		t.Fatalf("RSS %d bytes, %v; want positive", n, err)
 	}
 	for _, bad := range []string{"", "123", "1 x 3", "1 -4 3"} {
 		if _, err := parseStatm([]byte(bad), 4096); err == nil {
@@ -286,6 +302,10 @@ func TestRSSCacheRereadsAfterTTL(t *testing.T) {
 		ttl:  rssTTL,
 		now:  func() time.Time { return time.Unix(0, now) },
 		read: func() (int64, error) { reads++; return int64(reads), nil },
+	}
+	// Policy.RSSLimit promises at most one read every 100 ms.
+	if processRSS.ttl < 100*time.Millisecond {
+		t.Fatalf("the process RSS is cached for %v, not the documented 100ms", processRSS.ttl)
 	}
 	c.get()
 	now += int64(rssTTL) - 1
@@ -371,11 +391,134 @@ func TestItemTooLargeForARecordStaysAndTheRestGoes(t *testing.T) {
 			if _, spilled := b.index.get(29); !spilled {
 				t.Fatal("the items below the oversized one were not spilled")
 			}
+			// The next eviction still sees the oversized item, and says
+			// again why memory stays over budget.
+			if err := b.Insert(35, payload(35, 1000)); !errors.Is(err, ErrRecordTooLarge) {
+				t.Fatalf("Insert over budget after the first eviction: %v, want ErrRecordTooLarge again", err)
+			}
+			if _, spilled := b.index.get(35); !spilled {
+				t.Fatal("the item inserted below the oversized one was not spilled")
+			}
 			squeeze(b, 1<<30)
 			insertAll(t, b, 1000, 0)
 			got, err := b.DrainReady(nil)
 			if err != nil || len(got) != 30 {
 				t.Fatalf("drained %d, %v; want 0..29", len(got), err)
+			}
+		})
+	}
+}
+
+// An oversized item that stays in memory is no error when the eviction
+// brings memory within the budget all the same, to the byte.
+func TestItemTooLargeButWithinBudgetIsNoError(t *testing.T) {
+	const huge = MaxRecordSize + 1
+	b := newBuffer(t, 64, Policy{Threshold: 1 << 30, Granularity: PerItem})
+	insertAll(t, b, 100, 1, 2, 3)
+	if err := b.Insert(4, make([]byte, huge)); err != nil {
+		t.Fatal(err)
+	}
+	// Four items: the hot zone is 0 and 1; 2, 3 and 4 may go. 4 cannot,
+	// and without 3 and 2 memory is exactly the budget.
+	squeeze(b, huge+100)
+	if err := b.evict(false); err != nil {
+		t.Fatalf("evict: %v; memory is within the budget without the oversized item", err)
+	}
+	if s := b.Stats(); s.SpilledItems != 2 || s.MemoryUsed != b.threshold {
+		t.Fatalf("%d items spilled, %d bytes in memory; want 2 and the budget, %d", s.SpilledItems, s.MemoryUsed, b.threshold)
+	}
+}
+
+// A record may hold exactly MaxRecordSize bytes of raw payload: an item
+// that makes a record that size on its own is spilled, and a batch whose
+// items add up to it is one record.
+func TestRecordOfExactlyMaxRecordSize(t *testing.T) {
+	// An entry is uvarint(seq), uvarint(len), then the item: 5 bytes of
+	// framing for a seq under 128 and an item of 2 MiB or more.
+	const framing = 5
+	for _, tc := range []struct {
+		name      string
+		g         Granularity
+		sizes     []int
+		roundTrip bool // read it back too (once is enough: it is slow under -race)
+	}{
+		{"per-item", PerItem, []int{MaxRecordSize - framing}, false},
+		{"batch/one item", Batch, []int{MaxRecordSize - framing}, false},
+		{"batch/two items", Batch, []int{MaxRecordSize/2 - framing, MaxRecordSize/2 - framing}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := newBuffer(t, 64, Policy{Threshold: 1 << 30, Granularity: tc.g, Dir: t.TempDir()})
+			item := func(seq uint64) []byte { return bytes.Repeat([]byte{byte(seq)}, tc.sizes[seq-1]) }
+			for i := range tc.sizes {
+				seq := uint64(i + 1)
+				if err := b.Insert(seq, item(seq)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			squeeze(b, 1) // everything above seq 0 goes
+			if err := b.evict(false); err != nil {
+				t.Fatalf("evict: %v", err)
+			}
+			s := b.Stats()
+			if s.SpilledItems != len(tc.sizes) || s.SpillEvents != 1 || s.PayloadBytes != MaxRecordSize {
+				t.Fatalf("%d items in %d records of %d payload bytes; want all %d in one record of %d",
+					s.SpilledItems, s.SpillEvents, s.PayloadBytes, len(tc.sizes), MaxRecordSize)
+			}
+			if !tc.roundTrip {
+				return
+			}
+			squeeze(b, 1<<30)
+			if err := b.Insert(0, []byte{0}); err != nil {
+				t.Fatal(err)
+			}
+			got, err := b.DrainReady(nil)
+			if err != nil || len(got) != len(tc.sizes)+1 {
+				t.Fatalf("drained %d items, %v; want %d", len(got), err, len(tc.sizes)+1)
+			}
+			for i, v := range got[1:] {
+				if !bytes.Equal(v, item(uint64(i+1))) {
+					t.Fatalf("item %d differs after the round trip", i+1)
+				}
+			}
+		})
+	}
+}
+
+// Inserting a sequence number again replaces its item, also when the
+// first one is on disk: the spilled copy is dropped, the item counts once,
+// and the new one is what is delivered.
+func TestReinsertSupersedesTheSpilledCopy(t *testing.T) {
+	for _, g := range []Granularity{Batch, PerItem} {
+		t.Run(g.String(), func(t *testing.T) {
+			b := newBuffer(t, 64, Policy{Threshold: 1000, Granularity: g, Dir: t.TempDir()})
+			insertAll(t, b, 100, seqRange(1, 12)...) // 1100 bytes: 11 and more go to disk
+			if _, ok := b.index.get(11); !ok {
+				t.Fatal("seq 11 was not spilled; the test needs it on disk")
+			}
+			newer := []byte("seq 11, inserted again")
+			if err := b.Insert(11, newer); err != nil {
+				t.Fatal(err)
+			}
+			if b.Len() != 11 {
+				t.Fatalf("Len %d after inserting 1..11 and 11 again, want 11: the spilled copy of 11 must go", b.Len())
+			}
+			// Per item, a record goes with its one item.
+			if s := b.Stats(); g == PerItem && s.SpilledRecords != s.SpilledItems {
+				t.Fatalf("%d records for %d spilled items, one each", s.SpilledRecords, s.SpilledItems)
+			}
+			insertAll(t, b, 100, 0)
+			got, err := b.DrainReady(nil)
+			if err != nil || len(got) != 12 {
+				t.Fatalf("drained %d items, %v; want 12", len(got), err)
+			}
+			for i, v := range got {
+				want := payload(uint64(i), 100)
+				if i == 11 {
+					want = newer
+				}
+				if !bytes.Equal(v, want) {
+					t.Fatalf("item %d is %q..., want %q...", i, v[:min(8, len(v))], want[:min(8, len(want))])
+				}
 			}
 		})
 	}

@@ -154,15 +154,16 @@ func TestVanishRecoveryFailureIsTempVanished(t *testing.T) {
 		name  string
 		arm   func(*faultFS)
 		recre int64
+		site  Site // where the error that ended recovery struck
 	}{
 		{"mkdir fails", func(f *faultFS) {
 			f.failAt(SiteBackendCreate, 1, fs.ErrNotExist)
 			f.failAt(SiteDirRecreate, 1, unix.EACCES)
-		}, 0},
+		}, 0, SiteDirRecreate},
 		{"vanishes again during the retry", func(f *faultFS) {
 			f.failAt(SiteBackendCreate, 1, fs.ErrNotExist)
 			f.failAt(SiteBackendCreate, 2, fs.ErrNotExist)
-		}, 1},
+		}, 1, SiteBackendCreate},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ffs := newFaultFS(nil)
@@ -173,6 +174,10 @@ func TestVanishRecoveryFailureIsTempVanished(t *testing.T) {
 			tv := mustErrAs[*TempVanishedError](t, err)
 			if tv.Path != b.policy.Dir {
 				t.Fatalf("TempVanished path %s, want %s", tv.Path, b.policy.Dir)
+			}
+			// Neither a mkdir nor a create touches the file: offset -1.
+			if ioe := mustErrAs[*IOError](t, err); ioe.Site != tc.site || ioe.Offset != -1 {
+				t.Fatalf("%v: want the cause at %s with offset -1, got %s and %d", err, tc.site, ioe.Site, ioe.Offset)
 			}
 			if got := b.Stats().DirRecreations; got != tc.recre {
 				t.Fatalf("%d re-creations, want %d", got, tc.recre)
@@ -348,8 +353,9 @@ func TestCloseReleasesTheFileAndReportsItsError(t *testing.T) {
 	}
 	ffs.failAt(SiteBackendClose, 1, unix.EIO)
 	err = b.Close()
-	if ioe := mustErrAs[*IOError](t, err); ioe.Site != SiteBackendClose {
-		t.Fatalf("Close: %v, want an error at backend.close", err)
+	// A close error struck no byte of the file: its offset says so.
+	if ioe := mustErrAs[*IOError](t, err); ioe.Site != SiteBackendClose || ioe.Offset != -1 {
+		t.Fatalf("Close: %v (offset %d), want an error at backend.close with offset -1", err, ioe.Offset)
 	}
 	if fds() != before {
 		t.Fatalf("%d open files after Close, want %d", fds(), before)

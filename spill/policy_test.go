@@ -2,6 +2,7 @@ package spill
 
 import (
 	"errors"
+	"math"
 	"strings"
 	"testing"
 )
@@ -10,12 +11,14 @@ func TestParseSize(t *testing.T) {
 	for in, want := range map[string]int64{
 		"0": 0, "4096": 4096, "64K": 64 << 10, "64k": 64 << 10, "64KiB": 64 << 10, "64kb": 64 << 10,
 		"1M": 1 << 20, "3G": 3 << 30, "2T": 2 << 40, "100B": 100, " 8M ": 8 << 20, "1MIB": 1 << 20,
+		// The largest sizes that fit an int64, with and without a unit.
+		"9223372036854775807": math.MaxInt64, "8589934591G": (math.MaxInt64 >> 30) << 30,
 	} {
 		if got, err := ParseSize(in); err != nil || got != want {
 			t.Errorf("ParseSize(%q) = %d, %v; want %d", in, got, err, want)
 		}
 	}
-	for _, in := range []string{"", "abc", "-1", "-4K", "1.5M", "64X", "K", "64KiBB", "64I", "9999999T", "0x10"} {
+	for _, in := range []string{"", "abc", "-1", "-4K", "1.5M", "64X", "K", "64KiBB", "64I", "9999999T", "8589934592G", "0x10"} {
 		if got, err := ParseSize(in); err == nil {
 			t.Errorf("ParseSize(%q) = %d, want an error", in, got)
 		}
@@ -103,6 +106,43 @@ func TestPolicyString(t *testing.T) {
 	}
 	if got, want := (Policy{}).String(), "threshold=64MiB gran=batch comp=none reclaim=keep"; got != want {
 		t.Fatalf("zero String() = %q, want %q", got, want)
+	}
+}
+
+// An explicit IOBuffer takes at most half the budget, whatever it asks
+// for: the items keep the other half, exactly.
+func TestExplicitIOBufferTakesAtMostHalfTheBudget(t *testing.T) {
+	p := Policy{Threshold: 4 << 10, IOBuffer: 1 << 20, Dir: t.TempDir()}
+	if got := p.String(); !strings.Contains(got, " io-buffer=2KiB") {
+		t.Fatalf("String() = %q, want the staging space capped at io-buffer=2KiB", got)
+	}
+	b := newBuffer(t, 64, p)
+	insertAll(t, b, 1024, 1, 2) // 2 KiB from seq 1: nothing deliverable
+	if s := b.Stats(); s.SpillEvents != 0 {
+		t.Fatalf("items filling the half of the budget left to them spilled: %+v", s)
+	}
+	insertAll(t, b, 1, 3)
+	if s := b.Stats(); s.SpillEvents == 0 {
+		t.Fatalf("one byte past the items' half did not spill: %+v", s)
+	}
+}
+
+// Without IOBuffer the staging space is a sixteenth of the budget (up to
+// DefaultIOBuffer): the items keep the rest, exactly.
+func TestDefaultIOBufferIsASixteenthOfTheBudget(t *testing.T) {
+	b, err := New(256, Bytes{}, Policy{Threshold: 16 << 10, Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	insertAll(t, b, 100, seqRange(1, 151)...) // 15000 bytes from seq 1
+	insertAll(t, b, 360, 151)                 // 15360: fifteen sixteenths, exactly
+	if s := b.Stats(); s.SpillEvents != 0 {
+		t.Fatalf("items filling fifteen sixteenths of the budget spilled: %+v", s)
+	}
+	insertAll(t, b, 1, 152)
+	if s := b.Stats(); s.SpillEvents == 0 {
+		t.Fatalf("one byte past fifteen sixteenths did not spill: %+v", s)
 	}
 }
 

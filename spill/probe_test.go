@@ -57,12 +57,13 @@ func TestProbeFailuresAreTypedAndClean(t *testing.T) {
 		name string
 		nth  int // the probe-site call to fail: 1 create, 2 write, 3 read, 4 close, 5 remove
 		err  error
+		off  int64 // the error's offset: 0 for the block's write and read, -1 for the rest
 	}{
-		{"create", 1, syscall.EACCES},
-		{"write", 2, syscall.ENOSPC},
-		{"read", 3, syscall.EIO},
-		{"close", 4, syscall.EIO},
-		{"remove", 5, syscall.EROFS},
+		{"create", 1, syscall.EACCES, -1},
+		{"write", 2, syscall.ENOSPC, 0},
+		{"read", 3, syscall.EIO, 0},
+		{"close", 4, syscall.EIO, -1},
+		{"remove", 5, syscall.EROFS, -1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ffs := newFaultFS(osFS{noTmpfile: true})
@@ -71,8 +72,8 @@ func TestProbeFailuresAreTypedAndClean(t *testing.T) {
 			ffs.failAt(SiteDirProbe, tc.nth, tc.err)
 			err := b.Probe()
 			var ioe *IOError
-			if !errors.As(err, &ioe) || ioe.Site != SiteDirProbe || !errors.Is(err, tc.err) {
-				t.Fatalf("probe with its %s failing: %v; want an *IOError at %s wrapping %v", tc.name, err, SiteDirProbe, tc.err)
+			if !errors.As(err, &ioe) || ioe.Site != SiteDirProbe || !errors.Is(err, tc.err) || ioe.Offset != tc.off {
+				t.Fatalf("probe with its %s failing: %v; want an *IOError at %s, offset %d, wrapping %v", tc.name, err, SiteDirProbe, tc.off, tc.err)
 			}
 			if tc.name == "remove" {
 				return // the one failure that leaves the file: nothing could remove it

@@ -3,6 +3,7 @@ package spill
 import (
 	"bytes"
 	"encoding/binary"
+	"math/rand/v2"
 	"runtime"
 	"strings"
 	"testing"
@@ -90,11 +91,20 @@ func TestRecordDecodeRejects(t *testing.T) {
 		{"flipped payload bit", "checksum", mutate(false, func(r []byte) []byte { r[headerSize+2] ^= 1; return r })},
 		{"zero entries", "no entries", mutate(true, put32(8, 0))},
 		{"more entries than bytes", "cannot fit", mutate(true, put32(8, 1000))},
+		{"one entry more than the bytes hold", "cannot fit", mutate(true, put32(8, uint32(len(good)-headerSize)/2+1))},
 		{"raw length past the limit", "limit", mutate(true, put32(16, MaxRecordSize+1))},
 		{"stored length past the limit", "limit", mutate(true, put32(12, 1<<31))},
 		{"raw length differs from stored", "raw record", mutate(true, put32(16, uint32(len(good)-headerSize+4)))},
 		{"count lower than the entries", "trailing", mutate(true, put32(8, 1))},
-		{"count higher than the entries", "entry 2", mutate(true, put32(8, 3))},
+		{"count higher than the entries", "entry 2: bad sequence number", mutate(true, put32(8, 3))},
+		{"entry cut after its sequence number", "entry 2: bad length", mutate(true, func(r []byte) []byte {
+			r = append(r, 1) // seq 1, and nothing after it
+			n := uint32(len(r) - headerSize)
+			binary.LittleEndian.PutUint32(r[8:], 3)
+			binary.LittleEndian.PutUint32(r[12:], n)
+			binary.LittleEndian.PutUint32(r[16:], n)
+			return r
+		})},
 		{"entries not descending", "descend", buildRecord([]entry{{3, nil}, {9, nil}}, Compression{})},
 		{"duplicate sequence", "descend", buildRecord([]entry{{3, nil}, {3, nil}}, Compression{})},
 		{"entry length past the payload", "exceeds", mutate(true, func(r []byte) []byte { r[headerSize+1] = 100; return r })},
@@ -133,5 +143,42 @@ func TestRecordDecodeDoesNotTrustLengths(t *testing.T) {
 	runtime.ReadMemStats(&after)
 	if grew := after.TotalAlloc - before.TotalAlloc; grew > 1<<20 {
 		t.Fatalf("100 bogus decodes allocated %d bytes", grew)
+	}
+}
+
+// The writer keeps zstd only when it makes the payload strictly smaller:
+// a frame exactly as long as the raw payload is stored raw, one a byte
+// shorter is stored compressed. The payloads are found by search (items
+// of a run of zeros, which zstd shrinks, then random bytes, which it
+// cannot), so the test does not depend on the encoder's exact sizes.
+func TestSealRecordKeepsZstdOnlyWhenSmaller(t *testing.T) {
+	zstd := Compression{Method: Zstd, Level: DefaultZstdLevel}
+	r := rand.New(rand.NewPCG(1, 2))
+	noise := make([]byte, 256)
+	for i := range noise {
+		noise[i] = byte(r.Uint32())
+	}
+	found := map[int]bool{}
+	for n := 64; n <= len(noise) && len(found) < 2; n++ {
+		for zeros := 0; zeros < n && len(found) < 2; zeros++ {
+			item := append(make([]byte, zeros), noise[zeros:n]...)
+			rec := appendEntry(make([]byte, headerSize), 7, item)
+			raw := len(rec) - headerSize
+			saved := raw - len(encoderFor(zstd.Level).EncodeAll(rec[headerSize:], nil))
+			if saved != 0 && saved != 1 || found[saved] {
+				continue
+			}
+			found[saved] = true
+			out, _ := sealRecord(rec, nil, zstd, 1)
+			if want := map[int]byte{0: tagRaw, 1: tagZstd}[saved]; out[4] != want {
+				t.Errorf("a %d-byte payload zstd shrinks by %d bytes: tag %d, want %d", raw, saved, out[4], want)
+			}
+			if got, _, err := decodeRecord(out, 0); err != nil || len(got) != 1 || !bytes.Equal(got[0].data, item) {
+				t.Errorf("the sealed record does not decode to its item: %v", err)
+			}
+		}
+	}
+	if len(found) != 2 {
+		t.Fatalf("no payload found that zstd shrinks by exactly 0 and 1 bytes (found %v)", found)
 	}
 }

@@ -3,6 +3,7 @@ package spill
 import (
 	"errors"
 	"math/rand/v2"
+	"strings"
 	"testing"
 )
 
@@ -63,6 +64,11 @@ func TestRingCapacityError(t *testing.T) {
 	r.Next()
 	if err := r.Insert(4, 4); err != nil {
 		t.Fatalf("Insert(4) after delivering 0: %v", err)
+	}
+	// The message says how far ahead the refused item was.
+	err = r.Insert(9, 9)
+	if want := "seq 9 is 8 ahead of next 1, capacity 4"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("Insert(9) with next 1: %v, want it to say %q", err, want)
 	}
 }
 

@@ -90,30 +90,42 @@ func TestStagedRecordsReloadedBeforeTheirWriteNeverReachTheFile(t *testing.T) {
 func TestFailedFlushPutsStagedItemsBack(t *testing.T) {
 	for _, g := range []Granularity{PerItem, Batch} {
 		for _, errno := range []unix.Errno{unix.ENOSPC, unix.EIO} {
-			for _, partial := range []int{0, 700} {
-				t.Run(fmt.Sprintf("%s/%s/partial=%d", g, unix.ErrnoName(errno), partial), func(t *testing.T) {
-					ffs := newFaultFS(nil)
-					ffs.add(&fault{site: writeSite(g), nth: 2, times: 1, err: errno, partial: partial})
-					b := newStaged(t, Policy{Granularity: g, Dir: t.TempDir(), FS: ffs})
-					var failed error
-					seq := uint64(1)
-					for ; failed == nil && seq < 3000; seq++ {
-						failed = b.Insert(seq, payload(seq, 100))
-					}
-					ioe := mustErrAs[*IOError](t, failed)
-					if !errors.Is(failed, errno) || ioe.Site != writeSite(g) || ioe.Items == 0 {
-						t.Fatalf("error %v: want %v at %s naming the staged items it kept", failed, errno, writeSite(g))
-					}
-					if b.Len() != int(seq-1) {
-						t.Fatalf("Len = %d after the failed write, want all %d inserted", b.Len(), seq-1)
-					}
-					ffs.clear()
-					insertAll(t, b, 100, 0)
-					drainExpect(t, b, 100, 0, seq)
-				})
+			// The first write (everything in the file was staged) or a later one.
+			for _, nth := range []int{1, 2} {
+				for _, partial := range []int{0, 700} {
+					t.Run(fmt.Sprintf("%s/%s/write=%d/partial=%d", g, unix.ErrnoName(errno), nth, partial), func(t *testing.T) {
+						testFailedFlush(t, g, errno, nth, partial)
+					})
+				}
 			}
 		}
 	}
+}
+
+func testFailedFlush(t *testing.T, g Granularity, errno unix.Errno, nth, partial int) {
+	ffs := newFaultFS(nil)
+	ffs.add(&fault{site: writeSite(g), nth: nth, times: 1, err: errno, partial: partial})
+	b := newStaged(t, Policy{Granularity: g, Dir: t.TempDir(), FS: ffs})
+	var failed error
+	seq := uint64(1)
+	for ; failed == nil && seq < 3000; seq++ {
+		failed = b.Insert(seq, payload(seq, 100))
+	}
+	ioe := mustErrAs[*IOError](t, failed)
+	if !errors.Is(failed, errno) || ioe.Site != writeSite(g) || ioe.Items == 0 {
+		t.Fatalf("error %v: want %v at %s naming the staged items it kept", failed, errno, writeSite(g))
+	}
+	// Putting the staged items back went right: the write's failure is
+	// the only one reported.
+	if ce := (*CorruptRecordError)(nil); errors.As(failed, &ce) {
+		t.Fatalf("error %v: the staged records decoded, yet a corrupt record is reported", failed)
+	}
+	if b.Len() != int(seq-1) {
+		t.Fatalf("Len = %d after the failed write, want all %d inserted", b.Len(), seq-1)
+	}
+	ffs.clear()
+	insertAll(t, b, 100, 0)
+	drainExpect(t, b, 100, 0, seq)
 }
 
 func TestFailedFlushBeforeAReadKeepsEverything(t *testing.T) {
