@@ -199,10 +199,15 @@ func TestSIGKILLLeavesAReadableDirectory(t *testing.T) {
 	dir := t.TempDir()
 	spec := filepath.Join(dir, "kill.yaml")
 	os.WriteFile(spec, []byte("name: kill\ncount: 50\nbenchtime: 30ms\nprofiles: rep\nworkload:\n  - {name: mix, items: 300}\nthreshold: [2KiB]\n"), 0o644)
+	// The killed runs' spill dirs go to a private TMPDIR, which cleanup
+	// must empty after each kill.
+	tmp := privateTmp(t)
+	env := append(os.Environ(), "TMPDIR="+tmp)
 	r := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
 	for i := range 4 {
 		out := filepath.Join(dir, fmt.Sprint("out", i))
 		cmd := exec.Command(bin, "run", "--spec", spec, "--out", out, "-q")
+		cmd.Env = env
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
@@ -211,6 +216,14 @@ func TestSIGKILLLeavesAReadableDirectory(t *testing.T) {
 		time.Sleep(at)
 		cmd.Process.Kill()
 		cmd.Wait()
+		clean := exec.Command(bin, "cleanup")
+		clean.Env = env
+		if b, err := clean.CombinedOutput(); err != nil {
+			t.Fatalf("cleanup after SIGKILL: %v\n%s", err, b)
+		}
+		if ents, _ := os.ReadDir(tmp); len(ents) > 0 {
+			t.Errorf("left in TMPDIR after SIGKILL %v into the sweep and cleanup: %s", at, ents[0].Name())
+		}
 		rep := exec.Command(bin, "report", "--format", "md", "--out", filepath.Join(dir, fmt.Sprint("rep", i)), out)
 		if b, err := rep.CombinedOutput(); err != nil {
 			t.Errorf("report after SIGKILL %v into the sweep: %v\n%s", at, err, b)
