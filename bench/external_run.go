@@ -440,9 +440,7 @@ func (r *runner) runExternalCell(ctx context.Context, st *cellState, rep int) er
 func (r *runner) recordExternal(st *cellState, o Outcome, res targetResult) error {
 	c := st.c
 	if !o.externalPassed() {
-		r.env.Failed++
-		r.sum.Failures = append(r.sum.Failures, fmt.Sprintf("%s rep %d: %s %s", c.Name(), o.Rep, o.Status, o.Reason))
-		r.progress.failed()
+		r.failed(c, o)
 	}
 	r.env.Recorded++
 	st.recorded++

@@ -404,9 +404,7 @@ func (r *runner) record(ctx context.Context, st *cellState, o Outcome, m repetit
 		o.WallMS = ms(m.wall) / float64(m.runs)
 	}
 	if !o.Passed() {
-		r.env.Failed++
-		r.sum.Failures = append(r.sum.Failures, fmt.Sprintf("%s rep %d: %s %s", c.Name(), o.Rep, o.Status, o.Reason))
-		r.progress.failed()
+		r.failed(c, o)
 	}
 	r.env.Recorded++
 	st.recorded++
@@ -540,6 +538,14 @@ func (m *repetition) values() []benchfmt.Value {
 		{Value: float64(m.forced) / n, Unit: "forced-inserts/op"},
 		{Value: float64(m.lost) / n, Unit: "lost-items/op"},
 	}
+}
+
+// failed counts a failed repetition of c in the summary, env.json and
+// the progress line.
+func (r *runner) failed(c Cell, o Outcome) {
+	r.env.Failed++
+	r.sum.Failures = append(r.sum.Failures, fmt.Sprintf("%s rep %d: %s %s", c.Name(), o.Rep, o.Status, o.Reason))
+	r.progress.failed()
 }
 
 // execute sets the cell's injector (or spill directory) up, runs the
