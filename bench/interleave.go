@@ -8,26 +8,35 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 )
 
-// Interleaving runs sweeps of the same spec in separate processes, one
-// repetition at a time, taking turns. Drift of the host (another tenant,
-// a slower period) then falls on every side alike instead of on whichever
-// ran second: on the 2-core VMs this project is measured on, two quick
-// sweeps run one after the other differ by a factor common to every cell
-// whose spread (about 6.5%) is larger than any cell's own noise.
+// Interleaving runs sweeps of the same spec in separate processes, taking
+// turns run by run. Drift of the host (another tenant, a slower period)
+// then falls on every side alike instead of on whichever ran second: on
+// the 2-core VMs this project is measured on, two quick sweeps run one
+// after the other differ by a factor common to every cell whose spread
+// (about 6.5%) is larger than any cell's own noise, and the speed of a
+// vCPU changes from one second to the next by up to a third as its
+// neighbours come and go. Taking turns repetition by repetition leaves
+// the two sides' repetitions of a cell 150 ms or more apart; run by run,
+// their runs are interleaved within the same moments.
 //
 // The sides speak a line protocol over two pipes, which a side run with
 // `spillbench run --lockstep` finds as file descriptors 3 and 4: before
-// each repetition the side writes "<cell> <rep>" on 4 and waits for "go"
-// on 3. The driver checks that the sides announce the same repetition,
-// so their sweeps cannot drift apart, and lets them go in turn: A then B
-// for a cell's even repetitions, B then A for its odd ones, so that
-// neither side always runs first.
+// each repetition the side writes "<cell> <rep>" on 4, and before each
+// further run of it "<cell> <rep> run <n>", and waits for "go" on 3. The
+// driver checks that the sides announce the same repetitions, so their
+// sweeps cannot drift apart, and lets them go in turn: A then B for a
+// cell's even repetitions, B then A for its odd ones, so that neither
+// side always runs first, and within a repetition the order reverses
+// with every run (A B, B A, A B, ...). A side with more runs in a
+// repetition than the other (each fills the benchtime with its own
+// count) runs its last ones alone.
 
 // LockstepFDs are the descriptors a side reads its turns from and
 // announces its repetitions on.
@@ -37,11 +46,16 @@ const (
 )
 
 // LockstepStep returns the Options.Step of a side run under Interleave:
-// it announces each repetition on ready and waits for its turn on turns.
-func LockstepStep(turns io.Reader, ready io.Writer) func(cell string, rep int) error {
+// it announces each repetition and each further run of it on ready and
+// waits for its turn on turns.
+func LockstepStep(turns io.Reader, ready io.Writer) func(cell string, rep, run int) error {
 	in := bufio.NewScanner(turns)
-	return func(cell string, rep int) error {
-		if _, err := fmt.Fprintf(ready, "%s %d\n", cell, rep); err != nil {
+	return func(cell string, rep, run int) error {
+		line := fmt.Sprintf("%s %d\n", cell, rep)
+		if run > 0 {
+			line = fmt.Sprintf("%s %d%s%d\n", cell, rep, runMark, run)
+		}
+		if _, err := io.WriteString(ready, line); err != nil {
 			return fmt.Errorf("lockstep: the driver went away: %w", err)
 		}
 		if !in.Scan() {
@@ -52,6 +66,21 @@ func LockstepStep(turns io.Reader, ready io.Writer) func(cell string, rep int) e
 		}
 		return nil
 	}
+}
+
+// runMark separates a repetition from the number of a further run of it
+// in an announcement.
+const runMark = " run "
+
+// announced splits an announcement into its repetition ("<cell> <rep>")
+// and the run within it (0 for the repetition's start).
+func announced(line string) (rep string, run int) {
+	if i := strings.LastIndex(line, runMark); i >= 0 {
+		if n, err := strconv.Atoi(line[i+len(runMark):]); err == nil && n > 0 {
+			return line[:i], n
+		}
+	}
+	return line, 0
 }
 
 // lockstepEnv marks a process Interleave started: only then are
@@ -197,8 +226,8 @@ func (r *running) advance() {
 	}
 }
 
-// takeTurns gives the sides their turns, repetition by repetition, until
-// all have ended or ctx is done.
+// takeTurns gives the sides their turns, run by run, until all have
+// ended or ctx is done.
 func takeTurns(ctx context.Context, rs []*running, bar *progress) error {
 	for _, r := range rs {
 		r.advance()
@@ -220,9 +249,9 @@ func takeTurns(ctx context.Context, rs []*running, bar *progress) error {
 				}
 			}
 		}
-		for _, r := range rs[1:] {
-			if r.next != rs[0].next {
-				return divergedError(rs[0].Name, rs[0].next, r.Name, r.next)
+		for _, r := range rs {
+			if rep, run := announced(r.next); run > 0 || r.next != rs[0].next {
+				return divergedError(rs[0].Name, rs[0].next, r.Name, rep)
 			}
 		}
 		// Who goes first turns with the repetition, so that every cell
@@ -237,14 +266,38 @@ func takeTurns(ctx context.Context, rs []*running, bar *progress) error {
 				first = ((n % len(rs)) + len(rs)) % len(rs)
 			}
 		}
-		cell, _, _ := strings.Cut(rs[0].next, " ")
+		rep := rs[0].next
+		order := make([]*running, 0, len(rs))
 		for i := range rs {
-			r := rs[(first+i)%len(rs)]
-			if _, err := io.WriteString(r.turns, "go\n"); err != nil {
-				return fmt.Errorf("%s: %w", r.Name, err)
-			}
-			r.advance()
+			order = append(order, rs[(first+i)%len(rs)])
 		}
+		// The repetition's first runs, then its further runs round by
+		// round, the order reversed each round, while any side has more.
+		for round := 0; len(order) > 0; round++ {
+			if round%2 == 1 {
+				slices.Reverse(order)
+			}
+			for _, r := range order {
+				if _, err := io.WriteString(r.turns, "go\n"); err != nil {
+					return fmt.Errorf("%s: %w", r.Name, err)
+				}
+				r.advance()
+			}
+			more := order[:0]
+			for _, r := range order {
+				if at, run := announced(r.next); run > 0 {
+					if at != rep {
+						return divergedError(rs[0].Name, rep, r.Name, at)
+					}
+					more = append(more, r)
+				}
+			}
+			order = more
+			if round%2 == 1 {
+				slices.Reverse(order) // back to this repetition's order
+			}
+		}
+		cell, _, _ := strings.Cut(rep, " ")
 		bar.step(cell)
 	}
 	return nil // the deferred Wait collects how each side ended

@@ -11,9 +11,10 @@ import (
 )
 
 // The test binary doubles as a side of an interleaved run: with
-// lockstepSideEnv set it announces the repetitions listed in it, as a
-// sweep would, and appends "<side> <repetition>" to lockstepLogEnv's
-// file while it holds its turn.
+// lockstepSideEnv set it announces the repetitions listed in it ("x 0",
+// or "x 0*3" for a repetition of three runs), and each further run of
+// them, as a sweep would, and appends "<side> <repetition>" (with "#<run>"
+// after the first run) to lockstepLogEnv's file while it holds its turn.
 const (
 	lockstepSideEnv = "SPILLBENCH_TEST_LOCKSTEP_SIDE" // name:cell rep,cell rep,...
 	lockstepLogEnv  = "SPILLBENCH_TEST_LOCKSTEP_LOG"  // the shared log
@@ -43,21 +44,32 @@ func lockstepSide(spec string) int {
 	}
 	defer log.Close()
 	for rep := range strings.SplitSeq(list, ",") {
+		rep, times, _ := strings.Cut(rep, "*")
 		cell, n, _ := strings.Cut(rep, " ")
 		var i int
 		fmt.Sscan(n, &i)
-		if err := step(cell, i); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
+		runs := 1
+		if times != "" {
+			fmt.Sscan(times, &runs)
 		}
-		if os.Getenv(lockstepHangEnv) != "" {
-			time.Sleep(time.Hour) // until the driver's SIGINT ends it
+		for run := range runs {
+			if err := step(cell, i, run); err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				return 1
+			}
+			if os.Getenv(lockstepHangEnv) != "" {
+				time.Sleep(time.Hour) // until the driver's SIGINT ends it
+			}
+			at := rep
+			if run > 0 {
+				at = fmt.Sprintf("%s#%d", rep, run)
+			}
+			// A turn takes a moment, so a side that ran out of turn
+			// would interleave its lines with the other's.
+			fmt.Fprintf(log, "%s %s start\n", name, at)
+			time.Sleep(2 * time.Millisecond)
+			fmt.Fprintf(log, "%s %s end\n", name, at)
 		}
-		// A turn takes a moment, so a side that ran out of turn
-		// would interleave its lines with the other's.
-		fmt.Fprintf(log, "%s %s start\n", name, rep)
-		time.Sleep(2 * time.Millisecond)
-		fmt.Fprintf(log, "%s %s end\n", name, rep)
 	}
 	return 0
 }
@@ -111,10 +123,42 @@ func TestInterleaveTakesTurnsAlternatingWhoGoesFirst(t *testing.T) {
 	}
 }
 
+func TestInterleaveTakesTurnsRunByRun(t *testing.T) {
+	// Within a repetition the sides alternate run by run, the order
+	// reversing each round; the side with more runs runs its last alone.
+	log, err := runSides(t, context.Background(), nil, "a:x 0*3,x 1*2", "b:x 0*4,x 1*2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, l := range log {
+		if side, rest, _ := strings.Cut(l, " "); strings.HasSuffix(rest, " start") {
+			got = append(got, side+" "+strings.TrimSuffix(rest, " start"))
+		}
+	}
+	want := []string{
+		"a x 0", "b x 0", // rep 0: a first
+		"b x 0#1", "a x 0#1",
+		"a x 0#2", "b x 0#2",
+		"b x 0#3", // a has no fourth run
+		"b x 1", "a x 1", // rep 1: b first
+		"a x 1#1", "b x 1#1",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("the sides ran\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	for i := 0; i < len(log); i += 2 {
+		if strings.TrimSuffix(log[i], " start") != strings.TrimSuffix(log[i+1], " end") {
+			t.Fatalf("runs overlapped: %q then %q", log[i], log[i+1])
+		}
+	}
+}
+
 func TestInterleaveStopsSidesThatDiverge(t *testing.T) {
 	for name, plans := range map[string][]string{
 		"different repetition": {"a:x 0,y 0", "b:x 0,z 0"},
 		"one ends first":       {"a:x 0,y 0", "b:x 0"},
+		"a run of another rep": {"a:x 0*2,y 0", "b:x 0,x 1*2"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := runSides(t, context.Background(), nil, plans...)
@@ -149,7 +193,7 @@ func TestWaitingForTurnsIsNotOverhead(t *testing.T) {
 	spec := parseTiny(t)
 	steps := 0
 	sum, err := Run(context.Background(), spec, Options{Out: filepath.Join(t.TempDir(), "out"), Count: 1, Profiles: "none",
-		Step: func(string, int) error {
+		Step: func(string, int, int) error {
 			steps++
 			time.Sleep(100 * time.Millisecond)
 			return nil

@@ -52,6 +52,22 @@ func pinCPUs(cpus []int) error {
 	return nil
 }
 
+// AllowedCPUs lists the CPUs this process may run on, or nil if the host
+// cannot say.
+func AllowedCPUs() []int {
+	var allowed unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &allowed); err != nil {
+		return nil
+	}
+	var cpus []int
+	for c := range len(allowed) * 64 {
+		if allowed.IsSet(c) {
+			cpus = append(cpus, c)
+		}
+	}
+	return cpus
+}
+
 // CheckCPUs says which CPUs of cpus this process may not run on, before
 // a sweep starts: pinning to a CPU that does not exist, or that the
 // process's affinity mask excludes, fails.
@@ -68,10 +84,8 @@ func CheckCPUs(cpus []int) error {
 	}
 	if len(bad) > 0 {
 		var ok []string
-		for c := range len(allowed) * 64 {
-			if allowed.IsSet(c) {
-				ok = append(ok, strconv.Itoa(c))
-			}
+		for _, c := range AllowedCPUs() {
+			ok = append(ok, strconv.Itoa(c))
 		}
 		return fmt.Errorf("CPU %s is not available to this process; use CPUs among %s", strings.Join(bad, ","), strings.Join(ok, ","))
 	}

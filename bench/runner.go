@@ -39,17 +39,22 @@ type Options struct {
 	// instead of printing lines.
 	Progress io.Writer
 	Terminal bool
-	// CPUs, if set, pins the process to these CPUs for the sweep, where
-	// the host allows (sched_setaffinity).
+	// CPUs, if set, pins the process to these CPUs, where the host allows
+	// (sched_setaffinity), and sets GOMAXPROCS to their number for the
+	// sweep: the runtime's threads then share those CPUs instead of the
+	// kernel time-slicing more Ps than there are CPUs. The pinning
+	// outlasts the sweep; the process is meant to end with it.
 	CPUs []int
 	// Plant, for testing the measurement tools only, slows the matching
 	// cells down by a known fraction. env.json records it.
 	Plant *Plant
-	// Step, if set, is called before every repetition, warm-ups
-	// included, with the cell's name and the repetition (negative for a
-	// warm-up); the repetition waits for it to return. An error stops
-	// the sweep. Interleave uses it to run two sweeps in lockstep.
-	Step func(cell string, rep int) error
+	// Step, if set, is called before every run of the engine, warm-ups
+	// included, with the cell's name, the repetition (negative for a
+	// warm-up) and the run within it: run 0 before the repetition starts
+	// (its setup included), 1 and on before each further run. The run
+	// waits for it to return; an error stops the sweep. Interleave uses
+	// it to run two sweeps in lockstep, taking turns run by run.
+	Step func(cell string, rep, run int) error
 	// Lockstep is the token of the interleaved run the sweep takes
 	// turns in, recorded in env.json.
 	Lockstep string
@@ -135,6 +140,7 @@ func Run(ctx context.Context, spec *Spec, opt Options) (Summary, error) {
 		if err := pinCPUs(opt.CPUs); err != nil {
 			return Summary{}, err
 		}
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(len(opt.CPUs)))
 	}
 	d, err := createResultDir(opt.Out, spec)
 	if err != nil {
@@ -211,7 +217,8 @@ func (r *runner) sweep(ctx context.Context, cells []*cellState, minCount, maxCou
 			}
 			if r.step != nil {
 				start := time.Now()
-				err := r.step(st.c.Name(), rep)
+				err := r.step(st.c.Name(), rep, 0)
+				r.turn = turns{step: r.step, cell: st.c.Name(), rep: rep}
 				r.env.OverheadSeconds.TurnWait += time.Since(start).Seconds()
 				if err == nil {
 					err = ctx.Err() // cancelled while waiting for the turn
@@ -267,7 +274,8 @@ type runner struct {
 	sum       *Summary
 	progress  *progress
 	plant     *Plant
-	step      func(cell string, rep int) error
+	step      func(cell string, rep, run int) error
+	turn      turns // the runs of the repetition under way
 	workloads map[engine.WorkloadSpec]*engine.Prepared
 	ext       *externalSweep // an external target's inputs; nil for the engine
 }
@@ -333,6 +341,10 @@ func (r *runner) runCell(ctx context.Context, st *cellState, rep int) error {
 		}
 	}
 	m, err := r.measure(ctx, st, inj, rep)
+	if m.turnErr != nil {
+		r.env.Interrupted = true
+		return m.turnErr
+	}
 	if m.profileErr != nil {
 		return m.profileErr
 	}
@@ -430,6 +442,37 @@ func (r *runner) record(ctx context.Context, st *cellState, o Outcome, m repetit
 	return nil
 }
 
+// turns hands out the runs of the repetition under way when the sweep
+// takes turns with another (Options.Step): the repetition's first run
+// goes with the turn the sweep took for the repetition, and every
+// further run, a steal retry's included, waits for a turn of its own.
+// Taking turns run by run, rather than repetition by repetition, puts
+// the two sides' runs of a repetition in the same moments: a slower
+// period of the host, which lasts seconds on a shared VM, falls on both
+// sides' runs instead of on one side's repetition.
+type turns struct {
+	step   func(cell string, rep, run int) error // nil: not interleaved
+	cell   string
+	rep    int
+	runs   int           // runs of the repetition so far
+	waited time.Duration // time spent waiting for turns
+}
+
+// next waits for the turn of the repetition's next run.
+func (t *turns) next() error {
+	if t.step == nil {
+		return nil
+	}
+	t.runs++
+	if t.runs == 1 {
+		return nil
+	}
+	start := time.Now()
+	err := t.step(t.cell, t.rep, t.runs-1)
+	t.waited += time.Since(start)
+	return err
+}
+
 // maxStealRetries bounds how often one repetition is run again for steal:
 // on a host that is always overcommitted, the sweep still ends.
 const maxStealRetries = 3
@@ -473,6 +516,9 @@ type repetition struct {
 	// profileErr is a failure to write the repetition's profiles: the
 	// result directory's failure, not the run's, so it stops the sweep.
 	profileErr error
+	// turnErr is a failure to get the turn for a run under Options.Step
+	// (the driver of an interleaved run went away): it stops the sweep.
+	turnErr error
 	between    time.Duration // the engine's setup and teardown between its runs
 	gcCycles   uint64        // collections during the runs
 	fault      *FaultOutcome
@@ -597,8 +643,11 @@ func (r *runner) execute(ctx context.Context, c Cell, inj injectors.Injector, it
 	}
 	stopProfile := r.startProfile(c, rep, st)
 	m0, gc0 := readMachine(), gcCycles()
-	loopStart := time.Now()
+	loopStart, waited0 := time.Now(), r.turn.waited
 	for range iters {
+		if m.turnErr = r.turn.next(); m.turnErr != nil {
+			break
+		}
 		runCtx, cancel := context.WithTimeout(ctx, r.spec.Timeout)
 		unbind := injectors.BindRun(runCtx, inj) // a timeout or interrupt cuts a fault's delays
 		out, rerr := engine.Run(runCtx, cfg)
@@ -613,7 +662,9 @@ func (r *runner) execute(ctx context.Context, c Cell, inj injectors.Injector, it
 			break // the repetition takes this run's status
 		}
 	}
-	m.between = time.Since(loopStart) - m.wall
+	waited := r.turn.waited - waited0
+	m.between = time.Since(loopStart) - m.wall - waited
+	r.env.OverheadSeconds.TurnWait += waited.Seconds()
 	m.cpu, m.steal = readMachine().since(m0)
 	m.gcCycles = gcCycles() - gc0
 	profStart := time.Now()

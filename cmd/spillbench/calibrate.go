@@ -21,12 +21,17 @@ func calibrateCmd(stdout, stderr io.Writer, args []string) error {
 	metrics := fs.String("metric", "sec/op,items/s", "units to calibrate")
 	sequential := fs.Bool("sequential", false, "run the two sweeps one after the other instead of interleaved")
 	quiet := fs.Bool("q", false, "no progress output")
+	cpus := fs.String("cpus", "one", cpusUsage)
 	if err := fs.parse(args); err != nil {
 		return err
 	}
 	spec, err := bench.LoadSpec(*specName)
 	if err != nil {
 		return usagef("calibrate: %v", err)
+	}
+	pin, pinned, err := sideCPUs("calibrate", *cpus)
+	if err != nil {
+		return err
 	}
 	base := filepath.Join("out", "calibrate-"+time.Now().Format("20060102-150405"))
 	ctx, stop := interruptible()
@@ -35,9 +40,13 @@ func calibrateCmd(stdout, stderr io.Writer, args []string) error {
 	var dirs []string
 	if *sequential {
 		progress := progressTo(stderr, *quiet)
+		var cpus []int
+		if len(pin) > 0 {
+			cpus, _ = bench.ParseCPUs(pin[len(pin)-1]) // sideCPUs checked it
+		}
 		for _, side := range []string{"a", "b"} {
 			dir := filepath.Join(base, side)
-			if _, err := bench.Run(ctx, spec, bench.Options{Out: dir, Progress: progress}); err != nil {
+			if _, err := bench.Run(ctx, spec, bench.Options{Out: dir, Progress: progress, CPUs: cpus}); err != nil {
 				return err
 			}
 			dirs = append(dirs, dir)
@@ -48,9 +57,10 @@ func calibrateCmd(stdout, stderr io.Writer, args []string) error {
 			return fmt.Errorf("calibrate: finding this binary to run it twice: %w", err)
 		}
 		if !*quiet {
-			fmt.Fprintf(stderr, "spillbench: calibrate: two sweeps of %s, repetitions interleaved, into %s\n", spec.Name, base)
+			fmt.Fprintf(stderr, "spillbench: calibrate: two sweeps of %s, runs interleaved, %s, into %s\n", spec.Name, pinned, base)
 		}
-		if dirs, err = interleaved(ctx, spec, base, 0, 0, []bench.Side{{Name: "a", Path: self}, {Name: "b", Path: self}}, stderr, progressTo(stderr, *quiet)); err != nil {
+		sides := []bench.Side{{Name: "a", Path: self, Args: pin}, {Name: "b", Path: self, Args: pin}}
+		if dirs, err = interleaved(ctx, spec, base, 0, 0, sides, stderr, progressTo(stderr, *quiet)); err != nil {
 			return err
 		}
 	}
@@ -66,11 +76,11 @@ func calibrateCmd(stdout, stderr io.Writer, args []string) error {
 	if err != nil {
 		return err
 	}
-	method := "interleaved, as spillbench ab runs them"
+	method := "with their runs interleaved, as spillbench ab runs them"
 	if *sequential {
 		method = "one after the other, as compare of two stored runs sees them"
 	}
-	fmt.Fprintf(stdout, "Sweeps run %s.\n", method)
+	fmt.Fprintf(stdout, "Sweeps run %s, %s.\n", method, pinned)
 	fmt.Fprint(stdout, rec)
 	return nil
 }

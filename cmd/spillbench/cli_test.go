@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -9,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/spillbench/spillbench/bench"
 )
 
 func run(args ...string) (code int, stdout, stderr string) {
@@ -244,5 +247,31 @@ func TestCalibrate(t *testing.T) {
 	code, out, errOut := run("calibrate", "--spec", "tiny.yaml", "-q", "--metric", "ns/op")
 	if code != 0 || !strings.Contains(out, "recommend: spillbench compare --metric sec/op --threshold") {
 		t.Fatalf("calibrate: exit %d\n%s\n%s", code, out, errOut)
+	}
+	// Each side ran pinned to one CPU, the last this process may use,
+	// with as many Ps as CPUs.
+	allowed := bench.AllowedCPUs()
+	envs, _ := filepath.Glob("out/calibrate-*/[ab]/p00/env.json")
+	if len(envs) != 2 {
+		t.Fatalf("calibrate wrote %v; want an env.json a side", envs)
+	}
+	for _, p := range envs {
+		var env bench.Env
+		b, _ := os.ReadFile(p)
+		if err := json.Unmarshal(b, &env); err != nil {
+			t.Fatal(err)
+		}
+		if len(allowed) > 1 && (len(env.PinnedCPUs) != 1 || env.PinnedCPUs[0] != allowed[len(allowed)-1] || env.GOMAXPROCS != 1) {
+			t.Errorf("%s: pinned to %v with GOMAXPROCS %d; want CPU %d alone", p, env.PinnedCPUs, env.GOMAXPROCS, allowed[len(allowed)-1])
+		}
+	}
+	if !strings.Contains(out, "runs interleaved") || len(allowed) > 1 && !strings.Contains(out, "pinned to CPU") {
+		t.Errorf("calibrate does not say how it ran the sweeps:\n%s", out)
+	}
+	for _, bad := range []string{"none", "99999", "1-0"} {
+		code, _, errOut := run("calibrate", "--spec", "tiny.yaml", "--cpus", bad)
+		if code != 2 || strings.Count(strings.TrimSpace(errOut), "\n") != 0 || !strings.Contains(errOut, "--cpus") {
+			t.Errorf("calibrate --cpus %s: exit %d, %q; want exit 2 and one line", bad, code, errOut)
+		}
 	}
 }
