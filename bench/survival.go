@@ -307,14 +307,16 @@ type SurvivalOptions struct {
 // it leaves no scratch directory, and a result directory only when the
 // sweeps completed: one it created is removed, and from one that was
 // empty it removes its own files, so the same --out can be given again.
+//
+// Like a sweep, it holds the directory's lock (LockFile) while it writes:
+// a second writer gets an *OutError naming the holder.
 func Survive(ctx context.Context, opt SurvivalOptions) (n int, err error) {
-	if ents, err := os.ReadDir(opt.Out); err == nil && len(ents) > 0 {
-		return 0, fmt.Errorf("result directory %s is not empty; give a new --out directory", opt.Out)
-	}
-	release, err := claimOut(opt.Out)
+	lock, err := lockResultDir(opt.Out)
 	if err != nil {
 		return 0, err
 	}
+	defer func() { err = errors.Join(err, lock.release()) }()
+	release := claimOut(opt.Out, lock.created)
 	defer func() { err = errors.Join(err, release(err == nil)) }()
 	// One marked scratch dir for every run: removed by the signal
 	// handler, and by spillbench cleanup if this process is killed.
@@ -363,17 +365,13 @@ func Survive(ctx context.Context, opt SurvivalOptions) (n int, err error) {
 	return n, os.WriteFile(filepath.Join(opt.Out, "env.json"), append(b, '\n'), 0o644)
 }
 
-// claimOut makes the result directory out (empty or absent) and
-// registers it with injectors.Resources. The returned release, given
-// whether the sweeps completed, keeps it then, and otherwise takes back
-// what the sweeps made: the directory if it was absent, else the files
-// in it. A signal handler draining the registry releases it as failed.
-func claimOut(out string) (release func(complete bool) error, err error) {
-	_, statErr := os.Stat(out)
-	created := errors.Is(statErr, fs.ErrNotExist)
-	if err := os.MkdirAll(out, 0o755); err != nil {
-		return nil, err
-	}
+// claimOut registers the locked result directory out with
+// injectors.Resources. The returned release, given whether the sweeps
+// completed, keeps it then, and otherwise takes back what the sweeps
+// made: the directory if it was created for them, else the files in it
+// (the lock file stays, as after any sweep). A signal handler draining
+// the registry releases it as failed.
+func claimOut(out string, created bool) (release func(complete bool) error) {
 	var complete atomic.Bool
 	h := injectors.Resources.Add("result dir", out, func() error {
 		switch {
@@ -393,7 +391,7 @@ func claimOut(out string) (release func(complete bool) error, err error) {
 	return func(ok bool) error {
 		complete.Store(ok)
 		return h.Release()
-	}, nil
+	}
 }
 
 // mockPolicy returns a policy spilling through m into a fresh directory

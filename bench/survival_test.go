@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -157,5 +158,26 @@ func TestSurvivalLedgerLiftsTheFault(t *testing.T) {
 		if panicked || d.firstErr == nil || r.Lost != 0 || r.Delivered != 160 || !r.Recovered {
 			t.Errorf("fault at call %d: error %v, ledger %+v: want the error, then all 160 items delivered once the fault was lifted", k, d.firstErr, r)
 		}
+	}
+}
+
+// A survival sweep holds its result directory's lock as a sweep does: a
+// second writer is refused with the holder's PID and writes nothing, and
+// a refused start leaves the directory as it was.
+func TestSurviveHoldsTheResultDirLock(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "survive")
+	held, err := lockResultDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.release()
+	_, err = Survive(context.Background(), SurvivalOptions{Out: dir, Stride: 1 << 20})
+	var oe *OutError
+	if !errors.As(err, &oe) || oe.PID != os.Getpid() {
+		t.Fatalf("Survive into a locked directory: %v; want an *OutError naming PID %d", err, os.Getpid())
+	}
+	ents, _ := os.ReadDir(dir)
+	if len(ents) != 1 || ents[0].Name() != LockFile {
+		t.Fatalf("the refused survive left %v", ents)
 	}
 }

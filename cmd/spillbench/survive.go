@@ -32,9 +32,8 @@ func surviveCmd(stdout, stderr io.Writer, args []string) error {
 	if dir == "" {
 		dir = filepath.Join("out", "survive-"+time.Now().Format("20060102-150405"))
 	}
-	if ents, err := os.ReadDir(dir); err == nil && len(ents) > 0 {
-		return usagef("survive: --out %s is not empty; give a new directory", dir)
-	}
+	// A directory with files in it, or held by another survive, is
+	// refused by Survive before it writes anything (an *OutError).
 	docOut := *docDir
 	if docOut == "" {
 		docOut = dir
@@ -53,6 +52,10 @@ func surviveCmd(stdout, stderr io.Writer, args []string) error {
 
 	progress := progressTo(stderr, *quiet)
 	n, err := bench.Survive(ctx, bench.SurvivalOptions{Out: dir, Progress: progress, Stride: *stride})
+	var oe *bench.OutError
+	if errors.As(err, &oe) {
+		return usagef("survive: %v", err) // not empty, or another survive holds it
+	}
 	if err != nil {
 		return err
 	}
