@@ -140,7 +140,7 @@ func TestInterleaveTakesTurnsRunByRun(t *testing.T) {
 		"a x 0", "b x 0", // rep 0: a first
 		"b x 0#1", "a x 0#1",
 		"a x 0#2", "b x 0#2",
-		"b x 0#3", // a has no fourth run
+		"b x 0#3",        // a has no fourth run
 		"b x 1", "a x 1", // rep 1: b first
 		"a x 1#1", "b x 1#1",
 	}

@@ -518,10 +518,10 @@ type repetition struct {
 	profileErr error
 	// turnErr is a failure to get the turn for a run under Options.Step
 	// (the driver of an interleaved run went away): it stops the sweep.
-	turnErr error
-	between    time.Duration // the engine's setup and teardown between its runs
-	gcCycles   uint64        // collections during the runs
-	fault      *FaultOutcome
+	turnErr  error
+	between  time.Duration // the engine's setup and teardown between its runs
+	gcCycles uint64        // collections during the runs
+	fault    *FaultOutcome
 
 	last                   engine.Outcome // the last run, whose status the repetition takes
 	allocs, allocBytes     uint64
