@@ -188,9 +188,9 @@ func newWorkDir(o *owned, mech string) (string, error) {
 func NewTempDir(purpose string) (string, Handle, error) { return NewTempDirIn("", purpose) }
 
 // NewTempDirIn is NewTempDir in parent instead of the temp dir (an empty
-// parent is the temp dir). Cleanup scans only the temp dir: a dir made
-// elsewhere is removed by this process and its signal handler, not by a
-// later cleanup.
+// parent is the temp dir). Cleanup scans the directory it is given:
+// `spillbench cleanup` scans the temp dir, $SPILLBENCH_SPILL_DIR and
+// its --in directory.
 func NewTempDirIn(parent, purpose string) (string, Handle, error) {
 	dir, err := markedTempDir(parent, purpose)
 	if err != nil {

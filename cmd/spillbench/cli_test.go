@@ -110,6 +110,31 @@ func TestCleanup(t *testing.T) {
 	if code, out, _ := run("cleanup"); code != 0 || !strings.Contains(out, "nothing to clean up") {
 		t.Fatalf("second cleanup: exit %d, %q", code, out)
 	}
+
+	// Spill dirs a killed sweep made under SPILLBENCH_SPILL_DIR, or in
+	// a directory given with --in, are found there too.
+	for _, how := range []string{"env", "--in"} {
+		parent := t.TempDir()
+		spillDir := filepath.Join(parent, "spillbench-spill-"+strconv.Itoa(dead.Process.Pid)+"-x")
+		os.Mkdir(spillDir, 0o755)
+		os.WriteFile(filepath.Join(spillDir, ".spillbench-injector"), []byte(strconv.Itoa(dead.Process.Pid)), 0o644)
+		args := []string{"cleanup"}
+		if how == "env" {
+			t.Setenv("SPILLBENCH_SPILL_DIR", parent)
+		} else {
+			t.Setenv("SPILLBENCH_SPILL_DIR", "")
+			args = append(args, "--in", parent)
+		}
+		if code, out, errOut := run(args...); code != 0 || !strings.Contains(out, spillDir) {
+			t.Fatalf("cleanup (%s): exit %d, %q %q; want it to name %s", how, code, out, errOut, spillDir)
+		}
+		if _, err := os.Stat(spillDir); !os.IsNotExist(err) {
+			t.Fatalf("cleanup (%s) left %s: %v", how, spillDir, err)
+		}
+	}
+	if code, _, errOut := run("cleanup", "--in", filepath.Join(tmp, "no-such-dir")); code != 2 || strings.Count(strings.TrimSpace(errOut), "\n") != 0 {
+		t.Fatalf("cleanup --in a missing dir: exit %d, %q; want 2 and one line", code, errOut)
+	}
 }
 
 func TestReport(t *testing.T) {
