@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"golang.org/x/perf/benchfmt"
+
+	"github.com/spillbench/spillbench/spill"
 )
 
 // measuredSpec is a sweep of two timed cells and a fault cell, with
@@ -266,5 +268,30 @@ func TestParseStealTicks(t *testing.T) {
 	m1 := machine{cpu: time.Second, steal: 30, total: 1200, stealKnown: true}
 	if cpu, s := m1.since(m0); cpu != time.Second || math.Abs(s-0.1) > 1e-12 {
 		t.Fatalf("since: %v %v; want 1s and 10%% stolen", cpu, s)
+	}
+}
+
+// With probe: true every engine run checks its spill directory first: a
+// mock fault at the probe's site fails the run there, as an I/O error
+// at dir.probe, before any spill; without it the fault never fires.
+func TestSpecProbeChecksTheSpillDirFirst(t *testing.T) {
+	for _, probe := range []bool{true, false} {
+		_, outcomes := runMeasured(t, func(s *Spec) {
+			s.Probe = probe
+			s.Faults = s.Faults[1:]
+			s.Faults[0].Fault.Site, s.Faults[0].Fault.Nth = spill.SiteDirProbe, 1
+		}, Options{})
+		for _, o := range outcomes {
+			if o.Kind != KindEngine || o.Keys["fault"] == "none" {
+				continue
+			}
+			fired := o.Status == StatusError && strings.Contains(o.Error, string(spill.SiteDirProbe))
+			if fired != probe {
+				t.Errorf("probe %t: %s rep %d: %s %q", probe, o.Cell, o.Rep, o.Status, o.Error)
+			}
+		}
+	}
+	if _, err := ParseSpec("p.yaml", []byte("name: p\nprobe: maybe\nworkload:\n  - {name: mix}\n")); err == nil || !strings.Contains(err.Error(), "probe") {
+		t.Errorf("probe: maybe accepted: %v", err)
 	}
 }

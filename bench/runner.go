@@ -602,7 +602,7 @@ func (r *runner) execute(ctx context.Context, c Cell, inj injectors.Injector, it
 	if err != nil {
 		return m, err
 	}
-	cfg := engine.Config{Workload: wl, Workers: c.Workers, RingCapacity: c.Ring, Schedule: c.Schedule, Seed: r.spec.Seed}
+	cfg := engine.Config{Workload: wl, Workers: c.Workers, RingCapacity: c.Ring, Schedule: c.Schedule, Seed: r.spec.Seed, Probe: r.spec.Probe}
 	if r.plant != nil && c.Kind == KindEngine && r.plant.Match.MatchString(c.Name()) {
 		cfg.Slowdown = r.plant.Fraction
 	}

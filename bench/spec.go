@@ -34,6 +34,7 @@ import (
 //	profiles: cell            # cell (every recorded rep merged), rep, or none
 //	gogc: 100                 # the garbage collector's GOGC during the sweep
 //	max-steal: 5%             # repeat a repetition whose CPU steal was above this
+//	probe: false              # check the spill directory takes a file before each run
 //	threshold: [4KiB, 64KiB]  # or a range: 4KiB..64MiB x4
 //	granularity: [batch, item]
 //	compression: [none, zstd:3]
@@ -65,6 +66,13 @@ type Spec struct {
 	// MaxSteal is the share of CPU time the hypervisor may steal during a
 	// repetition before it is discarded and run again.
 	MaxSteal float64
+	// Probe makes every engine run check that its spill directory takes
+	// a file before any work starts (engine.Config.Probe, the
+	// reference's check at transfer start): a fault that breaks the
+	// directory then fails the run at the probe, before anything is sent,
+	// instead of at the first spill. Off by default, so that fault cells
+	// reach the spill sites they name.
+	Probe bool
 
 	Thresholds  []int64
 	Granularity []spill.Granularity
@@ -162,7 +170,7 @@ func (e *SpecError) Error() string { return fmt.Sprintf("%s:%d: %s", e.File, e.L
 
 // axes and their parsers. Order is the order of cell-name keys.
 var axisNames = []string{"workload", "threshold", "granularity", "compression", "reclaim", "backend", "workers", "ring", "schedule", "fault"}
-var settingNames = []string{"name", "count", "max-count", "ci", "benchtime", "warmup", "seed", "timeout", "profiles", "gogc", "max-steal", "target", "input"}
+var settingNames = []string{"name", "count", "max-count", "ci", "benchtime", "warmup", "seed", "timeout", "profiles", "gogc", "max-steal", "probe", "target", "input"}
 
 // ParseSpec parses a spec and checks it, reporting the first problem with
 // its file and line. Nothing runs until a spec parses, and a spec whose
@@ -258,6 +266,13 @@ func (p *specParser) field(k, v *yaml.Node) error {
 		return p.wholeSetting(k, v)
 	case "name", "ci", "max-steal", "benchtime", "timeout", "profiles":
 		return p.setting(k, v)
+	case "probe":
+		b, err := strconv.ParseBool(v.Value)
+		if err != nil || v.Kind != yaml.ScalarNode {
+			return p.errorf(v, "probe %q: give true or false", v.Value)
+		}
+		p.s.Probe = b
+		return nil
 	case "threshold":
 		return p.thresholds(k, v)
 	case "granularity", "compression", "reclaim", "backend", "workers", "ring", "schedule":
