@@ -197,6 +197,11 @@ func CompareSets(old, cur *Set, units []string, filter string, alpha, threshold 
 		reg := c.Holm && c.Worse && math.Abs(c.Ratio-1) > threshold
 		cmp.Rows = append(cmp.Rows, ComparedRow{Unit: allUnits[i], Change: c, Regression: reg})
 	}
+	// A unit no row has (items/s of an external target, which counts
+	// no items) is left out rather than printed as an empty table.
+	if len(all) > 0 {
+		cmp.Units = slices.DeleteFunc(slices.Clone(cmp.Units), func(u string) bool { return !slices.Contains(allUnits, u) })
+	}
 	failing, err := cur.FailingCells(filter)
 	cmp.Failing = failing
 	return cmp, err

@@ -72,7 +72,7 @@ func calibrateCmd(stdout, stderr io.Writer, args []string) error {
 		}
 		sets = append(sets, s)
 	}
-	rec, err := reports.Calibrate(sets[0], sets[1], tidyUnits(strings.Split(*metrics, ",")), ".name:Engine")
+	rec, err := reports.Calibrate(sets[0], sets[1], tidyUnits(strings.Split(*metrics, ",")), targetCells)
 	if err != nil {
 		return err
 	}

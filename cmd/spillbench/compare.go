@@ -56,7 +56,7 @@ func (c *compareFlags) register(fs *flags) {
 	c.threshold = fs.String("threshold", "5%", "smallest relative change that counts as a regression, as 5% or 0.05")
 	c.alpha = fs.Float64("alpha", reports.DefaultAlpha, "significance level, over every row compared (Holm-Bonferroni)")
 	c.format = fs.String("format", "text", "text, csv, json or markdown")
-	c.filter = fs.String("filter", "", "benchproc filter on the results compared (default: .name:Engine for result directories, everything otherwise)")
+	c.filter = fs.String("filter", "", "benchproc filter on the results compared (default: the engine's and external targets' cells for result directories, everything otherwise)")
 	c.allowMissing = fs.Bool("allow-missing", false, "pass the gate though the new side lacks benchmarks the old has, or has failing cells")
 }
 
@@ -104,7 +104,7 @@ func (c *compareFlags) compare(stdout io.Writer, oldPaths, newPaths []string) er
 	ours := !old.Plain() && !cur.Plain()
 	filter, metrics := *c.filter, *c.metrics
 	if filter == "" && ours {
-		filter = ".name:Engine"
+		filter = targetCells
 	}
 	if metrics == "" && ours {
 		metrics = "sec/op,items/s"
@@ -164,3 +164,9 @@ func tidyUnits(us []string) []string {
 	}
 	return out
 }
+
+// targetCells is the benchproc filter on a result directory's measured
+// cells, the engine's or an external target's: not the machine's
+// baselines (Ring, RawFS) beside them. compare, calibrate and history
+// use it by default.
+const targetCells = "(.name:Engine OR .name:External)"

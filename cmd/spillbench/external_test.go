@@ -213,4 +213,20 @@ fault:
 			t.Errorf("report lacks %q:\n%s", want, md)
 		}
 	}
+
+	// compare (and calibrate and history, which share its default) takes
+	// an external target's cells as it takes the engine's.
+	var sides []string
+	for _, name := range []string{"a", "b"} {
+		side := filepath.Join(dir, name)
+		if code, stdout, stderr := run("run", "--spec", spec, "--count", "6", "--out", side, "-q"); code != 0 {
+			t.Fatalf("run %s: exit %d\n%s%s", name, code, stdout, stderr)
+		}
+		sides = append(sides, side)
+	}
+	code, stdout, stderr := run("compare", "--threshold", "200%", sides[0], sides[1])
+	if code != 0 || !strings.Contains(stdout, "External/target=sort/workload=lines-1MiB/threshold=64KiB/fault=none") ||
+		!strings.Contains(stdout, "sec/op") || strings.Contains(stdout, "items/s") {
+		t.Fatalf("compare of two sort runs: exit %d\n%s%s", code, stdout, stderr)
+	}
 }

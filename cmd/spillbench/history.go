@@ -86,7 +86,7 @@ no later change undid), 2 bad input.
 `)
 	metric := fs.String("metric", "sec/op", "unit to track")
 	store := fs.String("store", ".spillbench-history", "history directory")
-	filter := fs.String("filter", "", "benchproc filter on the results tracked (default: .name:Engine where the entries are result directories)")
+	filter := fs.String("filter", "", "benchproc filter on the results tracked (default: the engine's and external targets' cells where the entries are result directories)")
 	out := fs.String("out", "", "where to write the trend plot (default STORE/trend-<metric>.svg)")
 	alpha := fs.Float64("alpha", reports.DefaultAlpha, "family-wise error rate of change detection over all benchmarks")
 	threshold := fs.String("threshold", "0%", "smallest change to a worse level that counts as a regression")
@@ -115,7 +115,7 @@ no later change undid), 2 bad input.
 	cfg.Alpha = *alpha
 	f := *filter
 	if f == "" && !h.Plain() {
-		f = ".name:Engine"
+		f = targetCells
 	}
 	t, err := h.Trend(unit[0], f, cfg)
 	if err != nil {
