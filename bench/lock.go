@@ -6,17 +6,21 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
-	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/spillbench/spillbench/internal/resultlock"
 )
 
 // LockFile is the name of a result directory's lock: one sweep writes a
 // directory, and holds an exclusive flock(2) on this file while it does.
 // The kernel releases the lock when the process ends, however it ends;
 // the file stays, with the PID of the last writer in it.
-const LockFile = ".lock"
+const LockFile = resultlock.File
+
+// lockHolder reports whether dir's lock is held by a live process, and
+// the PID it wrote into the lock (0 if not yet).
+func lockHolder(dir string) (int, bool) { return resultlock.Holder(dir) }
 
 // OutError says the result directory cannot be used: it is held by
 // another sweep, holds files already, or cannot be created. It is the
@@ -117,31 +121,6 @@ func lockResultDir(dir string) (*dirLock, error) {
 // onlyLock reports whether a directory's entries are at most its lock file.
 func onlyLock(ents []os.DirEntry) bool {
 	return len(ents) == 0 || (len(ents) == 1 && ents[0].Name() == LockFile)
-}
-
-// lockHolder reports whether dir's lock is held by a live process, and
-// the PID the holder wrote into it (0 if it has not yet: it writes just
-// after it takes the lock, so the reader waits a moment for it).
-func lockHolder(dir string) (int, bool) {
-	f, err := os.Open(filepath.Join(dir, LockFile))
-	if err != nil {
-		return 0, false
-	}
-	defer f.Close()
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_SH|unix.LOCK_NB); err == nil {
-		unix.Flock(int(f.Fd()), unix.LOCK_UN)
-		return 0, false
-	}
-	for deadline := time.Now().Add(time.Second); ; time.Sleep(5 * time.Millisecond) {
-		b := make([]byte, 32)
-		n, _ := f.ReadAt(b, 0)
-		if pid, err := strconv.Atoi(strings.TrimSpace(string(b[:n]))); err == nil && pid > 0 && strings.HasSuffix(string(b[:n]), "\n") {
-			return pid, true
-		}
-		if time.Now().After(deadline) {
-			return 0, true
-		}
-	}
 }
 
 // release lets the directory go; the lock file stays.

@@ -14,7 +14,10 @@ func limitationsSection(d *doc, s *Set) {
 	d.h(2, "Limitations")
 	var items []string
 	for _, dir := range s.Dirs {
-		if !dir.Env.Complete {
+		switch {
+		case dir.Writer != 0:
+			items = append(items, fmt.Sprintf("%s was still being written by its sweep (%s) when this report read it: its cells have fewer repetitions than they will have.", filepath.Base(dir.Path), writerText(dir.Writer)))
+		case !dir.Env.Complete:
 			items = append(items, fmt.Sprintf("%s is incomplete (interrupted: %t): its cells have fewer repetitions than the spec asks.", filepath.Base(dir.Path), dir.Env.Interrupted))
 		}
 	}

@@ -37,6 +37,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spillbench/spillbench/internal/resultlock"
 	"golang.org/x/perf/benchfmt"
 )
 
@@ -54,8 +55,14 @@ type Dir struct {
 	// Units is the unit metadata (better=, assume=) the results carry.
 	Units benchfmt.UnitMetadataMap
 	// Warnings say what of the directory was left unread: a last line
-	// cut short (a full disk, a killed writer), an empty or torn profile.
+	// cut short (a full disk, a killed writer), an empty or torn profile;
+	// or that its sweep is still writing it.
 	Warnings []string
+	// Writer is the PID of the sweep still writing the directory (it
+	// holds the directory's lock; -1 if it has not written its PID yet),
+	// 0 if none is. Its report is of what
+	// the sweep had written when it was read.
+	Writer int
 }
 
 // Env is env.json: the fields reports use.
@@ -335,6 +342,13 @@ func loadDir(path string) (*Dir, error) {
 		return nil, fmt.Errorf("%s: %v", envPath, err)
 	}
 	d.Plain = d.Env.Plain
+	if pid, live := resultlock.Holder(path); live {
+		d.Writer = pid
+		if pid == 0 {
+			d.Writer = -1 // held, its PID not written yet
+		}
+		d.Warnings = append(d.Warnings, fmt.Sprintf("%s is still being written by a sweep (%s): read as it stands now, with fewer repetitions than it will have", path, writerText(pid)))
+	}
 	if err := d.loadResults(filepath.Join(path, "results.txt")); err != nil {
 		return nil, err
 	}
@@ -343,6 +357,14 @@ func loadDir(path string) (*Dir, error) {
 	}
 	d.loadProfiles(filepath.Join(path, "profiles"))
 	return d, nil
+}
+
+// writerText names the process holding a directory's lock.
+func writerText(pid int) string {
+	if pid > 0 {
+		return fmt.Sprintf("PID %d", pid)
+	}
+	return "its PID not yet written"
 }
 
 // loadProfiles lists the profiles that parse; an empty or torn one (its

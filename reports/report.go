@@ -116,7 +116,10 @@ func build(s *Set, opt Options) (*doc, error) {
 	for _, dir := range s.Dirs {
 		e := dir.Env
 		state := "complete"
-		if !e.Complete {
+		switch {
+		case dir.Writer != 0:
+			state = "RUNNING"
+		case !e.Complete:
 			state = "INCOMPLETE"
 		}
 		rows = append(rows, []string{filepath.Base(dir.Path), e.Host, e.Kernel, e.CPU, fmt.Sprint(e.NumCPU), e.SpillFS, e.GoVersion, short(e.Commit), e.Shard, state})

@@ -2,11 +2,16 @@ package reports
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/spillbench/spillbench/internal/resultlock"
 )
 
 // copyQuick copies the quick result directory, profiles included.
@@ -187,4 +192,44 @@ func snapshot(t *testing.T, dir string) map[string][]byte {
 		return err
 	})
 	return files
+}
+
+// A directory whose sweep still holds its lock is read as it stands,
+// and the report says so: a warning naming the writer, "RUNNING" in the
+// setup table, and a limitation. Once the lock is let go it is an
+// ordinary directory again.
+func TestADirectoryStillBeingWrittenIsMarkedRunning(t *testing.T) {
+	dir := copyQuick(t)
+	f, err := os.Create(filepath.Join(dir, resultlock.File))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(f, "%d\n", os.Getpid())
+	// The lock is the open file description's: hold it from this file,
+	// probe it through another, as a separate reader process would.
+	s, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := s.Dirs[0]; d.Writer != os.Getpid() || !slices.ContainsFunc(d.Warnings, func(w string) bool { return strings.Contains(w, "still being written") }) {
+		t.Fatalf("writer %d, warnings %q; want PID %d and a warning", d.Writer, d.Warnings, os.Getpid())
+	}
+	out := filepath.Join(t.TempDir(), "report")
+	if _, err := Generate(s, Options{Out: out, Formats: []Format{Markdown}}); err != nil {
+		t.Fatal(err)
+	}
+	md, _ := os.ReadFile(filepath.Join(out, "report.md"))
+	for _, want := range []string{"| RUNNING |", "was still being written by its sweep (PID " + strconv.Itoa(os.Getpid()) + ")"} {
+		if !strings.Contains(string(md), want) {
+			t.Errorf("the report lacks %q", want)
+		}
+	}
+	f.Close() // the writer ends
+	if s, err := Load(dir); err != nil || s.Dirs[0].Writer != 0 || len(s.Dirs[0].Warnings) != 0 {
+		t.Fatalf("after the writer ended: %v, writer %d, warnings %q", err, s.Dirs[0].Writer, s.Dirs[0].Warnings)
+	}
 }
