@@ -295,3 +295,26 @@ func TestSpecProbeChecksTheSpillDirFirst(t *testing.T) {
 		t.Errorf("probe: maybe accepted: %v", err)
 	}
 }
+
+// The reorder window's diagnostics reach results.txt as units beside
+// every engine cell's time: its high-water mark, the consumer's stall
+// time and the forced inserts, per run.
+func TestWindowDiagnosticsAreRecordedAsUnits(t *testing.T) {
+	dir, _ := runMeasured(t, func(s *Spec) { s.Faults = s.Faults[:1] }, Options{})
+	ns := values(t, dir, "sec/op")
+	// benchfmt reads stall-ns/op as stall-sec/op, as it does ns/op.
+	for _, unit := range []string{"peak-items", "stall-sec/op", "forced-inserts/op"} {
+		got := values(t, dir, unit)
+		for name, vs := range ns {
+			if !strings.HasPrefix(name, "Engine/") {
+				continue
+			}
+			if len(got[name]) != len(vs) {
+				t.Errorf("%s: %d values of %s for %d repetitions", name, len(got[name]), unit, len(vs))
+			}
+			if unit == "peak-items" && slices.Min(got[name]) < 1 {
+				t.Errorf("%s: peak-items %v; the window held items", name, got[name])
+			}
+		}
+	}
+}
