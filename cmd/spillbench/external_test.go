@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/spillbench/spillbench/injectors"
+	"github.com/spillbench/spillbench/reports"
 )
 
 // hangSpec is an external target that starts a child and waits for it,
@@ -228,5 +229,55 @@ fault:
 	if code != 0 || !strings.Contains(stdout, "External/target=sort/workload=lines-1MiB/threshold=64KiB/fault=none") ||
 		!strings.Contains(stdout, "sec/op") || strings.Contains(stdout, "items/s") {
 		t.Fatalf("compare of two sort runs: exit %d\n%s%s", code, stdout, stderr)
+	}
+}
+
+// inject --spec faults an external target, not the engine: every
+// mechanism and mode asked for, at the spec's smallest threshold. A
+// kernel fault reaches the program; mock and failpoint are reported as
+// not applicable to it, with the reason; the report is written.
+func TestInjectAnExternalTarget(t *testing.T) {
+	if err := injectors.NewTmpfs().Probe(); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("CI runs as root: %v", err)
+		}
+		t.Skip(err)
+	}
+	dir := t.TempDir()
+	spec := filepath.Join(dir, "sort.yaml")
+	os.WriteFile(spec, []byte(`name: sort-small
+count: 2
+target:
+  name: sort
+  command: LC_ALL=C sort -S {threshold}b -T {spill_dir} -o {output} {input}
+  clean-exit: [2]
+input:
+  - {name: lines-1MiB, generate: lines, size: 1MiB}
+threshold: [64KiB, 4MiB]
+`), 0o644)
+	out := filepath.Join(dir, "inj")
+	code, stdout, stderr := run("inject", "--spec", spec, "--mechanisms", "tmpfs,mock", "--modes", "enospc,eio", "--count", "2", "-q", "--out", out)
+	if code != 0 || !strings.Contains(stdout, "report.md") {
+		t.Fatalf("inject --spec: exit %d\n%s%s", code, stdout, stderr)
+	}
+	set, err := reports.Load(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byFault := map[string][]string{}
+	for _, o := range set.Outcomes() {
+		if !strings.HasPrefix(o.Cell, "External/target=sort/") || !strings.Contains(o.Cell, "threshold=64KiB") {
+			t.Errorf("inject --spec ran %s; want the target at its smallest threshold only", o.Cell)
+		}
+		byFault[o.Keys["fault"]] = append(byFault[o.Keys["fault"]], o.Status)
+	}
+	for fault, want := range map[string]string{"tmpfs:enospc": "error", "mock:eio": "not-applicable", "none": "ok"} {
+		got := byFault[fault]
+		if len(got) == 0 || slices.ContainsFunc(got, func(s string) bool { return s != want }) {
+			t.Errorf("%s: statuses %v, want %s in every repetition", fault, got, want)
+		}
+	}
+	if code, _, stderr := run("inject", "--spec", filepath.Join(dir, "nope.yaml"), "-q", "--out", filepath.Join(dir, "x")); code != 2 || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
+		t.Errorf("inject --spec of a missing file: exit %d, %q; want 2 and one line", code, stderr)
 	}
 }
