@@ -170,19 +170,20 @@ func TestExternalSpecErrorIsOneLine(t *testing.T) {
 	}
 }
 
-// TestExternalRunAndReport runs a small sort sweep from the command line
-// and reports it: threshold plots, the fault matrix with a fault sort
-// reported and one not applicable to it, and the efficiency table.
-func TestExternalRunAndReport(t *testing.T) {
+// sortSpec writes a small GNU sort spec, with extra appended (its faults),
+// into a new temp dir, and returns both. It needs a tmpfs (root): it
+// skips where there is none, and fails on CI.
+func sortSpec(t *testing.T, extra string) (dir, spec string) {
+	t.Helper()
 	if err := injectors.NewTmpfs().Probe(); err != nil {
 		if os.Getenv("CI") != "" {
 			t.Fatalf("CI runs as root: %v", err)
 		}
 		t.Skip(err)
 	}
-	dir := t.TempDir()
-	spec := filepath.Join(dir, "sort.yaml")
-	os.WriteFile(spec, []byte(`name: sort-small
+	dir = t.TempDir()
+	spec = filepath.Join(dir, "sort.yaml")
+	if err := os.WriteFile(spec, []byte(`name: sort-small
 count: 2
 target:
   name: sort
@@ -191,11 +192,21 @@ target:
 input:
   - {name: lines-1MiB, generate: lines, size: 1MiB}
 threshold: [64KiB, 4MiB]
-fault:
+`+extra), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir, spec
+}
+
+// TestExternalRunAndReport runs a small sort sweep from the command line
+// and reports it: threshold plots, the fault matrix with a fault sort
+// reported and one not applicable to it, and the efficiency table.
+func TestExternalRunAndReport(t *testing.T) {
+	dir, spec := sortSpec(t, `fault:
   - none
   - {injector: tmpfs, mode: enospc, after: 128KiB, thresholds: [64KiB]}
   - {injector: mock, mode: eio, thresholds: [64KiB]}
-`), 0o644)
+`)
 	out := filepath.Join(dir, "out")
 	if code, stdout, stderr := run("run", "--spec", spec, "--out", out, "-q"); code != 0 || !strings.Contains(stdout, "(complete)") {
 		t.Fatalf("run: exit %d\n%s%s", code, stdout, stderr)
@@ -237,24 +248,7 @@ fault:
 // kernel fault reaches the program; mock and failpoint are reported as
 // not applicable to it, with the reason; the report is written.
 func TestInjectAnExternalTarget(t *testing.T) {
-	if err := injectors.NewTmpfs().Probe(); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("CI runs as root: %v", err)
-		}
-		t.Skip(err)
-	}
-	dir := t.TempDir()
-	spec := filepath.Join(dir, "sort.yaml")
-	os.WriteFile(spec, []byte(`name: sort-small
-count: 2
-target:
-  name: sort
-  command: LC_ALL=C sort -S {threshold}b -T {spill_dir} -o {output} {input}
-  clean-exit: [2]
-input:
-  - {name: lines-1MiB, generate: lines, size: 1MiB}
-threshold: [64KiB, 4MiB]
-`), 0o644)
+	dir, spec := sortSpec(t, "")
 	out := filepath.Join(dir, "inj")
 	code, stdout, stderr := run("inject", "--spec", spec, "--mechanisms", "tmpfs,mock", "--modes", "enospc,eio", "--count", "2", "-q", "--out", out)
 	if code != 0 || !strings.Contains(stdout, "report.md") {
