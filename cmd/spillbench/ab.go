@@ -59,7 +59,7 @@ sweep that failed, 130 interrupted.
 	if err != nil {
 		return usagef("ab: %v", err)
 	}
-	pin, pinned, err := sideCPUs("ab", *cpus)
+	cpuList, pinned, err := sideCPUs("ab", *cpus)
 	if err != nil {
 		return err
 	}
@@ -88,6 +88,7 @@ sweep that failed, 130 interrupted.
 		return failedError{err}
 	}
 	say("%s against %s, %s spec, runs interleaved, %s", baseName, headName, spec.Name, pinned)
+	pin := pinArgs(cpuList)
 	sides := []bench.Side{{Name: "base", Path: baseBin, Args: pin}, {Name: "head", Path: headBin, Args: pin}}
 	if *plant != "" {
 		sides[1].Args = append(slices.Clone(pin), "--plant", *plant)
@@ -102,8 +103,8 @@ sweep that failed, 130 interrupted.
 // cpusUsage documents --cpus of the commands that run interleaved sides.
 const cpusUsage = "CPUs each side's sweep is pinned to: one (the last this process may use), all (no pinning), or a list such as 1 or 0-1"
 
-// sideCPUs reads --cpus of ab and calibrate and returns the run
-// arguments that pin each side, and a phrase saying what they do.
+// sideCPUs reads --cpus of ab and calibrate and returns the CPUs each
+// side is pinned to (none: not pinned), and a phrase saying so.
 //
 // Both sides default to one CPU. A 2-vCPU VM's CPUs change speed
 // independently, second by second, by up to a third as the host's other
@@ -111,11 +112,11 @@ const cpusUsage = "CPUs each side's sweep is pinned to: one (the last this proce
 // whichever it happens to, so each run draws its own speed and two runs
 // a moment apart differ by several percent. Pinned to one CPU, the runs
 // of the two sides, taken in turns, meet the same CPU at the same speed:
-// on the quick spec the typical detectable change fell from 9.6% to
-// 5.3%. One CPU measures the work the code does, concurrency included
+// on the quick spec the threshold calibrate recommends fell from 11-13%
+// to 4.0-5.5%. One CPU measures the work the code does, concurrency included
 // but not the parallel speed-up; --cpus all measures that, at the
 // resolution the host allows.
-func sideCPUs(cmd, value string) (args []string, what string, err error) {
+func sideCPUs(cmd, value string) (cpus []int, what string, err error) {
 	switch value {
 	case "all":
 		return nil, "on every CPU", nil
@@ -126,14 +127,26 @@ func sideCPUs(cmd, value string) (args []string, what string, err error) {
 		}
 		value = strconv.Itoa(allowed[len(allowed)-1])
 	}
-	cpus, err := bench.ParseCPUs(value)
+	cpus, err = bench.ParseCPUs(value)
 	if err == nil {
 		err = bench.CheckCPUs(cpus)
 	}
 	if err != nil {
 		return nil, "", usagef("%s: --cpus: %v (or one, or all)", cmd, err)
 	}
-	return []string{"--cpus", value}, "each side pinned to CPU " + value, nil
+	return cpus, "each side pinned to CPU " + value, nil
+}
+
+// pinArgs are the run arguments that pin a side to cpus.
+func pinArgs(cpus []int) []string {
+	if len(cpus) == 0 {
+		return nil
+	}
+	list := make([]string, len(cpus))
+	for i, c := range cpus {
+		list[i] = strconv.Itoa(c)
+	}
+	return []string{"--cpus", strings.Join(list, ",")}
 }
 
 // interleaved runs spec on every side under bench.Interleave, count

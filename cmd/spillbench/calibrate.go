@@ -29,7 +29,7 @@ func calibrateCmd(stdout, stderr io.Writer, args []string) error {
 	if err != nil {
 		return usagef("calibrate: %v", err)
 	}
-	pin, pinned, err := sideCPUs("calibrate", *cpus)
+	cpuList, pinned, err := sideCPUs("calibrate", *cpus)
 	if err != nil {
 		return err
 	}
@@ -40,13 +40,9 @@ func calibrateCmd(stdout, stderr io.Writer, args []string) error {
 	var dirs []string
 	if *sequential {
 		progress := progressTo(stderr, *quiet)
-		var cpus []int
-		if len(pin) > 0 {
-			cpus, _ = bench.ParseCPUs(pin[len(pin)-1]) // sideCPUs checked it
-		}
 		for _, side := range []string{"a", "b"} {
 			dir := filepath.Join(base, side)
-			if _, err := bench.Run(ctx, spec, bench.Options{Out: dir, Progress: progress, CPUs: cpus}); err != nil {
+			if _, err := bench.Run(ctx, spec, bench.Options{Out: dir, Progress: progress, CPUs: cpuList}); err != nil {
 				return err
 			}
 			dirs = append(dirs, dir)
@@ -59,6 +55,7 @@ func calibrateCmd(stdout, stderr io.Writer, args []string) error {
 		if !*quiet {
 			fmt.Fprintf(stderr, "spillbench: calibrate: two sweeps of %s, runs interleaved, %s, into %s\n", spec.Name, pinned, base)
 		}
+		pin := pinArgs(cpuList)
 		sides := []bench.Side{{Name: "a", Path: self, Args: pin}, {Name: "b", Path: self, Args: pin}}
 		if dirs, err = interleaved(ctx, spec, base, 0, 0, sides, stderr, progressTo(stderr, *quiet)); err != nil {
 			return err
