@@ -60,8 +60,8 @@ type Dir struct {
 	Warnings []string
 	// Writer is the PID of the sweep still writing the directory (it
 	// holds the directory's lock; -1 if it has not written its PID yet),
-	// 0 if none is. Its report is of what
-	// the sweep had written when it was read.
+	// 0 if none is. Its report is of what the sweep had written when it
+	// was read.
 	Writer int
 }
 

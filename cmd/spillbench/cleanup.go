@@ -15,13 +15,13 @@ func cleanupCmd(stdout, stderr io.Writer, args []string) error {
 	fs := newFlags(stderr, "cleanup", `  spillbench cleanup                   the temp dir, and $SPILLBENCH_SPILL_DIR if set
   spillbench cleanup --in /mnt/fast    also a spill directory a killed sweep was given
 `)
-	in := fs.String("in", "", "also clean this directory: where a killed sweep made its spill dirs (spec spill-dir)")
+	in := fs.String("in", "", "also clean this directory: the SPILLBENCH_SPILL_DIR a killed sweep ran with")
 	if err := fs.parse(args); err != nil {
 		return err
 	}
-	// Spill dirs go under SPILLBENCH_SPILL_DIR (or a spec's spill-dir)
-	// when one is given, not under the temp dir; both are scanned, and
-	// a directory given twice is scanned once.
+	// Spill dirs go under SPILLBENCH_SPILL_DIR when it is set, not under
+	// the temp dir; both are scanned, and a directory given twice is
+	// scanned once.
 	dirs := []string{os.TempDir()}
 	for _, d := range []string{os.Getenv(spill.EnvDir), *in} {
 		if d == "" {
