@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -185,9 +186,11 @@ var errnoTexts = []struct{ text, errno string }{
 	{"Read-only file system", "EROFS"},
 }
 
-// stderrErrno finds the first errno message in lines, and the line.
+// stderrErrno finds the last errno message in lines, and the line: the
+// one nearest the exit, which for a failed run is the error that ended it
+// rather than a warning it wrote on the way.
 func stderrErrno(lines []string) (errno, line string) {
-	for _, l := range lines {
+	for _, l := range slices.Backward(lines) {
 		for _, e := range errnoTexts {
 			if strings.Contains(l, e.text) {
 				return e.errno, l

@@ -35,7 +35,11 @@ type ExternalOutcome struct {
 	OutputDigest    string   `json:"output_digest,omitempty"`
 	ReferenceDigest string   `json:"reference_digest,omitempty"`
 	StderrTail      []string `json:"stderr_tail,omitempty"`
-	UserMS          float64  `json:"user_ms"`
+	// ReportedErrno is the errno the target's stderr named last (see
+	// stderrErrno): what the program says it met, which need not be the
+	// errno the injector recorded.
+	ReportedErrno string  `json:"reported_errno,omitempty"`
+	UserMS        float64 `json:"user_ms"`
 	// OthersPct is the share of the host's CPU other processes used
 	// during the run (see procRun.Others).
 	OthersPct float64 `json:"others_cpu_pct"`
@@ -413,6 +417,7 @@ func (r *runner) runExternalCell(ctx context.Context, st *cellState, rep int) er
 		OutputDigest: res.digest, ReferenceDigest: in.reference, StderrTail: res.tail, UserMS: ms(res.run.User), OthersPct: 100 * res.run.Others, SysMS: ms(res.run.Sys),
 		MaxRSS: res.run.MaxRSS, SpillPeak: res.spill.Peak, SpillWritten: res.spill.Written, SpillFiles: res.spill.Files,
 		SpillFull: res.spill.Full, Overflow: res.spill.Overflow, InputBytes: in.size}
+	o.External.ReportedErrno, _ = stderrErrno(res.tail)
 	switch {
 	case err != nil:
 		o.Status, o.Reason = StatusSetupFailed, err.Error()

@@ -163,14 +163,30 @@ fault:
 	}
 	for fault, errno := range map[string]string{"tmpfs:enospc": "ENOSPC", "fuse:eio": "EIO"} {
 		for _, o := range byCell["128KiB/"+fault] {
-			if o.Status != StatusError || o.ExitCode != 2 || o.Fault == nil || !o.Fault.Fired || o.Fault.Errno != errno {
-				t.Errorf("%s: %s exit %d fault %+v, want a clean error (exit 2) with %s", fault, o.Status, o.ExitCode, o.Fault, errno)
+			if o.Status != StatusError || o.ExitCode != 2 || o.Fault == nil || !o.Fault.Fired || o.Fault.Errno != errno || o.External.ReportedErrno != errno {
+				t.Errorf("%s: %s exit %d fault %+v, %+v, want a clean error (exit 2) with %s", fault, o.Status, o.ExitCode, o.Fault, o.External, errno)
 			}
 		}
 	}
 	mock := byCell["128KiB/mock:eio"]
 	if len(mock) != 2 || mock[0].Status != StatusNotApplicable || !strings.Contains(mock[0].Reason, "not applicable to an external process") {
 		t.Errorf("mock against sort: %+v", mock)
+	}
+}
+
+// TestStderrErrnoIsTheLastOneNamed: a warning on the way is not the
+// error a run ended with.
+func TestStderrErrnoIsTheLastOneNamed(t *testing.T) {
+	lines := []string{
+		"sort: warning: cannot remove: /mnt/sortAb: No such file or directory",
+		"sort: write failed: /mnt/sortCd: No space left on device",
+		"sort: done",
+	}
+	if errno, line := stderrErrno(lines); errno != "ENOSPC" || line != lines[1] {
+		t.Errorf("stderrErrno = %s, %q; want ENOSPC from the write", errno, line)
+	}
+	if errno, line := stderrErrno([]string{"all fine"}); errno != "" || line != "" {
+		t.Errorf("stderrErrno without an errno = %s, %q", errno, line)
 	}
 }
 

@@ -30,6 +30,7 @@ type ExternalOutcome struct {
 	OutputDigest    string   `json:"output_digest"`
 	ReferenceDigest string   `json:"reference_digest"`
 	StderrTail      []string `json:"stderr_tail"`
+	ReportedErrno   string   `json:"reported_errno"`
 	MaxRSS          int64    `json:"max_rss_bytes"`
 	OthersPct       float64  `json:"others_cpu_pct"`
 	SpillPeak       int64    `json:"spill_peak_bytes"`
@@ -132,10 +133,15 @@ func sanitizeMessage(s string) string {
 
 // faultRow is what the runs of one fault did to one target.
 type faultRow struct {
-	fault   string
-	class   map[string]int
-	exits   []int
-	errnos  []string
+	fault  string
+	class  map[string]int
+	exits  []int
+	errnos []string // what the injector recorded
+	// reported are the errnos the target's stderr named.
+	reported []string
+	// verdict counts the runs by what they left as output: verified,
+	// corrupt (a run that exited 0), partial (a failed run left a file
+	// that is not the reference output) or missing.
 	verdict map[string]int
 	message string
 	reason  string
@@ -170,7 +176,10 @@ func faultRows(outcomes []Outcome) map[string]*faultRow {
 			r.errnos = addUnique(r.errnos, o.Fault.Errno)
 		}
 		if e := o.External; e != nil {
-			r.verdict[e.Verdict]++
+			r.verdict[outputVerdict(o)]++
+			if e.ReportedErrno != "" {
+				r.reported = addUnique(r.reported, e.ReportedErrno)
+			}
 			if len(e.StderrTail) > 0 && r.message == "" {
 				r.message = sanitizeMessage(e.StderrTail[len(e.StderrTail)-1])
 			}
@@ -179,6 +188,7 @@ func faultRows(outcomes []Outcome) map[string]*faultRow {
 	for _, r := range rows {
 		slices.Sort(r.exits)
 		slices.Sort(r.errnos)
+		slices.Sort(r.reported)
 		slices.Sort(r.types)
 	}
 	return rows
@@ -203,9 +213,34 @@ func (r *faultRow) classText() string {
 	return fmt.Sprintf("%s (%d of %d)", m, r.class[m], r.runs)
 }
 
+// errnoText is the errno the injector recorded and, where the target's
+// stderr named another, the one it reported: "ENOTCONN → ECONNABORTED".
+func (r *faultRow) errnoText() string {
+	injected, reported := strings.Join(r.errnos, ", "), strings.Join(r.reported, ", ")
+	switch {
+	case reported == "" || reported == injected:
+		return orDash(injected)
+	case injected == "":
+		return reported
+	}
+	return injected + " → " + reported
+}
+
+// outputVerdict is what a run left as output. A failed run's wrong file
+// is partial, not corrupt: the program said it failed, so its output
+// promised nothing (GNU sort opens its output before it sorts, and a
+// failed sort leaves it empty). Only a run that exited 0 corrupts.
+func outputVerdict(o Outcome) string {
+	v := o.External.Verdict
+	if v == "corrupt" && o.ExitCode != 0 {
+		return "partial"
+	}
+	return v
+}
+
 func (r *faultRow) verdictText() string {
 	var parts []string
-	for _, v := range []string{"verified", "corrupt", "missing"} {
+	for _, v := range []string{"verified", "corrupt", "partial", "missing"} {
 		if n := r.verdict[v]; n > 0 {
 			parts = append(parts, fmt.Sprintf("%s %d/%d", v, n, r.runs))
 		}
@@ -232,7 +267,7 @@ func externalFaultTable(d *doc, faults []Outcome) {
 		if r.reason != "" {
 			msg = r.reason
 		}
-		out = append(out, []string{"`" + f + "`", r.classText(), intsText(r.exits), orDash(strings.Join(r.errnos, ", ")), r.verdictText(), orDash(inlineCodeText(msg))})
+		out = append(out, []string{"`" + f + "`", r.classText(), intsText(r.exits), r.errnoText(), r.verdictText(), orDash(inlineCodeText(msg))})
 	}
 	d.t([]string{"fault", "outcome", "exit codes", "errno", "output", "last stderr line (or why not run)"}, out)
 }

@@ -204,7 +204,7 @@ func externalFaultSection(d *doc, ext, engine *Set, target string) error {
 		if r.reason != "" {
 			msg = r.reason
 		}
-		row := []string{"`" + f + "`", r.classText(), intsText(r.exits), orDash(strings.Join(r.errnos, ", ")), r.verdictText(), orDash(inlineCodeText(msg))}
+		row := []string{"`" + f + "`", r.classText(), intsText(r.exits), r.errnoText(), r.verdictText(), orDash(inlineCodeText(msg))}
 		if engRows != nil {
 			e := engRows[f]
 			if e == nil {
@@ -228,6 +228,7 @@ func externalFaultSection(d *doc, ext, engine *Set, target string) error {
 		header = append(header, "engine", "engine's typed error; exit")
 	}
 	d.t(header, table)
+	d.p("The errno column is the one the injector recorded and, after an arrow, the one %s's stderr named where that differs. Output: verified is the reference output; corrupt a wrong output from a run that exited 0; partial a wrong file left by a run that failed (which promised nothing); missing no output file.", target)
 	counts := map[string]int{}
 	for _, r := range rows {
 		counts[r.majority()]++

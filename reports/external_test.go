@@ -31,7 +31,7 @@ func externalDir(t *testing.T) string {
 	}
 	os.WriteFile(filepath.Join(dir, "results.txt"), []byte(res.String()), 0o644)
 	var out strings.Builder
-	add := func(fault, status string, exit int, fired bool, errno, verdict, stderr string) {
+	add := func(fault, status string, exit int, fired bool, errno, verdict, stderr, reported string) {
 		o := map[string]any{"cell": "External/target=sort/workload=lines/threshold=256KiB/fault=" + fault, "kind": "External",
 			"keys": map[string]string{"target": "sort", "workload": "lines", "threshold": "256KiB", "fault": fault}, "status": status, "exit_code": exit}
 		if status == "not-applicable" {
@@ -39,16 +39,17 @@ func externalDir(t *testing.T) string {
 		} else {
 			inj, mode, _ := strings.Cut(fault, ":")
 			o["fault"] = map[string]any{"injector": inj, "mode": mode, "family": "kernel", "fired": fired, "errno": errno}
-			o["external"] = map[string]any{"template": "sort -S {threshold}b -T {spill_dir} -o {output} {input}", "verdict": verdict, "stderr_tail": []string{stderr}}
+			o["external"] = map[string]any{"template": "sort -S {threshold}b -T {spill_dir} -o {output} {input}", "verdict": verdict, "stderr_tail": []string{stderr}, "reported_errno": reported}
 		}
 		b, _ := json.Marshal(o)
 		out.Write(append(b, '\n'))
 	}
-	add("tmpfs:enospc", "error", 2, true, "ENOSPC", "corrupt", "sort: write failed: /tmp/spillbench-inj-tmpfs-123/mnt/sortAb12Cd: No space left on device")
-	add("vanish:replace", "data-lost", 0, true, "", "corrupt", "")
-	add("fuse:eio", "crash", 139, true, "EIO", "missing", "Segmentation fault")
-	add("fuse:latency", "timeout", 137, true, "", "missing", "")
-	add("mock:eio", "not-applicable", 0, false, "", "", "")
+	add("tmpfs:enospc", "error", 2, true, "ENOSPC", "corrupt", "sort: write failed: /tmp/spillbench-inj-tmpfs-123/mnt/sortAb12Cd: No space left on device", "ENOSPC")
+	add("vanish:replace", "data-lost", 0, true, "", "corrupt", "", "")
+	add("fuse:eio", "crash", 139, true, "EIO", "missing", "Segmentation fault", "")
+	add("fuse:latency", "timeout", 137, true, "", "missing", "", "")
+	add("fuse:unmount", "error", 2, true, "ENOTCONN", "missing", "sort: write failed: /mnt/sortAb12Cd: Software caused connection abort", "ECONNABORTED")
+	add("mock:eio", "not-applicable", 0, false, "", "", "", "")
 	os.WriteFile(filepath.Join(dir, "outcomes.jsonl"), []byte(out.String()), 0o644)
 	return dir
 }
@@ -62,7 +63,7 @@ func TestExternalResultsReport(t *testing.T) {
 		t.Fatalf("externalOnly %v, throughput unit %s", externalOnly(s), throughputUnit(s))
 	}
 	want := map[string]string{"tmpfs:enospc": "clean typed error", "vanish:replace": "data lost", "fuse:eio": "crashed",
-		"fuse:latency": "timed out", "mock:eio": "not applicable"}
+		"fuse:latency": "timed out", "fuse:unmount": "clean typed error", "mock:eio": "not applicable"}
 	for _, o := range s.Outcomes() {
 		if got := FaultClass(o); got != want[o.Keys["fault"]] {
 			t.Errorf("%s: class %q, want %q", o.Keys["fault"], got, want[o.Keys["fault"]])
@@ -77,7 +78,10 @@ func TestExternalResultsReport(t *testing.T) {
 		"for the external target sort",
 		"plots/lines-throughput.svg", "plots/lines-peak-rss.svg", "plots/fault-matrix.svg",
 		"| 256KiB | 37.96Mi", // the table's median input bytes/s
-		"| `tmpfs:enospc` | clean typed error | 2 | ENOSPC | corrupt 1/1 | `sort: write failed: {spill_dir}/sortXXXXXX: No space left on device` |",
+		// A failed run's wrong output is partial, not corrupt: it promised nothing.
+		"| `tmpfs:enospc` | clean typed error | 2 | ENOSPC | partial 1/1 | `sort: write failed: {spill_dir}/sortXXXXXX: No space left on device` |",
+		// The errno the target named, where it is not the injector's.
+		"| `fuse:unmount` | clean typed error | 2 | ENOTCONN → ECONNABORTED | missing 1/1 |",
 		"| `mock:eio` | not applicable |",
 		"| `target=sort/workload=lines/threshold=256KiB` | 16MiB | 202.0ms | 20.20ms | 10.0% |",
 	} {
@@ -125,7 +129,7 @@ func TestExternalDocBesideTheEngine(t *testing.T) {
 	md := string(b)
 	for _, want := range []string{
 		"`sort -S {threshold}b -T {spill_dir} -o {output} {input}`",
-		"| `tmpfs:enospc` | clean typed error | 2 | ENOSPC | corrupt 1/1 | `sort: write failed: {spill_dir}/sortXXXXXX: No space left on device` | clean typed error | IOError; exit 11 |",
+		"| `tmpfs:enospc` | clean typed error | 2 | ENOSPC | partial 1/1 | `sort: write failed: {spill_dir}/sortXXXXXX: No space left on device` | clean typed error | IOError; exit 11 |",
 		"| `vanish:replace` | data lost | 0 | - | corrupt 1/1 | - | unaffected | -; exit 0 |",
 		"| `fuse:eio` | crashed | 139 | EIO | missing 1/1 | `Segmentation fault` | not run | - |",
 		"Both ran 2 of these faults; the majority outcome is the same for 1. Where they differ: `vanish:replace` (sort: data lost; engine: unaffected).",
