@@ -110,11 +110,13 @@ func externalEfficiency(d *doc, s *Set) error {
 	return nil
 }
 
-// spillPathRE matches a path inside a spillbench work dir, as a target's
-// messages print it.
+// mkstempRE matches a temporary file's name as mkstemp makes it.
 var mkstempRE = regexp.MustCompile(`^([A-Za-z]+)[A-Za-z0-9]{6}$`)
 
-var spillPathRE = regexp.MustCompile(`/[^\s:'"]*spillbench-inj-[a-z]+-[0-9]+(/[^\s:'"]*)?`)
+// spillPathRE matches a path inside an injector's work dir
+// (spillbench-inj-<mechanism>-<pid>-<random>), as a target's messages
+// print it.
+var spillPathRE = regexp.MustCompile(`/[^\s:'"]*spillbench-inj-[a-z]+(-[0-9]+)+(/[^\s:'"]*)?`)
 
 // sanitizeMessage replaces the work dir paths in a target's message,
 // which differ every run, with {spill_dir} and the file's name.

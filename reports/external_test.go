@@ -44,7 +44,7 @@ func externalDir(t *testing.T) string {
 		b, _ := json.Marshal(o)
 		out.Write(append(b, '\n'))
 	}
-	add("tmpfs:enospc", "error", 2, true, "ENOSPC", "corrupt", "sort: write failed: /tmp/spillbench-inj-tmpfs-123/mnt/sortAb12Cd: No space left on device", "ENOSPC")
+	add("tmpfs:enospc", "error", 2, true, "ENOSPC", "corrupt", "sort: write failed: /tmp/spillbench-inj-tmpfs-4242-123/mnt/sortAb12Cd: No space left on device", "ENOSPC")
 	add("vanish:replace", "data-lost", 0, true, "", "corrupt", "", "")
 	add("fuse:eio", "crash", 139, true, "EIO", "missing", "Segmentation fault", "")
 	add("fuse:latency", "timeout", 137, true, "", "missing", "", "")
@@ -147,5 +147,20 @@ func TestExternalDocBesideTheEngine(t *testing.T) {
 	}
 	if err := ExternalDoc(engine, nil, docs, "x"); err == nil || !strings.Contains(err.Error(), "no external target") {
 		t.Errorf("a set without an external target: %v", err)
+	}
+}
+
+// TestSanitizeMessage: work dir paths, which differ every run, become
+// {spill_dir}, whatever the injector and however deep the file.
+func TestSanitizeMessage(t *testing.T) {
+	for in, want := range map[string]string{
+		"sort: write failed: /tmp/spillbench-inj-fallocate-24612-278011264/mnt/spill/sort423UBQ: No space left on device":  "sort: write failed: {spill_dir}/sortXXXXXX: No space left on device",
+		"sort: cannot create temporary file in '/tmp/spillbench-inj-fuse-24612-2615693611/mnt': No such file or directory": "sort: cannot create temporary file in '{spill_dir}': No such file or directory",
+		"sort: open failed: /tmp/spillbench-inj-vanish-7-1/spill/sortEGcLAo: No such file or directory":                    "sort: open failed: {spill_dir}/sortXXXXXX: No such file or directory",
+		"no path here": "no path here",
+	} {
+		if got := sanitizeMessage(in); got != want {
+			t.Errorf("sanitizeMessage(%q)\n = %q\nwant %q", in, got, want)
+		}
 	}
 }
