@@ -2,8 +2,6 @@ package reports
 
 import (
 	"encoding/csv"
-	"text/tabwriter"
-
 	"encoding/json"
 	"fmt"
 	"io"
@@ -11,8 +9,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"text/tabwriter"
 
 	"golang.org/x/perf/benchfmt"
+	"golang.org/x/perf/benchmath"
 	"golang.org/x/perf/benchproc"
 	"golang.org/x/perf/benchunit"
 )
@@ -39,6 +39,8 @@ type Comparison struct {
 	// OldLabel and NewLabel name the sides in tables ("old" and "new"
 	// if empty).
 	OldLabel, NewLabel string
+	// Drifts is the drift taken out of each unit's rows (see Drift).
+	Drifts []Drift
 	// Failing is the cells of the new set, within the filter, that did
 	// not run cleanly: a repetition that lost data, timed out, could not
 	// set up its fault, or met an error with no fault injected. Their
@@ -127,17 +129,59 @@ func (c Comparison) Blind() bool {
 	return len(c.Rows) > 0
 }
 
+// CompareOptions says how CompareSets judges a change.
+type CompareOptions struct {
+	Alpha     float64 // the significance level; DefaultAlpha if 0
+	Threshold float64 // the relative change a regression must exceed, e.g. 0.05
+	// Drift takes out of each row of a time unit the change all its rows
+	// share (see Drift), where the sides were not run interleaved.
+	Drift bool
+}
+
+// Drift is what every row of a time unit shares in a comparison of runs
+// made apart: the median of the rows' ratios of centers. Two runs of the
+// same binary minutes apart on a 2-core VM land up to 15% apart in every
+// cell alike; against that, a change one cell makes is invisible unless
+// it is measured relative to the others. The cost is stated beside it: a
+// change that moves every row alike is indistinguishable from drift, and
+// only an interleaved comparison (spillbench ab) can tell the two apart.
+type Drift struct {
+	Unit   string
+	Ratio  float64 // the median ratio of the rows, new/old
+	Lo, Hi float64 // its 95% interval, by order statistics
+	Rows   int
+}
+
+// String says what the drift was and what it costs, in one line.
+func (d Drift) String() string {
+	return fmt.Sprintf("drift: every %s row moved %s together (median of %d rows, 95%% interval %s to %s); each row's change is judged relative to it, so a change that moves every row alike cannot be seen here: compare interleaved with spillbench ab, or pass --drift=false",
+		d.Unit, signedPercent(d.Ratio), d.Rows, signedPercent(d.Lo), signedPercent(d.Hi))
+}
+
+// MinDriftRows is the fewest rows a unit needs for its drift to be
+// estimated: with fewer, a change in one or two rows would move the
+// median it is judged against.
+const MinDriftRows = 6
+
+// driftUnit reports whether unit measures time, which the machine's
+// speed moves: sec/op, *ns/op and rates per second. Counts (bytes,
+// reloads) do not drift.
+func driftUnit(unit string) bool {
+	return unit == "sec/op" || strings.HasSuffix(unit, "ns/op") || strings.HasSuffix(unit, "/s")
+}
+
 // CompareSets compares old with new for each unit (every unit both sides
 // have, if units is empty), row by benchmark name, keeping the results
 // filter keeps (all, if it is empty).
-func CompareSets(old, cur *Set, units []string, filter string, alpha, threshold float64) (Comparison, error) {
+func CompareSets(old, cur *Set, units []string, filter string, opt CompareOptions) (Comparison, error) {
+	alpha := opt.Alpha
 	if alpha <= 0 {
 		alpha = DefaultAlpha
 	}
 	if len(units) == 0 {
 		units = commonUnits(old, cur)
 	}
-	cmp := Comparison{Alpha: alpha, Threshold: threshold, Paired: Interleaved(old, cur), Units: units,
+	cmp := Comparison{Alpha: alpha, Threshold: opt.Threshold, Paired: Interleaved(old, cur), Units: units,
 		Higher: map[string]bool{}}
 	pkgs := cur.packages()
 	var all []Change
@@ -158,34 +202,63 @@ func CompareSets(old, cur *Set, units []string, filter string, alpha, threshold 
 		}
 		higher := old.HigherIsBetter(unit) || cur.HigherIsBetter(unit)
 		cmp.Higher[unit] = higher
-		var gms []*Geomean // in the order of their first row
+		type pair struct {
+			name     string
+			old, cur *Cell
+		}
+		var pairs []pair
 		news := map[string]bool{}
 		for j, r := range b.Rows {
 			name := r.StringValues()
 			news[name] = true
-			o := olds[name]
-			if o == nil {
+			if o := olds[name]; o != nil {
+				pairs = append(pairs, pair{name, o, b.Cells[j][0]})
+			} else {
 				cmp.Missing = append(cmp.Missing, MissingRow{Unit: unit, Row: name, OnlyIn: "new"})
-				continue
 			}
-			compare := compareCells
-			if cmp.Paired {
-				compare = comparePaired
-			}
-			c := compare(name, o, b.Cells[j][0], higher, alpha)
-			all = append(all, c)
-			allUnits = append(allUnits, unit)
-			i := slices.IndexFunc(gms, func(g *Geomean) bool { return g.Pkg == pkgs[name] })
-			if i < 0 {
-				gms = append(gms, &Geomean{Unit: unit, Pkg: pkgs[name]})
-				i = len(gms) - 1
-			}
-			gms[i].add(o.Summary.Center, c.New.Summary.Center)
 		}
 		for _, r := range a.Rows {
 			if name := r.StringValues(); !news[name] {
 				cmp.Missing = append(cmp.Missing, MissingRow{Unit: unit, Row: name, OnlyIn: "old"})
 			}
+		}
+		drift := 1.0
+		if opt.Drift && !cmp.Paired && driftUnit(unit) {
+			var ratios []float64
+			for _, p := range pairs {
+				if p.old.Summary.Center > 0 && p.cur.Summary.Center > 0 && !p.old.exact() && !p.cur.exact() {
+					ratios = append(ratios, p.cur.Summary.Center/p.old.Summary.Center)
+				}
+			}
+			if len(ratios) >= MinDriftRows {
+				smp := benchmath.NewSample(ratios, &benchmath.DefaultThresholds)
+				sum := benchmath.AssumeNothing.Summary(smp, 0.95)
+				drift = sum.Center
+				cmp.Drifts = append(cmp.Drifts, Drift{Unit: unit, Ratio: sum.Center, Lo: sum.Lo, Hi: sum.Hi, Rows: len(ratios)})
+			}
+		}
+		var gms []*Geomean // in the order of their first row
+		for _, p := range pairs {
+			var c Change
+			switch {
+			case cmp.Paired:
+				c = comparePaired(p.name, p.old, p.cur, higher, alpha)
+			case drift != 1:
+				// The new side's values over the drift, compared as
+				// benchstat would; the row still shows what was measured.
+				c = compareCells(p.name, p.old, p.cur.scaled(1/drift), higher, alpha)
+				c.New, c.Drifted = p.cur, true
+			default:
+				c = compareCells(p.name, p.old, p.cur, higher, alpha)
+			}
+			all = append(all, c)
+			allUnits = append(allUnits, unit)
+			i := slices.IndexFunc(gms, func(g *Geomean) bool { return g.Pkg == pkgs[p.name] })
+			if i < 0 {
+				gms = append(gms, &Geomean{Unit: unit, Pkg: pkgs[p.name]})
+				i = len(gms) - 1
+			}
+			gms[i].add(p.old.Summary.Center, p.cur.Summary.Center)
 		}
 		for _, g := range gms {
 			cmp.Geomeans = append(cmp.Geomeans, g.done())
@@ -194,7 +267,7 @@ func CompareSets(old, cur *Set, units []string, filter string, alpha, threshold 
 	holm(all)
 	detectable(all)
 	for i, c := range all {
-		reg := c.Holm && c.Worse && math.Abs(c.Ratio-1) > threshold
+		reg := c.Holm && c.Worse && math.Abs(c.Ratio-1) > opt.Threshold
 		cmp.Rows = append(cmp.Rows, ComparedRow{Unit: allUnits[i], Change: c, Regression: reg})
 	}
 	// A unit no row has (items/s of an external target, which counts
@@ -325,6 +398,15 @@ func (s *Set) FailingCells(filter string) ([]string, error) {
 	}
 	slices.Sort(cells)
 	return cells, nil
+}
+
+// drift is the drift taken out of unit's rows, if any was.
+func (c Comparison) drift(unit string) (Drift, bool) {
+	i := slices.IndexFunc(c.Drifts, func(d Drift) bool { return d.Unit == unit })
+	if i < 0 {
+		return Drift{}, false
+	}
+	return c.Drifts[i], true
 }
 
 // how says how the rows were compared, if not as benchstat does.
@@ -509,6 +591,9 @@ func (c Comparison) writeText(w io.Writer) error {
 			better = "higher is better"
 		}
 		fmt.Fprintf(w, "%s (%s)\n", unit, better)
+		if d, ok := c.drift(unit); ok {
+			fmt.Fprintf(w, "%s\n", d)
+		}
 		// tabwriter aligns every column alike: pad the names to one
 		// width so they read left-aligned, as benchstat's do.
 		width := 0
@@ -633,9 +718,20 @@ func (c Comparison) writeJSON(w io.Writer) error {
 	for _, m := range c.Missing {
 		ms = append(ms, missing{m.Row, m.Unit, m.OnlyIn})
 	}
+	type drift struct {
+		Unit  string  `json:"unit"`
+		Ratio float64 `json:"ratio"`
+		Lo    float64 `json:"lo"`
+		Hi    float64 `json:"hi"`
+		Rows  int     `json:"rows"`
+	}
+	drifts := []drift{}
+	for _, d := range c.Drifts {
+		drifts = append(drifts, drift{d.Unit, d.Ratio, d.Lo, d.Hi, d.Rows})
+	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	return enc.Encode(map[string]any{"alpha": c.Alpha, "threshold": c.Threshold, "paired": c.Paired, "rows": rows, "geomean": gms,
+	return enc.Encode(map[string]any{"alpha": c.Alpha, "threshold": c.Threshold, "paired": c.Paired, "drift": drifts, "rows": rows, "geomean": gms,
 		"missing": ms, "failing": append([]string{}, c.Failing...), "regressions": len(c.Regressions()), "blind": c.Blind()})
 }
 
@@ -651,6 +747,9 @@ func (c Comparison) writeMarkdown(w io.Writer) error {
 	fmt.Fprintf(w, "### spillbench comparison: %s\n\n", verdict)
 	fmt.Fprintf(w, "Alpha %g after Holm-Bonferroni over all %d rows%s, threshold %s; `~` is no significant change, as benchstat prints it. %s.\n\n",
 		c.Alpha, len(c.Rows), c.how(), formatPercent(c.Threshold), upperFirst(c.resolution()))
+	for _, d := range c.Drifts {
+		fmt.Fprintf(w, "%s.\n\n", upperFirst(d.String()))
+	}
 	oldLabel, newLabel := c.labels()
 	fmt.Fprintf(w, "| benchmark | unit | %s | %s | change | p | could see |\n|---|---|--:|--:|--:|--:|--:|\n", oldLabel, newLabel)
 	var notes footnotes

@@ -110,7 +110,7 @@ func TestCompareMatchesBenchstatOnGoBenchFiles(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			cmp, err := CompareSets(old, cur, nil, "", DefaultAlpha, 0.05)
+			cmp, err := CompareSets(old, cur, nil, "", CompareOptions{Threshold: 0.05})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -189,7 +189,7 @@ func compareFiles(t *testing.T, old, cur string, threshold float64) Comparison {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmp, err := CompareSets(a, b, nil, "", DefaultAlpha, threshold)
+	cmp, err := CompareSets(a, b, nil, "", CompareOptions{Threshold: threshold})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -311,5 +311,105 @@ func TestOneSidedRowsAreListed(t *testing.T) {
 		if err := cmp.Write(&b, f); err != nil || !strings.Contains(b.String(), "Flush-2") {
 			t.Errorf("%s output does not name the one-sided row Flush-2 (%v)", f, err)
 		}
+	}
+}
+
+// eightLevels is eight benchmarks with a time and a rate, all scaled by
+// drift, and the named one by factor besides.
+func eightLevels(drift float64, slow string, factor float64) map[string]map[string]float64 {
+	m := map[string]map[string]float64{}
+	for i := range 8 {
+		name := fmt.Sprintf("Cell%d", i)
+		ns := 1000 * float64(i+1) * drift
+		if name == slow {
+			ns *= factor
+		}
+		m[name] = map[string]float64{"ns/op": ns, "ops/s": 1e9 / ns}
+	}
+	return m
+}
+
+func compareDrift(t *testing.T, old, cur string, drift bool) Comparison {
+	t.Helper()
+	a, err := LoadBenchmarks(nil, old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := LoadBenchmarks(nil, cur)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmp, err := CompareSets(a, b, nil, "", CompareOptions{Threshold: 0.05, Drift: drift})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cmp
+}
+
+// The machine 12% slower in every cell and one cell 30% slower besides:
+// raw, every row regresses; with the drift taken out, only that cell's,
+// and the drift is reported at about 12%.
+func TestDriftIsTakenOutOfEveryRow(t *testing.T) {
+	base := benchFile(t, "", 12, 1, 0.03, eightLevels(1, "", 1))
+	later := benchFile(t, "", 12, 2, 0.03, eightLevels(1.12, "Cell3", 1.3))
+	if regs := compareDrift(t, base, later, false).Regressions(); len(regs) != 16 {
+		t.Errorf("raw: %d rows regressed, want all 16 (8 cells, 2 units)", len(regs))
+	}
+	cmp := compareDrift(t, base, later, true)
+	regs := cmp.Regressions()
+	if len(regs) != 2 {
+		t.Errorf("with drift: %d rows regressed, want Cell3's two: %+v", len(regs), regs)
+	}
+	for _, r := range regs {
+		if r.Row != "Cell3-2" || !r.Drifted || math.Abs(r.Ratio-1)-0.3 > 0.05 && math.Abs(1/r.Ratio-1)-0.3 > 0.05 {
+			t.Errorf("regression %s %s ratio %.3f drifted %t; want Cell3 at about 1.3 (or 1/1.3 for a rate)", r.Row, r.Unit, r.Ratio, r.Drifted)
+		}
+	}
+	if len(cmp.Drifts) != 2 {
+		t.Fatalf("drifts %+v, want one per unit", cmp.Drifts)
+	}
+	for _, d := range cmp.Drifts {
+		want := 1.12
+		if d.Unit == "ops/s" {
+			want = 1 / 1.12
+		}
+		if math.Abs(d.Ratio/want-1) > 0.02 || d.Lo > d.Ratio || d.Hi < d.Ratio || d.Rows != 8 {
+			t.Errorf("drift %+v, want %s at about %.3f", d, d.Unit, want)
+		}
+	}
+	var text strings.Builder
+	if err := cmp.Write(&text, "text"); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(text.String(), "drift: every sec/op row moved +1") {
+		t.Errorf("the text does not say what drift it took out:\n%s", text.String())
+	}
+}
+
+// Drift needs MinDriftRows rows: four benchmarks are compared raw.
+func TestDriftNeedsEnoughRows(t *testing.T) {
+	base := benchFile(t, "", 12, 1, 0.03, levels("", 1))
+	later := benchFile(t, "", 12, 2, 0.03, levels("Seek", 1.3))
+	if cmp := compareDrift(t, base, later, true); len(cmp.Drifts) != 0 || slices.ContainsFunc(cmp.Rows, func(r ComparedRow) bool { return r.Drifted }) {
+		t.Errorf("drift taken out of four rows: %+v", cmp.Drifts)
+	}
+}
+
+// A/A with the machine's speed different in every pair (up to ±15%):
+// with the drift taken out, the gate fails at most 5% of the pairs. (The
+// drift is estimated, and its error moves every row: about 2.5% of pairs
+// fail, against 1% for A/A pairs without drift compared raw.)
+func TestDriftHoldsTheFalseAlarmRate(t *testing.T) {
+	alarms := 0
+	for i := uint64(0); i < 100; i++ {
+		drift := 0.85 + 0.3*float64(i%20)/19
+		a := benchFile(t, "", 10, 200+2*i, 0.05, eightLevels(1, "", 1))
+		b := benchFile(t, "", 10, 201+2*i, 0.05, eightLevels(drift, "", 1))
+		if len(compareDrift(t, a, b, true).Regressions()) > 0 {
+			alarms++
+		}
+	}
+	if alarms > 5 {
+		t.Fatalf("%d of 100 drifted A/A pairs failed the gate", alarms)
 	}
 }

@@ -318,12 +318,15 @@ func (h *History) WriteTrendPlot(path string, t *HistoryTrend) error {
 // threshold: the larger of the largest A/A change (below it, drift between
 // runs alone can pass the gate's threshold) and the typical minimum
 // detectable change (below it, the gate misses most changes anyway),
-// rounded up to half a percent.
+// rounded up to half a percent. Runs made apart are compared as compare
+// compares them, with their drift taken out (see Drift).
 func Calibrate(a, b *Set, units []string, filter string) (string, error) {
 	var out strings.Builder
 	fmt.Fprintf(&out, "A/A calibration: two runs of the same commit compared.\n")
 	for _, unit := range units {
-		cmp, err := CompareSets(a, b, []string{unit}, filter, DefaultAlpha, 0)
+		// As compare sees two result directories: drift taken out of
+		// runs made apart (interleaved ones are compared pair by pair).
+		cmp, err := CompareSets(a, b, []string{unit}, filter, CompareOptions{Drift: true})
 		if err != nil {
 			return "", err
 		}
@@ -362,6 +365,9 @@ func Calibrate(a, b *Set, units []string, filter string) (string, error) {
 		}
 		fmt.Fprintf(&out, "%s: %d benchmarks, %s; %d significant after Holm-Bonferroni (%d at p<0.05 uncorrected) with nothing changed; largest A/A change %.1f%%, typical interval ±%.1f%%; a comparison sees a lone change of %s in a typical benchmark (%s in the least certain)\n",
 			unit, len(cmp.Rows), runs, holmPos, rawPos, 100*maxDelta, 100*typical, FormatChange(sees), FormatChange(mins[len(mins)-1]))
+		for _, d := range cmp.Drifts {
+			fmt.Fprintf(&out, "  %s\n", d)
+		}
 		if math.IsInf(sees, 1) {
 			fmt.Fprintf(&out, "  recommend: more runs; with %d a side no change can be significant after Holm over %d benchmarks\n", nMin, len(cmp.Rows))
 			continue

@@ -38,6 +38,20 @@ type Cell struct {
 }
 
 // exact says the cell's unit has no noise (assume=exact).
+// scaled is the cell with every value multiplied by f.
+func (c *Cell) scaled(f float64) *Cell {
+	vs := make([]float64, len(c.Recorded))
+	for i, v := range c.Recorded {
+		vs[i] = v * f
+	}
+	assume := c.Assumption
+	if assume == nil {
+		assume = benchmath.AssumeNothing
+	}
+	smp := benchmath.NewSample(slices.Clone(vs), c.Sample.Thresholds)
+	return &Cell{Sample: smp, Summary: assume.Summary(smp, 0.95), Recorded: vs, Assumption: assume}
+}
+
 func (c *Cell) exact() bool { return c.Assumption == benchmath.Assumption(benchmath.AssumeExact) }
 
 // Table is one unit's results grouped into rows and columns.
@@ -114,14 +128,17 @@ func Summarize(s *Set, q Query) (*Table, error) {
 
 // Change is the comparison of one row between two samples.
 type Change struct {
-	Row       string
-	Old, New  *Cell
-	P         float64
-	Delta     string  // benchstat's: "+12.34%", or "~" when not significant
-	Ratio     float64 // new center / old center
-	Alpha     float64
-	Holm      bool    // significant after Holm-Bonferroni over all changes compared together
-	Paired    bool    // compared pair by pair (interleaved runs): Ratio is the Hodges-Lehmann estimate
+	Row      string
+	Old, New *Cell
+	P        float64
+	Delta    string  // benchstat's: "+12.34%", or "~" when not significant
+	Ratio    float64 // new center / old center
+	Alpha    float64
+	Holm     bool // significant after Holm-Bonferroni over all changes compared together
+	Paired   bool // compared pair by pair (interleaved runs): Ratio is the Hodges-Lehmann estimate
+	// Drifted: the new side was compared over its unit's drift (see
+	// Drift), so Ratio, Delta and P are relative to the other rows.
+	Drifted   bool
 	Worse     bool    // the change is in the unit's worse direction
 	MinP      float64 // the smallest p-value these sample sizes can give
 	RunsToSee int     // runs per side needed for any change to be significant, if MinP >= alpha

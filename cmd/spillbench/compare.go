@@ -45,7 +45,7 @@ cell that failed, 2 bad input or a comparison too small to see anything.
 type compareFlags struct {
 	metrics, threshold, format, filter *string
 	alpha                              *float64
-	allowMissing                       *bool
+	allowMissing, drift                *bool
 	thr                                float64 // threshold, parsed by check
 	cmd                                string
 	stderr                             io.Writer // warnings about the inputs
@@ -58,6 +58,7 @@ func (c *compareFlags) register(fs *flags) {
 	c.format = fs.String("format", "text", "text, csv, json or markdown")
 	c.filter = fs.String("filter", "", "benchproc filter on the results compared (default: the engine's and external targets' cells for result directories, everything otherwise)")
 	c.allowMissing = fs.Bool("allow-missing", false, "pass the gate though the new side lacks benchmarks the old has, or has failing cells")
+	c.drift = fs.Bool("drift", true, "for result directories run apart (not interleaved), judge each time row relative to the change all rows share, which the machine's speed moves; false compares the raw values")
 }
 
 // check validates the flags for the command cmd.
@@ -110,7 +111,8 @@ func (c *compareFlags) compare(stdout io.Writer, oldPaths, newPaths []string) er
 		metrics = "sec/op,items/s"
 	}
 	units := tidyUnits(strings.Split(metrics, ","))
-	cmp, err := reports.CompareSets(old, cur, units, filter, *c.alpha, c.thr)
+	opt := reports.CompareOptions{Alpha: *c.alpha, Threshold: c.thr, Drift: *c.drift && ours}
+	cmp, err := reports.CompareSets(old, cur, units, filter, opt)
 	if err != nil {
 		return usagef("%s: %v", c.cmd, err)
 	}

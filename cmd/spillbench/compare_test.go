@@ -166,6 +166,28 @@ func TestCompareNamesExactlyThePlantedCell(t *testing.T) {
 	}
 }
 
+// The machine 15% slower in every engine cell between two stored runs:
+// compare takes the drift out, says so, and still names a cell 30% slower
+// besides, alone; --drift=false compares raw, and the drift alone fails
+// the gate (in the cells whose spread lets +15% be significant).
+func TestCompareTakesOutDriftBetweenStoredRuns(t *testing.T) {
+	const cell = "Engine/workload=mix/threshold=4MiB/gran=batch/comp=zstd:3/"
+	drifted := copyResultDir(t, quickData, "Engine/", func(_ int, v float64) float64 { return v * 1.15 })
+	code, out, errOut := run("compare", "--metric", "sec/op", quickData, drifted)
+	if code != 0 || !strings.Contains(out, "drift: every sec/op row moved +15.0% together") {
+		t.Fatalf("drift alone: exit %d, want 0 and the drift stated\n%s%s", code, out, errOut)
+	}
+	code, out, _ = run("compare", "--metric", "sec/op", "--drift=false", quickData, drifted)
+	if code != 1 || strings.Count(out, "regression: ") < 3 || strings.Contains(out, "drift:") {
+		t.Fatalf("drift alone, --drift=false: exit %d, want 1 with cells regressed\n%s", code, out)
+	}
+	planted := copyResultDir(t, drifted, cell, func(_ int, v float64) float64 { return v * 1.3 })
+	code, out, errOut = run("compare", "--metric", "sec/op", quickData, planted)
+	if code != 1 || strings.Count(out, "regression: ") != 1 || !strings.Contains(out, "regression: "+cell) {
+		t.Fatalf("x1.3 on %s beside drift: exit %d, want 1 naming it alone\n%s%s", cell, code, out, errOut)
+	}
+}
+
 // testdata/ab is a real interleaved run with 30% planted in one cell of
 // the head: compare pairs its repetitions and names that cell alone.
 func TestCompareOfACommittedABRun(t *testing.T) {

@@ -56,7 +56,7 @@ func TestBuiltBinary(t *testing.T) {
 	if out := exe(0, "report", "a"); !strings.Contains(out, filepath.Join("a", "report", "report.md")) {
 		t.Fatalf("report: %s", out)
 	}
-	exe(0, "compare", "--threshold", "50%", "a", "b")
+	exe(0, "compare", "--threshold", "1000%", "a", "b") // plumbing: no noise reaches 1000%
 	// The report's reproduce line works as written.
 	md, err := os.ReadFile(filepath.Join(dir, "a", "report", "report.md"))
 	if err != nil {
@@ -74,7 +74,7 @@ func TestBuiltBinary(t *testing.T) {
 	}
 	// ab: the binary against itself, repetitions interleaved; the two
 	// result directories carry one lockstep token, so compare pairs them.
-	if out := exe(0, "ab", "--base", bin, "--head", bin, "--spec", spec, "--out", "ab", "--threshold", "50%", "-q"); !strings.Contains(out, "pair by pair") {
+	if out := exe(0, "ab", "--base", bin, "--head", bin, "--spec", spec, "--out", "ab", "--threshold", "1000%", "-q"); !strings.Contains(out, "pair by pair") {
 		t.Fatalf("ab did not compare pair by pair:\n%s", out)
 	}
 	var tokens []string
@@ -124,7 +124,10 @@ func TestABBuildsARevision(t *testing.T) {
 	dir, bin := buildBinary(t)
 	spec := filepath.Join(dir, "tiny.yaml")
 	os.WriteFile(spec, []byte("name: tiny\ncount: 8\nworkload:\n  - {name: mix, items: 300}\nthreshold: [2KiB]\n"), 0o644)
-	cmd := exec.Command(bin, "ab", "--base", "HEAD", "--head", bin, "--spec", spec, "--out", filepath.Join(dir, "ab"), "--threshold", "50%")
+	// The test is about building and cleaning up, not about the
+	// comparison: the threshold is out of reach of a loaded machine's
+	// noise (a CI run saw +60% between two builds of one commit).
+	cmd := exec.Command(bin, "ab", "--base", "HEAD", "--head", bin, "--spec", spec, "--out", filepath.Join(dir, "ab"), "--threshold", "1000%")
 	tmp := t.TempDir() // its own, so that the check below sees only ab's
 	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
 	out, err := cmd.CombinedOutput()
