@@ -31,7 +31,9 @@ func TuningDoc(s *Set, out, command string) error {
 	if err != nil {
 		return err
 	}
-	threshold := recommendationSection(d, s, workloads, knees)
+	effects := knobEffects(s, workloads)
+	effectSection(d, effects)
+	threshold := recommendationSection(d, s, workloads, knees, effects)
 	if err := timeSection(d, s, thresholds, threshold); err != nil {
 		return err
 	}
@@ -136,9 +138,9 @@ var tuningKnobs = []struct{ key, base, name string }{
 // stated rules: a threshold per workload, the default threshold, and a
 // setting for each of tuningKnobs. It returns the default threshold in
 // bytes.
-func recommendationSection(d *doc, s *Set, workloads []string, knees []knee) float64 {
+func recommendationSection(d *doc, s *Set, workloads []string, knees []knee, effects []knobEffect) float64 {
 	d.h(2, "Recommended defaults")
-	d.p("Rules: (1) the default threshold is the largest workload knee, so no workload pays measurably for spilling; (2) a knob's alternative is recommended when it is faster by more than 5%% in more cells than it is slower, counting only differences that survive Holm-Bonferroni over every cell compared (Mann-Whitney U, family-wise alpha 0.05): those are real; or when it is nowhere really slower and cuts disk bytes or peak buffered memory by at least 20%% (geometric mean over cells); otherwise the simpler setting stays. The evidence column also gives the differences significant only before the correction, which this run cannot tell from noise.")
+	d.p("Rules: (1) the default threshold is the largest workload knee, so no workload pays measurably for spilling; (2) a knob's alternative is recommended when its effect (Knob effects, real after Holm-Bonferroni) is faster by more than 5%% in more workloads than it is slower by more than 5%%; or when it is really slower in no workload and cuts disk bytes or peak buffered memory by at least 20%% (geometric mean over cells); otherwise the simpler setting stays. The evidence column also gives the cell-by-cell comparisons (Mann-Whitney U, Holm-Bonferroni over every cell compared), which can see only large changes, and the differences significant only before that correction, which this run cannot tell from noise.")
 	var recs [][]string
 	threshold := 0.0
 	for _, w := range workloads {
@@ -151,7 +153,7 @@ func recommendationSection(d *doc, s *Set, workloads []string, knees []knee) flo
 	}
 	recs = append(recs, []string{"threshold (default)", formatBytes(threshold), "largest of the knees above"})
 	for _, knob := range tuningKnobs {
-		recs = append(recs, knobRecommendation(s, knob.key, knob.base, knob.name))
+		recs = append(recs, knobRecommendation(s, effects, knob.key, knob.base, knob.name))
 	}
 	d.t([]string{"setting", "recommendation", "evidence"}, recs)
 	return threshold
@@ -310,7 +312,7 @@ func resolutionSection(d *doc, s *Set, workloads []string) {
 		return
 	}
 	d.h(2, "Resolution")
-	d.p("How small a difference in throughput this sweep could see, per workload: the minimum detectable change (80%% power) of a cell compared with another cell measured like it, at alpha 0.05 for one comparison and at the Holm-Bonferroni level of a comparison among all the workload's cells. A difference below these is not evidence of no difference; every recommendation below rests only on differences that survive the correction.")
+	d.p("How small a difference in throughput this sweep could see, per workload: the minimum detectable change (80%% power) of a cell compared with another cell measured like it, at alpha 0.05 for one comparison and at the Holm-Bonferroni level of a comparison among all the workload's cells. A difference below these is not evidence of no difference. A knob's effect is another matter: the Knob effects section weighs a knob's values across all of a workload's configurations at once, and sees effects of a few percent that no single cell can.")
 	d.t([]string{"workload", "cells", "runs per cell", "one comparison, typical cell", "one comparison, least certain cell", "among all cells, typical"}, rows)
 }
 

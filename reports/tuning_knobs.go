@@ -12,8 +12,9 @@ import (
 // alternative against the knob's base value, cell by cell.
 
 // knobRecommendation compares a knob's alternatives with its base value
-// at the same other settings, over every engine cell without faults.
-func knobRecommendation(s *Set, key, base, name string) []string {
+// at the same other settings, over every engine cell without faults, and
+// recommends by the knob's effects.
+func knobRecommendation(s *Set, effects []knobEffect, key, base, name string) []string {
 	values := keyValues(s, key)
 	if len(values) < 2 {
 		return []string{name, base, "only " + strings.Join(values, ", ") + " was measured"}
@@ -28,6 +29,7 @@ func knobRecommendation(s *Set, key, base, name string) []string {
 			evidence = append(evidence, fmt.Sprintf("%s vs %s: %v", alt, base, err))
 			continue
 		}
+		e.fasterIn, e.slowerIn = effectCounts(effects, key, alt)
 		evidence = append(evidence, e.String())
 		if e.quicker() || best == base && e.lighter() {
 			best = alt
@@ -47,6 +49,9 @@ type knobEvidence struct {
 	raw                 int     // cells that differ by more than 5% before the correction
 	sees                string  // the change a typical cell could see
 	bytes, mem          float64 // disk bytes and peak buffered bytes, alt/base: geometric means, 0 for none
+	// Workloads in which the alternative's effect (Knob effects) is real
+	// and faster, or slower, by more than 5%.
+	fasterIn, slowerIn int
 }
 
 // compareKnob compares alt with base, throughput first, then disk bytes
@@ -124,20 +129,20 @@ func columnRatios(t *Table) []float64 {
 	return rs
 }
 
-// quicker is rule (2)'s first arm: the alternative is really faster in
-// more cells than it is really slower.
+// quicker is rule (2)'s first arm: the alternative's effect is really
+// faster in more workloads than it is really slower.
 func (e knobEvidence) quicker() bool {
-	return e.faster > e.slower && e.faster > 0
+	return e.fasterIn > e.slowerIn
 }
 
-// lighter is rule (2)'s second arm: the alternative is nowhere really
-// slower and cuts disk bytes or peak buffered memory by at least 20%.
+// lighter is rule (2)'s second arm: the alternative is really slower in
+// no workload and cuts disk bytes or peak buffered memory by at least 20%.
 func (e knobEvidence) lighter() bool {
-	return e.slower == 0 && ((e.bytes > 0 && e.bytes <= 0.8) || (e.mem > 0 && e.mem <= 0.8))
+	return e.slowerIn == 0 && ((e.bytes > 0 && e.bytes <= 0.8) || (e.mem > 0 && e.mem <= 0.8))
 }
 
 // String writes the evidence as the document's evidence column does.
 func (e knobEvidence) String() string {
-	return fmt.Sprintf("%s vs %s: in %d of %d cells throughput really differs by more than 5%% (%d faster, %d slower, after Holm-Bonferroni; %d before it); a typical cell could see a change of %s; disk bytes x%.2f, peak buffered x%.2f (geometric means)",
-		e.alt, e.base, e.sig, e.cells, e.faster, e.slower, e.raw, e.sees, e.bytes, e.mem)
+	return fmt.Sprintf("%s vs %s: really faster by more than 5%% in %d workloads, really slower in %d (Knob effects); cell by cell, in %d of %d cells throughput really differs by more than 5%% (%d faster, %d slower, after Holm-Bonferroni; %d before it), a typical cell could see a change of %s; disk bytes x%.2f, peak buffered x%.2f (geometric means)",
+		e.alt, e.base, e.fasterIn, e.slowerIn, e.sig, e.cells, e.faster, e.slower, e.raw, e.sees, e.bytes, e.mem)
 }
