@@ -170,6 +170,54 @@ func driftUnit(unit string) bool {
 	return unit == "sec/op" || strings.HasSuffix(unit, "ns/op") || strings.HasSuffix(unit, "/s")
 }
 
+// rowPair is a row both sides of a comparison have.
+type rowPair struct {
+	name     string
+	old, cur *Cell
+}
+
+// joinRows joins two one-column tables of unit by row name: the rows
+// both have, and those only one has.
+func joinRows(unit string, a, b *Table) (pairs []rowPair, missing []MissingRow) {
+	olds := map[string]*Cell{}
+	for i, r := range a.Rows {
+		olds[r.StringValues()] = a.Cells[i][0]
+	}
+	news := map[string]bool{}
+	for j, r := range b.Rows {
+		name := r.StringValues()
+		news[name] = true
+		if o := olds[name]; o != nil {
+			pairs = append(pairs, rowPair{name, o, b.Cells[j][0]})
+		} else {
+			missing = append(missing, MissingRow{Unit: unit, Row: name, OnlyIn: "new"})
+		}
+	}
+	for _, r := range a.Rows {
+		if name := r.StringValues(); !news[name] {
+			missing = append(missing, MissingRow{Unit: unit, Row: name, OnlyIn: "old"})
+		}
+	}
+	return pairs, missing
+}
+
+// estimateDrift is the drift of unit's rows: the median ratio of their
+// centers, from MinDriftRows rows or more.
+func estimateDrift(unit string, pairs []rowPair) (Drift, bool) {
+	var ratios []float64
+	for _, p := range pairs {
+		if p.old.Summary.Center > 0 && p.cur.Summary.Center > 0 && !p.old.exact() && !p.cur.exact() {
+			ratios = append(ratios, p.cur.Summary.Center/p.old.Summary.Center)
+		}
+	}
+	if len(ratios) < MinDriftRows {
+		return Drift{}, false
+	}
+	smp := benchmath.NewSample(ratios, &benchmath.DefaultThresholds)
+	sum := benchmath.AssumeNothing.Summary(smp, 0.95)
+	return Drift{Unit: unit, Ratio: sum.Center, Lo: sum.Lo, Hi: sum.Hi, Rows: len(ratios)}, true
+}
+
 // CompareSets compares old with new for each unit (every unit both sides
 // have, if units is empty), row by benchmark name, keeping the results
 // filter keeps (all, if it is empty).
@@ -195,46 +243,15 @@ func CompareSets(old, cur *Set, units []string, filter string, opt CompareOption
 		if err != nil {
 			return cmp, err
 		}
-		// Join the two one-column tables by row name.
-		olds := map[string]*Cell{}
-		for i, r := range a.Rows {
-			olds[r.StringValues()] = a.Cells[i][0]
-		}
 		higher := old.HigherIsBetter(unit) || cur.HigherIsBetter(unit)
 		cmp.Higher[unit] = higher
-		type pair struct {
-			name     string
-			old, cur *Cell
-		}
-		var pairs []pair
-		news := map[string]bool{}
-		for j, r := range b.Rows {
-			name := r.StringValues()
-			news[name] = true
-			if o := olds[name]; o != nil {
-				pairs = append(pairs, pair{name, o, b.Cells[j][0]})
-			} else {
-				cmp.Missing = append(cmp.Missing, MissingRow{Unit: unit, Row: name, OnlyIn: "new"})
-			}
-		}
-		for _, r := range a.Rows {
-			if name := r.StringValues(); !news[name] {
-				cmp.Missing = append(cmp.Missing, MissingRow{Unit: unit, Row: name, OnlyIn: "old"})
-			}
-		}
+		pairs, missing := joinRows(unit, a, b)
+		cmp.Missing = append(cmp.Missing, missing...)
 		drift := 1.0
 		if opt.Drift && !cmp.Paired && driftUnit(unit) {
-			var ratios []float64
-			for _, p := range pairs {
-				if p.old.Summary.Center > 0 && p.cur.Summary.Center > 0 && !p.old.exact() && !p.cur.exact() {
-					ratios = append(ratios, p.cur.Summary.Center/p.old.Summary.Center)
-				}
-			}
-			if len(ratios) >= MinDriftRows {
-				smp := benchmath.NewSample(ratios, &benchmath.DefaultThresholds)
-				sum := benchmath.AssumeNothing.Summary(smp, 0.95)
-				drift = sum.Center
-				cmp.Drifts = append(cmp.Drifts, Drift{Unit: unit, Ratio: sum.Center, Lo: sum.Lo, Hi: sum.Hi, Rows: len(ratios)})
+			if d, ok := estimateDrift(unit, pairs); ok {
+				drift = d.Ratio
+				cmp.Drifts = append(cmp.Drifts, d)
 			}
 		}
 		var gms []*Geomean // in the order of their first row
@@ -727,7 +744,7 @@ func (c Comparison) writeJSON(w io.Writer) error {
 	}
 	drifts := []drift{}
 	for _, d := range c.Drifts {
-		drifts = append(drifts, drift{d.Unit, d.Ratio, d.Lo, d.Hi, d.Rows})
+		drifts = append(drifts, drift(d))
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")

@@ -384,6 +384,13 @@ func TestDriftIsTakenOutOfEveryRow(t *testing.T) {
 	if !strings.Contains(text.String(), "drift: every sec/op row moved +1") {
 		t.Errorf("the text does not say what drift it took out:\n%s", text.String())
 	}
+	var js strings.Builder
+	if err := cmp.Write(&js, "json"); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(js.String(), `"unit": "sec/op",`) || !strings.Contains(js.String(), `"rows": 8`) {
+		t.Errorf("the JSON does not carry the drift:\n%s", js.String())
+	}
 }
 
 // Drift needs MinDriftRows rows: four benchmarks are compared raw.
