@@ -182,6 +182,11 @@ func benchFile(t *testing.T, header string, n int, seed uint64, sd float64, leve
 
 func compareFiles(t *testing.T, old, cur string, threshold float64) Comparison {
 	t.Helper()
+	return compareFilesWith(t, old, cur, CompareOptions{Threshold: threshold})
+}
+
+func compareFilesWith(t *testing.T, old, cur string, opt CompareOptions) Comparison {
+	t.Helper()
 	a, err := LoadBenchmarks(nil, old)
 	if err != nil {
 		t.Fatal(err)
@@ -190,7 +195,7 @@ func compareFiles(t *testing.T, old, cur string, threshold float64) Comparison {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmp, err := CompareSets(a, b, nil, "", CompareOptions{Threshold: threshold})
+	cmp, err := CompareSets(a, b, nil, "", opt)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -332,19 +337,7 @@ func eightLevels(drift float64, slow string, factor float64) map[string]map[stri
 
 func compareDrift(t *testing.T, old, cur string, drift bool) Comparison {
 	t.Helper()
-	a, err := LoadBenchmarks(nil, old)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := LoadBenchmarks(nil, cur)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmp, err := CompareSets(a, b, nil, "", CompareOptions{Threshold: 0.05, Drift: drift})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cmp
+	return compareFilesWith(t, old, cur, CompareOptions{Threshold: 0.05, Drift: drift})
 }
 
 // The machine 12% slower in every cell and one cell 30% slower besides:

@@ -147,12 +147,19 @@ func tuningSet(t *testing.T) *Set {
 			}
 		}
 	}
+	return resultSet(t, b.String())
+}
+
+// resultSet is a result directory of results, with the quick test
+// data's env.json and no outcomes, loaded.
+func resultSet(t *testing.T, results string) *Set {
+	t.Helper()
 	dir := t.TempDir()
 	env, err := os.ReadFile("../testdata/quick/env.json")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, data := range map[string][]byte{"env.json": env, "results.txt": []byte(b.String()), "outcomes.jsonl": nil} {
+	for name, data := range map[string][]byte{"env.json": env, "results.txt": []byte(results), "outcomes.jsonl": nil} {
 		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
 			t.Fatal(err)
 		}

@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -58,21 +56,7 @@ func effectSet(t *testing.T) *Set {
 			}
 		}
 	}
-	dir := t.TempDir()
-	env, err := os.ReadFile("../testdata/quick/env.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for name, data := range map[string][]byte{"env.json": env, "results.txt": []byte(b.String()), "outcomes.jsonl": nil} {
-		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	s, err := Load(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
+	return resultSet(t, b.String())
 }
 
 // A 10% effect over 24 configurations is real, estimated within its
