@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -336,5 +337,47 @@ func TestWindowDiagnosticsAreRecordedAsUnits(t *testing.T) {
 				t.Errorf("%s: peak-items %v; the window held items", name, got[name])
 			}
 		}
+	}
+}
+
+// TestCalibrationRunIsTheWarmUp: a cell whose warm-up would be one run
+// (an eighth of its runs, at most one) runs only its calibration run
+// before it is measured: Options.Step sees no further warm-up run, and
+// the calibration's time is recorded as warm-up.
+func TestCalibrationRunIsTheWarmUp(t *testing.T) {
+	var mu sync.Mutex
+	extra := map[string]int{} // warm-up runs after a repetition's first, by cell
+	step := func(cell string, rep, run int) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if rep < 0 && run > 0 {
+			extra[cell]++
+		}
+		return nil
+	}
+	dir, outcomes := runMeasured(t, func(s *Spec) { s.Faults = s.Faults[:1] }, Options{Step: step})
+	runs := map[string]int{} // a repetition's runs, by cell
+	for _, o := range outcomes {
+		runs[o.Cell] = max(runs[o.Cell], o.Runs)
+	}
+	short := 0
+	for cell, n := range runs {
+		switch {
+		case n < 16:
+			short++
+			if extra[cell] != 0 {
+				t.Errorf("%s (%d runs a repetition): %d warm-up runs beyond the calibration run", cell, n, extra[cell])
+			}
+		case extra[cell] == 0:
+			// An eighth of its runs is more than one: the warm-up
+			// repetition still runs them.
+			t.Errorf("%s (%d runs a repetition): no warm-up repetition", cell, n)
+		}
+	}
+	if short == 0 {
+		t.Fatalf("no cell runs fewer than 16 times a repetition: %v", runs)
+	}
+	if env := readEnv(t, dir); env.OverheadSeconds.Warmup <= 0 {
+		t.Errorf("warm-up time %v: the calibration runs were not recorded", env.OverheadSeconds.Warmup)
 	}
 }

@@ -364,9 +364,14 @@ func (r *runner) runCell(ctx context.Context, st *cellState, rep int) error {
 // the sweep's overhead.
 func (r *runner) measure(ctx context.Context, st *cellState, inj injectors.Injector, rep int) (repetition, error) {
 	if st.timed && st.iters == 0 {
-		if err := r.calibrate(ctx, st, inj); err != nil {
-			st.iters = 1 // the repetition below records why
+		cal, err := r.calibrate(ctx, st, inj)
+		r.overhead(cal)
+		if rep < 0 && (cal.runs > 0 || err != nil) && st.iters/8 <= 1 {
+			// The calibration run is the warm-up: a warm-up of one run
+			// would do it again, and add nothing but time.
+			return cal, err
 		}
+		r.env.OverheadSeconds.Warmup += cal.wall.Seconds()
 	}
 	iters := max(st.iters, 1)
 	switch {
@@ -386,11 +391,17 @@ func (r *runner) measure(ctx context.Context, st *cellState, inj injectors.Injec
 		}
 		r.env.StealRepeats++ // the hypervisor took the CPU: this one measured the neighbours
 	}
+	r.overhead(m)
+	return m, err
+}
+
+// overhead adds the time around a repetition's runs to the sweep's
+// overhead.
+func (r *runner) overhead(m repetition) {
 	r.env.OverheadSeconds.SetupTeardown += (m.setup + m.teardown).Seconds()
 	r.env.OverheadSeconds.GC += m.gc.Seconds()
 	r.env.OverheadSeconds.Profiles += m.profiling.Seconds()
 	r.env.OverheadSeconds.BetweenRuns += m.between.Seconds()
-	return m, err
 }
 
 // record writes the outcome of a measured repetition, and for one that
@@ -489,20 +500,18 @@ func itersFor(benchtime, perRun time.Duration) int {
 }
 
 // calibrate times one run of a timed cell and sets its first estimate of
-// the runs that fill a repetition; the warm-up refines it.
-func (r *runner) calibrate(ctx context.Context, st *cellState, inj injectors.Injector) error {
+// the runs that fill a repetition; a warm-up of more than one run refines
+// it. Without a benchtime it runs nothing.
+func (r *runner) calibrate(ctx context.Context, st *cellState, inj injectors.Injector) (repetition, error) {
 	st.iters = 1
 	if r.spec.Benchtime <= 0 {
-		return nil
+		return repetition{}, nil
 	}
 	m, err := r.execute(ctx, st.c, inj, 1, -1, st)
-	if err != nil {
-		return err
-	}
-	if m.runs > 0 {
+	if err == nil && m.runs > 0 {
 		st.iters = itersFor(r.spec.Benchtime, m.wall)
 	}
-	return nil
+	return m, err
 }
 
 // repetition is what the runs of one repetition measured.
