@@ -89,6 +89,9 @@ type Overhead struct {
 	BetweenRuns   float64 `json:"between_runs"`   // the engine's own setup and teardown around each run
 	Profiles      float64 `json:"profiles"`       // stopping CPU profiles and writing heap profiles
 	Limits        float64 `json:"limits"`         // the RawFS limit measured beside spilling cells
+	// StealRetries is the runs of repetitions measured again because the
+	// hypervisor stole more CPU than the spec allows (Env.StealRepeats).
+	StealRetries float64 `json:"steal_retries,omitempty"`
 	// TurnWait is the time an interleaved side waited for its turns
 	// while the other side ran: not the sweep's overhead, and left out
 	// of the total the overhead is a share of.

@@ -381,3 +381,26 @@ func TestCalibrationRunIsTheWarmUp(t *testing.T) {
 		t.Errorf("warm-up time %v: the calibration runs were not recorded", env.OverheadSeconds.Warmup)
 	}
 }
+
+// TestStealRetriesAreOverhead: with a steal bound no repetition can meet
+// (below zero), every timed repetition is measured maxStealRetries times
+// more; the discarded attempts are counted and their time is overhead.
+func TestStealRetriesAreOverhead(t *testing.T) {
+	dir, outcomes := runMeasured(t, func(s *Spec) {
+		s.Faults = s.Faults[:1]
+		s.Count, s.MaxCount, s.MaxSteal = 2, 2, -1
+	}, Options{})
+	timed := 0
+	for _, o := range outcomes {
+		if o.Rep >= 0 && o.Runs > 0 {
+			timed++
+		}
+	}
+	env := readEnv(t, dir)
+	if timed == 0 || env.StealRepeats != maxStealRetries*timed {
+		t.Errorf("%d repetitions run again for %d recorded, want %d each", env.StealRepeats, timed, maxStealRetries)
+	}
+	if o := env.OverheadSeconds; o.StealRetries <= 0 || o.StealRetries > env.TotalSeconds {
+		t.Errorf("steal retries took %vs of a %vs sweep", o.StealRetries, env.TotalSeconds)
+	}
+}

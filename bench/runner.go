@@ -386,10 +386,13 @@ func (r *runner) measure(ctx context.Context, st *cellState, inj injectors.Injec
 	var err error
 	for try := 0; ; try++ {
 		m, err = r.execute(ctx, st.c, inj, iters, rep, st)
-		if err != nil || ctx.Err() != nil || m.steal <= r.spec.MaxSteal || try == maxStealRetries {
+		// A warm-up's time is thrown away: what it met does not matter.
+		if err != nil || ctx.Err() != nil || rep < 0 || m.steal <= r.spec.MaxSteal || try == maxStealRetries {
 			break
 		}
 		r.env.StealRepeats++ // the hypervisor took the CPU: this one measured the neighbours
+		r.env.OverheadSeconds.StealRetries += m.wall.Seconds()
+		r.overhead(m)
 	}
 	r.overhead(m)
 	return m, err

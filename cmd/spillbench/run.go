@@ -169,7 +169,8 @@ func printSummary(stdout io.Writer, s bench.Summary) error {
 	fmt.Fprintf(w, "spillbench: %s (%s): %d cells, %d repetitions recorded in %d rounds, %d skipped, %d failed, %.0fs (harness overhead %.0f%%)\n",
 		s.Dir, state, e.Cells, e.Recorded, e.Rounds, e.Skipped, e.Failed, e.TotalSeconds, 100*e.Overhead)
 	if e.StealRepeats > 0 {
-		fmt.Fprintf(w, "  %d repetition(s) run again: the hypervisor stole more than %.0f%% of the CPU\n", e.StealRepeats, 100*e.MaxSteal)
+		fmt.Fprintf(w, "  %d repetition(s) run again: the hypervisor stole more than %.0f%% of the CPU (%.1fs of the overhead)\n",
+			e.StealRepeats, 100*e.MaxSteal, e.OverheadSeconds.StealRetries)
 	}
 	if e.Planted != "" {
 		fmt.Fprintf(w, "  PLANTED slowdown %s: these results test the tools, not the code\n", e.Planted)
