@@ -3,6 +3,7 @@ package engine
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"math/rand/v2"
 	"testing"
@@ -198,5 +199,76 @@ func BenchmarkChecksum(b *testing.B) {
 	b.SetBytes(int64(len(data)))
 	for b.Loop() {
 		checksum(data)
+	}
+}
+
+// The encoder's shape: an identical file is one copy op of every block;
+// blocks moved at a block boundary are two runs, each rebuilt in its
+// place; a target of exactly one block that the basis has is matched.
+func TestDeltaEncodesRunsOfBlocks(t *testing.T) {
+	ctx := context.Background()
+	basis := noise(3, 3, 70000) // a hundred 700-byte blocks
+	bs := BlockSize(len(basis))
+	if len(basis)%bs != 0 {
+		t.Fatalf("basis of %d bytes is not whole %d-byte blocks", len(basis), bs)
+	}
+	delta, st, err := ComputeDelta(ctx, basis, basis)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The block size header, then one op: copy, first block, count.
+	want := binary.AppendUvarint(nil, uint64(bs))
+	want = append(want, opCopy)
+	want = binary.AppendUvarint(want, 0)
+	want = binary.AppendUvarint(want, uint64(len(basis)/bs))
+	if !bytes.Equal(delta, want) || st.Matched != len(basis) || st.Literal != 0 {
+		t.Fatalf("identical file: delta %x, matched %d, literal %d; want %x", delta, st.Matched, st.Literal, want)
+	}
+
+	k := 30 * bs
+	moved := append(append([]byte{}, basis[k:]...), basis[:k]...)
+	delta, st, err = ComputeDelta(ctx, basis, moved)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := ApplyDelta(basis, delta, 0)
+	if err != nil || !bytes.Equal(got, moved) || st.Literal != 0 {
+		t.Fatalf("blocks moved at a boundary: %v, rebuilt equal %t, literal %d", err, bytes.Equal(got, moved), st.Literal)
+	}
+	if ops := bytes.Count(delta, []byte{opCopy}); len(delta) > 16 || ops < 2 {
+		t.Fatalf("blocks moved at a boundary: a %d-byte delta %x, want two copy runs", len(delta), delta)
+	}
+
+	one := basis[5*bs : 6*bs]
+	if _, st, err := ComputeDelta(ctx, basis, one); err != nil || st.Matched != bs {
+		t.Fatalf("a one-block target the basis holds: matched %d of %d (%v)", st.Matched, bs, err)
+	}
+}
+
+// A cancelled context stops even a delta of a single block.
+func TestComputeDeltaOfOneBlockStopsWhenCancelled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	basis := noise(4, 4, 7000)
+	bs := BlockSize(len(basis))
+	if _, _, err := ComputeDelta(ctx, basis, basis[:bs]); !errors.Is(err, context.Canceled) {
+		t.Fatalf("ComputeDelta of one block on a cancelled context: %v", err)
+	}
+}
+
+// The decoder's edges: the largest block size is valid, and a literal op
+// cut before its length, or claiming one byte more than follows, is not.
+func TestApplyDeltaEdges(t *testing.T) {
+	basis := noise(1, 1, 7000)
+	if out, err := ApplyDelta(basis, binary.AppendUvarint(nil, maxBlockSize), 0); err != nil || len(out) != 0 {
+		t.Errorf("a delta of the largest block size and no ops: %d bytes, %v", len(out), err)
+	}
+	for name, delta := range map[string][]byte{
+		"literal without its length":       {0xbc, 0x05, opLiteral},
+		"literal one byte longer than all": {0xbc, 0x05, opLiteral, 0x03, 'a', 'b'},
+	} {
+		if _, err := ApplyDelta(basis, delta, 0); !errors.Is(err, ErrBadDelta) {
+			t.Errorf("%s: %v, want ErrBadDelta", name, err)
+		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -177,6 +178,30 @@ func (f errFile) WriteAt(site spill.Site, p []byte, off int64) (int, error) {
 		return 0, err
 	}
 	return f.File.WriteAt(site, p, off)
+}
+
+func (f errFile) Close(site spill.Site) error {
+	err := f.File.Close(site)
+	if ferr := f.fs.fire(site); ferr != nil {
+		return ferr
+	}
+	return err
+}
+
+// A run that delivered everything but failed to close its spill file
+// reports the close's error: on some filesystems that is where a failed
+// write first shows.
+func TestAFailedCloseIsTheRunsError(t *testing.T) {
+	efs := &errFS{FS: spill.OS, site: spill.SiteBackendClose, nth: 1, err: unix.EIO}
+	out := run(t, Config{Workload: small(t, "hol"), Workers: 2,
+		Spill: &spill.Policy{Threshold: tight, Dir: t.TempDir(), FS: efs}})
+	var ioe *spill.IOError
+	if !errors.As(out.Err, &ioe) || ioe.Site != spill.SiteBackendClose || !errors.Is(out.Err, unix.EIO) {
+		t.Fatalf("error %v, want EIO at %s", out.Err, spill.SiteBackendClose)
+	}
+	if out.ExitCode != ExitFileIO || !out.Report.Clean() || out.Report.Delivered != out.Report.Sent {
+		t.Fatalf("exit %d, report %v: every item delivered, then the close failed", out.ExitCode, out.Report)
+	}
 }
 
 func TestFaultsStopTheRunCleanly(t *testing.T) {
@@ -401,5 +426,47 @@ func TestExitCodes(t *testing.T) {
 		if got := ExitCode(tc.err, tc.rep); got != tc.want {
 			t.Errorf("ExitCode(%v, %v) = %d, want %d", tc.err, tc.rep, got, tc.want)
 		}
+	}
+}
+
+// The config's defaults are the documented ones, an explicit setting is
+// kept, and the planted slowdown is bounded at 0 and 10 inclusive.
+func TestConfigDefaultsAndBounds(t *testing.T) {
+	wl := small(t, "mix")
+	c, err := Config{Workload: wl}.withDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := runtime.GOMAXPROCS(0); c.Workers != w || c.QueueDepth != 16*w || c.RingCapacity != DefaultRingCapacity ||
+		c.SampleEvery != 5*time.Millisecond || c.GateWindow != max(64, w) {
+		t.Errorf("defaults %+v", c)
+	}
+	c, err = Config{Workload: wl, Workers: 3, QueueDepth: 5, SampleEvery: time.Second, GateWindow: 2}.withDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Workers != 3 || c.QueueDepth != 5 || c.SampleEvery != time.Second || c.GateWindow != 3 {
+		t.Errorf("explicit settings not kept (the gate window at least the workers): %+v", c)
+	}
+	if c, _ := (Config{Workload: wl, Workers: 5}).withDefaults(); c.QueueDepth != 80 {
+		t.Errorf("5 workers: queue depth %d, want 16 a worker", c.QueueDepth)
+	}
+	for _, s := range []float64{0, 0.05, 10} {
+		if _, err := (Config{Workload: wl, Slowdown: s}).withDefaults(); err != nil {
+			t.Errorf("slowdown %g refused: %v", s, err)
+		}
+	}
+	for _, s := range []float64{-0.01, 10.01} {
+		if _, err := (Config{Workload: wl, Slowdown: s}).withDefaults(); err == nil {
+			t.Errorf("slowdown %g accepted", s)
+		}
+	}
+}
+
+func TestOutcomeRates(t *testing.T) {
+	var o Outcome
+	o.Report.Delivered, o.Bytes, o.Wall = 100, 1000, 2*time.Second
+	if o.ItemsPerSec() != 50 || o.BytesPerSec() != 500 {
+		t.Errorf("100 items and 1000 bytes in 2 s: %g items/s, %g bytes/s", o.ItemsPerSec(), o.BytesPerSec())
 	}
 }
