@@ -470,3 +470,21 @@ func TestOutcomeRates(t *testing.T) {
 		t.Errorf("100 items and 1000 bytes in 2 s: %g items/s, %g bytes/s", o.ItemsPerSec(), o.BytesPerSec())
 	}
 }
+
+// Without a spill buffer the peak buffered bytes are the reorder
+// window's, not the run's: four times the items leave the peak about
+// where it was (the seeded schedule fixes the arrival order), where
+// counting deliveries up instead of down would quadruple it.
+func TestBareRingPeakIsTheWindows(t *testing.T) {
+	peak := func(items int) int64 {
+		wl, err := NewWorkload(WorkloadSpec{Name: "mix", Items: items})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return run(t, Config{Workload: wl, Workers: 2, Schedule: Seeded}).PeakBuffered
+	}
+	small, large := peak(1000), peak(4000)
+	if small <= 0 || large > 2*small {
+		t.Fatalf("peak buffered %d bytes for 1000 items, %d for 4000", small, large)
+	}
+}
