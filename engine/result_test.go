@@ -53,6 +53,9 @@ func TestResultDecodeRejects(t *testing.T) {
 		"data cut short":   good[:len(good)-1],
 		"trailing garbage": append(append([]byte{}, good...), 0),
 		"sum cut short":    good[:20],
+		// Everything up to the data's length: 13 bytes, three one-byte
+		// counters and the checksum.
+		"data length missing": good[:13+3+SumSize],
 	} {
 		if _, err := (ResultCodec{}).Decode(b); err == nil {
 			t.Errorf("%s: decoded", name)
