@@ -58,6 +58,12 @@ func TestVerifierCounts(t *testing.T) {
 				v.deliver(r)
 			}
 		}, false, Report{Sent: 5, Delivered: 4, Corrupted: 1, Lost: 1}},
+		{"the sequence number just past the last item", func(v *verifier, rs []Result) {
+			rs[4].Seq = 5
+			for _, r := range rs {
+				v.deliver(r)
+			}
+		}, false, Report{Sent: 5, Delivered: 4, Corrupted: 1, Lost: 1}},
 		{"stopped early: the rest is undelivered, not lost", func(v *verifier, rs []Result) {
 			v.deliver(rs[0])
 			v.deliver(rs[1])
