@@ -69,7 +69,7 @@ func TestQueueWakesTheProducerOncePerHalfQueue(t *testing.T) {
 	}
 	q.close()
 	<-done
-	if limit := items/(depth/2) + 1; q.wakes > limit || q.wakes == 0 {
+	if limit := items/(depth/2) + 1; q.wakes > limit || q.wakes <= 0 {
 		t.Fatalf("the producer waited %d times for %d items through a queue of %d; want 1 to %d", q.wakes, items, depth, limit)
 	}
 }
