@@ -59,3 +59,27 @@ func touch(n int) {
 	}
 	sink = b[n-1]
 }
+
+var keep [][]byte
+
+// allocate makes n allocations of 64 bytes, kept until the next call.
+func allocate(n int) {
+	keep = make([][]byte, 0, n)
+	for range n {
+		keep = append(keep, make([]byte, 64))
+	}
+}
+
+// The sampler counts the allocations between its start and its finish,
+// not those before. The runtime's counters flush lazily, so the bounds
+// allow a few percent.
+func TestSamplerCountsTheRunsAllocations(t *testing.T) {
+	allocate(200000) // before the start: not the run's
+	s := startSampler(time.Hour)
+	allocate(100000)
+	m := s.finish()
+	keep = nil
+	if m.allocs < 90000 || m.allocs > 110000 || m.allocBytes < 90000*64 || m.allocBytes > 110000*64+(2<<20) {
+		t.Fatalf("100000 allocations of 64 bytes counted as %d allocations, %d bytes", m.allocs, m.allocBytes)
+	}
+}
