@@ -1,7 +1,9 @@
 package spill
 
 import (
+	"bytes"
 	"errors"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -170,4 +172,52 @@ func TestFailedUnlinkIsAnIOErrorAndKeepsTheItems(t *testing.T) {
 	}
 	insertAll(t, b, 100, 0)
 	drainExpect(t, b, 100, 0, seq)
+}
+
+// The spooled backend reads like a file: what was written is there and
+// nothing past it. It keeps up to SpoolLimit bytes in memory, to the byte;
+// the write that would pass it rolls over, and a rollover with nothing
+// spooled has nothing to copy.
+func TestSpooledBackendIsAFileUpToSpoolLimit(t *testing.T) {
+	ffs := newFaultFS(nil)
+	s := &spooled{fs: ffs, dir: t.TempDir()}
+	t.Cleanup(func() { _ = s.Close(SiteBackendClose) })
+	write := func(p []byte, off int64) {
+		t.Helper()
+		if n, err := s.WriteAt(SiteRecordWrite, p, off); n != len(p) || err != nil {
+			t.Fatalf("WriteAt(%d bytes at %d) = %d, %v", len(p), off, n, err)
+		}
+	}
+	want := []byte("0123456789abcdefghij")
+	write(want[:10], 0)
+	write(want[10:], 10)
+	got := make([]byte, 20)
+	if n, err := s.ReadAt(SiteReloadHeader, got, 0); n != 20 || (err != nil && !errors.Is(err, io.EOF)) || !bytes.Equal(got, want) {
+		t.Fatalf("ReadAt(0) = %d, %v, %q; want the 20 bytes written", n, err, got[:n])
+	}
+	if n, err := s.ReadAt(SiteReloadHeader, got[:10], 20); n != 0 || !errors.Is(err, io.EOF) {
+		t.Fatalf("ReadAt past the 20 bytes written = %d, %v; want 0, EOF", n, err)
+	}
+
+	write(make([]byte, SpoolLimit-20), 20)
+	if n := ffs.total(); n != 0 {
+		t.Fatalf("%d filesystem calls with exactly SpoolLimit bytes spooled: %v", n, ffs.calls)
+	}
+	write([]byte{1}, SpoolLimit)
+	if n := ffs.count(SiteBackendRollover); n != 2 {
+		t.Fatalf("%d backend.rollover calls one byte past SpoolLimit, want the create and the copy", n)
+	}
+	if n, err := s.ReadAt(SiteReloadHeader, got, 0); n != 20 || err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("ReadAt(0) after the rollover = %d, %v, %q; want the 20 bytes written", n, err, got[:n])
+	}
+
+	empty := newFaultFS(nil)
+	s2 := &spooled{fs: empty, dir: t.TempDir()}
+	t.Cleanup(func() { _ = s2.Close(SiteBackendClose) })
+	if _, err := s2.WriteAt(SiteRecordWrite, make([]byte, SpoolLimit+1), 0); err != nil {
+		t.Fatal(err)
+	}
+	if n := empty.count(SiteBackendRollover); n != 1 {
+		t.Fatalf("%d backend.rollover calls with nothing spooled, want only the create", n)
+	}
 }

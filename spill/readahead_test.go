@@ -242,3 +242,108 @@ func TestFailedFlushWithAGoneStagedRecord(t *testing.T) {
 	}
 	deliverThrough(t, b, 50)
 }
+
+// stageEach stages seqs one at a time, so their records lie in the file
+// in the order given.
+func stageEach(t *testing.T, b *Buffer[[]byte], seqs ...uint64) {
+	t.Helper()
+	for _, s := range seqs {
+		stageNow(t, b, s)
+	}
+}
+
+// The read-ahead window is placed for the items due next: it starts at the
+// earliest record of the next 64 spilled items (within 256 sequence
+// numbers) that it can hold together with the record reloaded, and no
+// earlier, since every byte before it is a byte less after it.
+func TestReadAheadWindowPlacement(t *testing.T) {
+	// reads delivers through seq and returns the read calls it took.
+	reads := func(t *testing.T, b *Buffer[[]byte], seq uint64) int64 {
+		t.Helper()
+		if err := b.flush(); err != nil {
+			t.Fatal(err)
+		}
+		deliverThrough(t, b, seq)
+		return b.Stats().ReadCalls
+	}
+	t.Run("record the size of the staging space", func(t *testing.T) {
+		b := newStaged(t, Policy{Threshold: 64 << 10, IOBuffer: raRecord, Granularity: PerItem, Dir: t.TempDir()})
+		stageNow(t, b, 20)
+		if n := reads(t, b, 20); n != 1 {
+			t.Fatalf("%d reads of a record that fits the staging space exactly; want it read whole in one", n)
+		}
+	})
+	t.Run("window ending with the record", func(t *testing.T) {
+		b := newStaged(t, Policy{Threshold: 64 << 10, IOBuffer: 3 * raRecord, Granularity: PerItem, Dir: t.TempDir()})
+		stageEach(t, b, 21, 22, 20) // 21 at 0, 22 at 126, 20 at 252
+		if n := reads(t, b, 22); n != 1 {
+			t.Fatalf("%d reads delivering 20 to 22; a window from 0 holds all three", n)
+		}
+	})
+	t.Run("the next 64 spilled items", func(t *testing.T) {
+		b := newStaged(t, Policy{Threshold: 64 << 10, IOBuffer: 65 * raRecord, Granularity: PerItem, Dir: t.TempDir()})
+		stageEach(t, b, 85, 84, 20)          // 85 at 0, 84 at 126, 20 at 252
+		stageEach(t, b, seqRange(21, 84)...) // after 20, in order
+		// 21 to 84 are the 64 items due after 20: the window starts at 84's
+		// record and holds 20 to 84, not 85, the 65th.
+		if n := reads(t, b, 84); n != 1 {
+			t.Fatalf("%d reads delivering 20 to 84; one window holds them all", n)
+		}
+		deliverThrough(t, b, 85)
+	})
+	t.Run("no further than 256 past the cursor", func(t *testing.T) {
+		b := newStaged(t, Policy{Threshold: 64 << 10, IOBuffer: 3 * raRecord, Granularity: PerItem, Dir: t.TempDir()})
+		stageEach(t, b, 20+4*lookAhead, 20, 21, 22) // 276 at 0, then 20, 21, 22
+		if n := reads(t, b, 22); n != 1 {
+			t.Fatalf("%d reads delivering 20 to 22; a window from 20's record holds all three", n)
+		}
+		deliverThrough(t, b, 20+4*lookAhead)
+	})
+}
+
+// The window counts, and is kept for, the records it holds whole: a record
+// it holds only the start of going does not release it.
+func TestReadAheadWindowCountsOnlyWholeRecords(t *testing.T) {
+	b := newStaged(t, Policy{Threshold: 64 << 10, IOBuffer: 3*raRecord + 60, Granularity: PerItem, Dir: t.TempDir()})
+	stageEach(t, b, 20, 21, 23, 22) // 22 at 378, past the window's end at 438
+	if err := b.flush(); err != nil {
+		t.Fatal(err)
+	}
+	deliverThrough(t, b, 20) // one read: 20, 21 and 23 whole, the start of 22
+	insertAll(t, b, 100, 22) // 22 again: its record goes
+	deliverThrough(t, b, 23) // 21 and 23 from the window
+	if s := b.Stats(); s.ReadCalls != 1 {
+		t.Fatalf("%d reads delivering 20 to 23; the window held 21 and 23 and must stay for them", s.ReadCalls)
+	}
+}
+
+// After a record larger than keepScratch is made and read back, the buffer
+// keeps none of the scratch space that took: MemoryUsed counts only what is
+// in use, and memory held past it would go unreported.
+func TestLargeScratchIsNotKept(t *testing.T) {
+	const size = 64 << 10
+	b := newStaged(t, Policy{Threshold: 8 << 20, IOBuffer: 4 << 20, Granularity: Batch, Dir: t.TempDir()})
+	insertAll(t, b, size, seqRange(20, 40)...)
+	th := b.threshold
+	squeeze(b, b.stage)
+	if err := b.evict(false); err != nil { // one record of 20 items, 1.25 MiB
+		t.Fatal(err)
+	}
+	squeeze(b, th)
+	if err := b.flush(); err != nil {
+		t.Fatal(err)
+	}
+	insertAll(t, b, size, seqRange(0, 20)...)
+	drainExpect(t, b, size, 0, 40) // the record read back in one window
+	if s := b.Stats(); s.ReloadEvents != 1 || s.BytesRead <= keepScratch {
+		t.Fatalf("%d reloads of %d bytes; the test needs one record over %d bytes", s.ReloadEvents, s.BytesRead, keepScratch)
+	}
+	for name, c := range map[string]int{
+		"read-ahead": cap(b.ra), "item": cap(b.item), "record": cap(b.rec), "compressed record": cap(b.zrec),
+		"payload": cap(b.payload), "inflated payload": cap(b.inflate),
+	} {
+		if c > keepScratch {
+			t.Errorf("%s scratch of %d bytes kept, over the %d bytes a buffer keeps", name, c, keepScratch)
+		}
+	}
+}

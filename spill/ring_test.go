@@ -153,3 +153,26 @@ func TestRingForceInsertHasAHardLimit(t *testing.T) {
 		t.Fatalf("ForceInsert far ahead: %v, want ErrCapacity", err)
 	}
 }
+
+// The ring's storage, which the byte budget does not count, is a slot per
+// sequence number of its window rounded up to a power of two, and
+// ForceInsert grows it to the power of two that takes the new item.
+func TestRingStorageIsItsWindowRoundedUpToAPowerOfTwo(t *testing.T) {
+	for capacity, want := range map[int]int{1: 1, 4: 4, 5: 8, 1024: 1024} {
+		if n := len(NewRing[int](capacity).slots); n != want {
+			t.Errorf("NewRing(%d) holds %d slots, want %d", capacity, n, want)
+		}
+	}
+	r := NewRing[int](4)
+	for _, c := range []struct {
+		seq  uint64
+		want int
+	}{{4, 8}, {100, 128}} {
+		if err := r.ForceInsert(c.seq, 0); err != nil {
+			t.Fatal(err)
+		}
+		if n := len(r.slots); n != c.want {
+			t.Errorf("ForceInsert(%d) grew the ring to %d slots, want %d", c.seq, n, c.want)
+		}
+	}
+}
