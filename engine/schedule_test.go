@@ -262,3 +262,62 @@ func TestParseSchedule(t *testing.T) {
 		t.Error("ParseSchedule accepted random")
 	}
 }
+
+// The gate holds at most gateBytes of results that are not next: a
+// result that brings it to the bound exactly goes in, one byte more waits
+// until the consumer takes some out, and the result due next always goes
+// in. (The deadline is for a deadlock, not a speed.)
+func TestGateHoldsAtMostGateBytes(t *testing.T) {
+	g := newGate(t.Context(), []uint64{0, 1, 2}, 8)
+	defer g.release()
+	deadline := time.Now().Add(30 * time.Second)
+	returned := func(put func() bool) <-chan bool {
+		done := make(chan bool, 1)
+		go func() { done <- put() }()
+		return done
+	}
+	select {
+	case ok := <-returned(func() bool { return g.put(Result{Seq: 1, Data: make([]byte, gateBytes)}) }):
+		if !ok {
+			t.Fatal("the gate closed")
+		}
+	case <-time.After(time.Until(deadline)):
+		t.Fatal("a result bringing the gate to its bound exactly waits")
+	}
+	over := returned(func() bool { return g.put(Result{Seq: 2, Data: []byte{1}}) })
+	for {
+		g.mu.Lock()
+		waiting := g.waiting
+		g.mu.Unlock()
+		if waiting == 1 {
+			break
+		}
+		select {
+		case <-over:
+			t.Fatal("a result one byte over the bound went in")
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the put over the bound neither waited nor returned")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if !g.put(Result{Seq: 0}) {
+		t.Fatal("the result due next did not go in")
+	}
+	got, ok := g.takeReady(nil)
+	if !ok || len(got) != 2 || got[0].Seq != 0 || got[1].Seq != 1 {
+		t.Fatalf("takeReady = %d results, %v", len(got), ok)
+	}
+	select {
+	case ok := <-over:
+		if !ok {
+			t.Fatal("the gate closed")
+		}
+	case <-time.After(time.Until(deadline)):
+		t.Fatal("the waiting result did not go in once the consumer took the others")
+	}
+	if got, _ := g.takeReady(nil); len(got) != 1 || got[0].Seq != 2 {
+		t.Fatalf("takeReady after the wait = %v", got)
+	}
+}

@@ -17,7 +17,7 @@ import (
 // stableSpecs are small specs of every workload.
 var stableSpecs = []WorkloadSpec{
 	{Name: "mix", Items: 300, Seed: 1},
-	{Name: "tree", Items: 400, Scale: 0.1, Seed: 1},
+	{Name: "tree", Items: 200, Seed: 1},
 	{Name: "hol", Items: 100, Scale: 0.1, Seed: 1},
 	{Name: "bulk", Items: 10, Scale: 0.05, Seed: 1},
 }
@@ -25,7 +25,7 @@ var stableSpecs = []WorkloadSpec{
 // workloadDigests are the SHA-256 of every item of stableSpecs.
 var workloadDigests = map[string]string{
 	"mix":  "2e0e7dcd8805de803531162a75abbeee24fd03e827f4c4c126561a8edbebb336",
-	"tree": "cecc799c3d702d63f39db4698ee2987244529073860d5ecbdcc97dd1576170cc",
+	"tree": "b62a895ecf406c4dbf576767520b8220634f380fbeb5cd23821abb5533736c7f",
 	"hol":  "c2845292b8b26b2e8ed5b517591e07451c2f850272e20850d1406a097eecfa53",
 	"bulk": "77774c78b11e2ff23dfd9818fa36497702995cfab14ba578a1a32b8c77fc4582",
 }
@@ -34,7 +34,7 @@ var workloadDigests = map[string]string{
 // orders of stableSpecs with 2 workers and seed 1.
 var arrivalDigests = map[string]string{
 	"mix":  "1db1d2a54895907b1f26f9b2ec2c765ad325a8d424a7ad58f7bc028d1361eb43",
-	"tree": "1a5547aaf28d70a6813990444ea8c5db267c0606aad5d631593982947ea11e06",
+	"tree": "85b00ecfb42686026fc0c6a85cdede8b95dc3bad661b1b1a060be9b5dfd97a5e",
 	"hol":  "f0214f21633dacf0c04e0621cab199d95708e90dc324cb46a405cdaa23b86605",
 	"bulk": "8b920d89f890441d587489fb0a77b2f6f73f7f0cd1c2433309f2521c8c3d2247",
 }
