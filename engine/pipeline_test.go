@@ -488,3 +488,38 @@ func TestBareRingPeakIsTheWindows(t *testing.T) {
 		t.Fatalf("peak buffered %d bytes for 1000 items, %d for 4000", small, large)
 	}
 }
+
+// A window wider than any result's lead never forces an insert, however
+// far into the run the sequence numbers get: 3000 mix items through a
+// 2048-result window, with the bare ring and with the spill buffer.
+func TestNoInsertIsForcedWithinTheWindow(t *testing.T) {
+	for name, sp := range map[string]*spill.Policy{"bare": nil, "spill": {Threshold: tightFor("mix"), Dir: t.TempDir()}} {
+		out := run(t, Config{Workload: small(t, "mix"), Workers: 2, RingCapacity: 2048, Spill: sp})
+		if out.Err != nil || !out.Report.Clean() || out.Report.Delivered != 3000 {
+			t.Fatalf("%s: %v %v", name, out.Err, out.Report)
+		}
+		if out.ForcedInserts != 0 {
+			t.Errorf("%s: %d inserts forced into a 2048-result window", name, out.ForcedInserts)
+		}
+	}
+}
+
+// A second result for a delivered item is a duplicate, not an insert
+// forced past the window.
+func TestDuplicateIsNotAForcedInsert(t *testing.T) {
+	wl := small(t, "mix")
+	p := &pipeline{buf: bareRing{spill.NewRing[Result](8)}, verify: newVerifier(wl)}
+	r := Result{Seq: 0}
+	for range 2 {
+		if err := p.insert(r); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.drain(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if p.verify.report.Duplicated != 1 || p.verify.report.Delivered != 1 || p.window.forced != 0 {
+		t.Fatalf("item 0 twice: %+v, %d forced inserts; want one delivered, one duplicate, none forced",
+			p.verify.report, p.window.forced)
+	}
+}

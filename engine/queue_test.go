@@ -73,3 +73,11 @@ func TestQueueWakesTheProducerOncePerHalfQueue(t *testing.T) {
 		t.Fatalf("the producer waited %d times for %d items through a queue of %d; want 1 to %d", q.wakes, items, depth, limit)
 	}
 }
+
+// A queue of one item still wakes the producer: the run finishes.
+func TestQueueOfOneItem(t *testing.T) {
+	out := run(t, Config{Workload: small(t, "mix"), Workers: 1, QueueDepth: 1})
+	if out.Err != nil || !out.Report.Clean() || out.Report.Delivered != 3000 {
+		t.Fatalf("%v %v", out.Err, out.Report)
+	}
+}
