@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"math/rand/v2"
+	"strings"
 	"testing"
 )
 
@@ -270,5 +271,14 @@ func TestApplyDeltaEdges(t *testing.T) {
 		if _, err := ApplyDelta(basis, delta, 0); !errors.Is(err, ErrBadDelta) {
 			t.Errorf("%s: %v, want ErrBadDelta", name, err)
 		}
+	}
+}
+
+// A copy op cut inside its first block number says so.
+func TestApplyDeltaNamesATruncatedCopy(t *testing.T) {
+	basis := noise(1, 1, 7000)
+	_, err := ApplyDelta(basis, []byte{0xbc, 0x05, opCopy, 0x81}, 0)
+	if !errors.Is(err, ErrBadDelta) || !strings.Contains(err.Error(), "copy block") {
+		t.Fatalf("copy cut in its block number: %v", err)
 	}
 }

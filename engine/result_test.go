@@ -2,7 +2,9 @@ package engine
 
 import (
 	"bytes"
+	"errors"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -82,4 +84,24 @@ func FuzzDecodeResult(f *testing.F) {
 			}
 		}
 	})
+}
+
+// A result that does not decode says which part is missing, for whoever
+// reads a corrupt spill file's error.
+func TestResultDecodeSaysWhatIsWrong(t *testing.T) {
+	good := ResultCodec{}.Append(nil, Result{Seq: 1, Payload: PayloadLiteral, Data: []byte("abc")})
+	for _, tc := range []struct {
+		b    []byte
+		want string
+	}{
+		{good[:12], "want at least 13"},
+		{good[:13], "counter varint"}, // the fixed part whole, no counters
+		{good[:13+3+SumSize-1], "checksum truncated"},
+		{good[:13+3+SumSize], "data length does not match"}, // the checksum whole, no length
+	} {
+		_, err := ResultCodec{}.Decode(tc.b)
+		if !errors.Is(err, errBadResult) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%d bytes: %v, want %q", len(tc.b), err, tc.want)
+		}
+	}
 }
