@@ -85,6 +85,13 @@ func TestHOLStallsItemTwo(t *testing.T) {
 	if fast := wl.Item(3); len(fast.Target) > 8<<10 {
 		t.Fatalf("item 3 is %d bytes; the others must be small", len(fast.Target))
 	}
+	// With fewer than three items the last one stalls.
+	for n := 1; n <= 2; n++ {
+		wl, _ := NewWorkload(WorkloadSpec{Name: "hol", Items: n, Seed: 1, Scale: 0.01})
+		if it := wl.Item(uint64(n - 1)); it.Strategy != Delta || wl.Basis(uint64(n-1)) == nil {
+			t.Errorf("%d items: the last is not the stalled delta", n)
+		}
+	}
 }
 
 func TestNewWorkloadRejectsBadSpecs(t *testing.T) {
