@@ -86,17 +86,22 @@ func IsOutOfSpace(err error) bool {
 func isVanished(err error) bool { return errors.Is(err, fs.ErrNotExist) }
 
 // PriorSpillsLostError reports that the spill directory vanished after
-// records had been committed to it. Those records cannot be trusted any more,
-// so the buffer refuses to recover; items still in memory stay deliverable.
+// records had been committed to it. The buffer will not re-create the
+// directory over them, so no further spills are possible. Items still in
+// memory stay deliverable. The committed records are at risk, not known to
+// be gone: the buffer's file handle is still open, and where the filesystem
+// still serves it (a local unlink does; a stale network or FUSE handle may
+// not) a caller that carries on gets them delivered. Items counts them so
+// that a caller that stops now knows how many it would lose.
 type PriorSpillsLostError struct {
 	Dir     string // the spill directory that vanished
 	Records int    // committed records not yet reloaded
-	Items   int    // items those records hold
+	Items   int    // items those records hold: at risk
 	Err     error  // the error that revealed the loss
 }
 
 func (e *PriorSpillsLostError) Error() string {
-	return fmt.Sprintf("spill directory %s vanished: %d record(s) holding %d item(s) cannot be recovered: %v",
+	return fmt.Sprintf("spill directory %s vanished: %d record(s) holding %d item(s) are readable only through the open spill file, if at all: %v",
 		e.Dir, e.Records, e.Items, e.Err)
 }
 
