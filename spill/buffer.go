@@ -237,18 +237,25 @@ func (b *Buffer[T]) next(reloads bool) (v T, ok bool, err error) {
 // returns the extended slice. On error it returns what it drained so far
 // along with the error, so nothing delivered is lost.
 func (b *Buffer[T]) DrainReady(dst []T) ([]T, error) {
-	if !b.closed && b.spilled == 0 {
-		// Nothing on disk: the ring alone decides, and delivery only
-		// ever lowers memory, so the peak cannot move.
-		for {
-			h, ok := b.ring.Next()
-			if !ok {
-				return dst, nil
-			}
-			b.items -= h.size
-			dst = append(dst, h.v)
-		}
+	if b.closed || b.spilled != 0 {
+		return b.drainSlow(dst)
 	}
+	// Nothing on disk: the ring alone decides, and delivery only ever
+	// lowers memory, so the peak cannot move. The rest is in drainSlow,
+	// so that this loop runs in a small frame.
+	for {
+		h, ok := b.ring.Next()
+		if !ok {
+			return dst, nil
+		}
+		b.items -= h.size
+		dst = append(dst, h.v)
+	}
+}
+
+// drainSlow is DrainReady when something is on disk or the buffer is
+// closed.
+func (b *Buffer[T]) drainSlow(dst []T) ([]T, error) {
 	if b.closed {
 		return dst, ErrClosed
 	}
