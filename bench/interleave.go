@@ -34,9 +34,18 @@ import (
 // sweeps cannot drift apart, and lets them go in turn: A then B for a
 // cell's even repetitions, B then A for its odd ones, so that neither
 // side always runs first, and within a repetition the order reverses
-// with every run (A B, B A, A B, ...). A side with more runs in a
-// repetition than the other (each fills the benchtime with its own
-// count) runs its last ones alone.
+// with every run (A B, B A, A B, ...).
+//
+// Each side fills the benchtime with its own count of runs, fixed by its
+// warm-up, and two processes often fix different ones. A side with more
+// runs would run its last ones alone, back to back, and a repetition's
+// time per run then differed between the sides by 1-3% with nothing
+// changed (docs/design/architecture.md has the figures). So a side
+// announces a recorded repetition of a timed cell as
+// "<cell> <rep> runs <n>", with the count it would run, and when every
+// side does, the driver answers "go <m>", m the largest count announced,
+// and every side runs m. A side that announces no count (an older
+// binary, a warm-up, a cell not timed) gets "go" and runs its own.
 
 // LockstepFDs are the descriptors a side reads its turns from and
 // announces its repetitions on.
@@ -46,41 +55,65 @@ const (
 )
 
 // LockstepStep returns the Options.Step of a side run under Interleave:
-// it announces each repetition and each further run of it on ready and
-// waits for its turn on turns.
-func LockstepStep(turns io.Reader, ready io.Writer) func(cell string, rep, run int) error {
+// it announces each repetition, with the runs it would make when runs is
+// positive, and each further run of it on ready, waits for its turn on
+// turns, and returns the count of runs the driver agreed (0: none).
+func LockstepStep(turns io.Reader, ready io.Writer) StepFunc {
 	in := bufio.NewScanner(turns)
-	return func(cell string, rep, run int) error {
-		line := fmt.Sprintf("%s %d\n", cell, rep)
-		if run > 0 {
-			line = fmt.Sprintf("%s %d%s%d\n", cell, rep, runMark, run)
+	return func(cell string, rep, run, runs int) (int, error) {
+		line := fmt.Sprintf("%s %d", cell, rep)
+		switch {
+		case run > 0:
+			line += fmt.Sprintf("%s%d", runMark, run)
+		case runs > 0:
+			line += fmt.Sprintf("%s%d", runsMark, runs)
 		}
-		if _, err := io.WriteString(ready, line); err != nil {
-			return fmt.Errorf("lockstep: the driver went away: %w", err)
+		if _, err := io.WriteString(ready, line+"\n"); err != nil {
+			return 0, fmt.Errorf("lockstep: the driver went away: %w", err)
 		}
 		if !in.Scan() {
-			return errors.New("lockstep: the driver went away before this side's turn")
+			return 0, errors.New("lockstep: the driver went away before this side's turn")
 		}
-		if in.Text() != "go" {
-			return fmt.Errorf("lockstep: the driver sent %q; want go", in.Text())
+		word, count, _ := strings.Cut(in.Text(), " ")
+		agreed, err := strconv.Atoi(count)
+		if word != "go" || count != "" && (err != nil || agreed < 1 || run > 0) {
+			return 0, fmt.Errorf("lockstep: the driver sent %q; want go, or go and a count of runs at a repetition's start", in.Text())
 		}
-		return nil
+		return agreed, nil
 	}
 }
 
 // runMark separates a repetition from the number of a further run of it
-// in an announcement.
-const runMark = " run "
+// in an announcement; runsMark from the count of runs the side would make.
+const (
+	runMark  = " run "
+	runsMark = " runs "
+)
 
-// announced splits an announcement into its repetition ("<cell> <rep>")
-// and the run within it (0 for the repetition's start).
-func announced(line string) (rep string, run int) {
-	if i := strings.LastIndex(line, runMark); i >= 0 {
-		if n, err := strconv.Atoi(line[i+len(runMark):]); err == nil && n > 0 {
-			return line[:i], n
-		}
+// announced splits an announcement into its repetition ("<cell> <rep>"),
+// the run within it (0 for the repetition's start) and, for a start, the
+// count of runs the side would make (0 if it said none).
+func announced(line string) (rep string, run, runs int) {
+	if at, n, ok := cutCount(line, runMark); ok {
+		return at, n, 0
 	}
-	return line, 0
+	if at, n, ok := cutCount(line, runsMark); ok {
+		return at, 0, n
+	}
+	return line, 0, 0
+}
+
+// cutCount splits line at its last mark, followed by a positive count.
+func cutCount(line, mark string) (before string, n int, ok bool) {
+	i := strings.LastIndex(line, mark)
+	if i < 0 {
+		return line, 0, false
+	}
+	n, err := strconv.Atoi(line[i+len(mark):])
+	if err != nil || n < 1 {
+		return line, 0, false
+	}
+	return line[:i], n, true
 }
 
 // lockstepEnv marks a process Interleave started: only then are
@@ -249,10 +282,19 @@ func takeTurns(ctx context.Context, rs []*running, bar *progress) error {
 				}
 			}
 		}
+		rep, _, _ := announced(rs[0].next)
+		// Every side runs the most runs a side named, if all named one.
+		agreed, named := 0, true
 		for _, r := range rs {
-			if rep, run := announced(r.next); run > 0 || r.next != rs[0].next {
-				return divergedError(rs[0].Name, rs[0].next, r.Name, rep)
+			at, run, runs := announced(r.next)
+			if run > 0 || at != rep {
+				return divergedError(rs[0].Name, rep, r.Name, at)
 			}
+			agreed, named = max(agreed, runs), named && runs > 0
+		}
+		start := "go\n"
+		if named {
+			start = fmt.Sprintf("go %d\n", agreed)
 		}
 		// Who goes first turns with the repetition, so that every cell
 		// has each side first equally often. (Turning with the step
@@ -261,12 +303,11 @@ func takeTurns(ctx context.Context, rs []*running, bar *progress) error {
 		// second after the other ran the same cell measures a few
 		// percent faster.)
 		first := 0
-		if i := strings.LastIndexByte(rs[0].next, ' '); i >= 0 {
-			if n, err := strconv.Atoi(rs[0].next[i+1:]); err == nil {
+		if i := strings.LastIndexByte(rep, ' '); i >= 0 {
+			if n, err := strconv.Atoi(rep[i+1:]); err == nil {
 				first = ((n % len(rs)) + len(rs)) % len(rs)
 			}
 		}
-		rep := rs[0].next
 		order := make([]*running, 0, len(rs))
 		for i := range rs {
 			order = append(order, rs[(first+i)%len(rs)])
@@ -278,14 +319,18 @@ func takeTurns(ctx context.Context, rs []*running, bar *progress) error {
 				slices.Reverse(order)
 			}
 			for _, r := range order {
-				if _, err := io.WriteString(r.turns, "go\n"); err != nil {
+				turn := "go\n"
+				if round == 0 {
+					turn = start
+				}
+				if _, err := io.WriteString(r.turns, turn); err != nil {
 					return fmt.Errorf("%s: %w", r.Name, err)
 				}
 				r.advance()
 			}
 			more := order[:0]
 			for _, r := range order {
-				if at, run := announced(r.next); run > 0 {
+				if at, run, _ := announced(r.next); run > 0 {
 					if at != rep {
 						return divergedError(rs[0].Name, rep, r.Name, at)
 					}

@@ -11,10 +11,12 @@ import (
 )
 
 // The test binary doubles as a side of an interleaved run: with
-// lockstepSideEnv set it announces the repetitions listed in it ("x 0",
-// or "x 0*3" for a repetition of three runs), and each further run of
-// them, as a sweep would, and appends "<side> <repetition>" (with "#<run>"
-// after the first run) to lockstepLogEnv's file while it holds its turn.
+// lockstepSideEnv set it announces the repetitions listed in it ("x 0";
+// "x 0*3" for a repetition of three runs, announcing the count, as a
+// sweep does; "x 0+3" for three runs without announcing it, as an older
+// binary does), and each further run of them, and appends "<side>
+// <repetition>" (with "#<run>" after the first run) to lockstepLogEnv's
+// file while it holds its turn.
 const (
 	lockstepSideEnv = "SPILLBENCH_TEST_LOCKSTEP_SIDE" // name:cell rep,cell rep,...
 	lockstepLogEnv  = "SPILLBENCH_TEST_LOCKSTEP_LOG"  // the shared log
@@ -44,7 +46,10 @@ func lockstepSide(spec string) int {
 	}
 	defer log.Close()
 	for rep := range strings.SplitSeq(list, ",") {
-		rep, times, _ := strings.Cut(rep, "*")
+		rep, times, announce := strings.Cut(rep, "*")
+		if !announce {
+			rep, times, _ = strings.Cut(rep, "+")
+		}
 		cell, n, _ := strings.Cut(rep, " ")
 		var i int
 		fmt.Sscan(n, &i)
@@ -52,10 +57,18 @@ func lockstepSide(spec string) int {
 		if times != "" {
 			fmt.Sscan(times, &runs)
 		}
-		for run := range runs {
-			if err := step(cell, i, run); err != nil {
+		for run := 0; run < runs; run++ {
+			named := 0
+			if announce && run == 0 {
+				named = runs
+			}
+			agreed, err := step(cell, i, run, named)
+			if err != nil {
 				fmt.Fprintln(os.Stderr, err)
 				return 1
+			}
+			if agreed > 0 {
+				runs = agreed
 			}
 			if os.Getenv(lockstepHangEnv) != "" {
 				time.Sleep(time.Hour) // until the driver's SIGINT ends it
@@ -125,17 +138,13 @@ func TestInterleaveTakesTurnsAlternatingWhoGoesFirst(t *testing.T) {
 
 func TestInterleaveTakesTurnsRunByRun(t *testing.T) {
 	// Within a repetition the sides alternate run by run, the order
-	// reversing each round; the side with more runs runs its last alone.
-	log, err := runSides(t, context.Background(), nil, "a:x 0*3,x 1*2", "b:x 0*4,x 1*2")
+	// reversing each round. Sides that do not announce their counts (an
+	// older binary) keep them: the side with more runs runs its last alone.
+	log, err := runSides(t, context.Background(), nil, "a:x 0+3,x 1+2", "b:x 0+4,x 1+2")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var got []string
-	for _, l := range log {
-		if side, rest, _ := strings.Cut(l, " "); strings.HasSuffix(rest, " start") {
-			got = append(got, side+" "+strings.TrimSuffix(rest, " start"))
-		}
-	}
+	got := turnsTaken(log)
 	want := []string{
 		"a x 0", "b x 0", // rep 0: a first
 		"b x 0#1", "a x 0#1",
@@ -151,6 +160,51 @@ func TestInterleaveTakesTurnsRunByRun(t *testing.T) {
 		if strings.TrimSuffix(log[i], " start") != strings.TrimSuffix(log[i+1], " end") {
 			t.Fatalf("runs overlapped: %q then %q", log[i], log[i+1])
 		}
+	}
+}
+
+// turnsTaken is the log's "<side> <repetition>" of every run started.
+func turnsTaken(log []string) []string {
+	var got []string
+	for _, l := range log {
+		if side, rest, _ := strings.Cut(l, " "); strings.HasSuffix(rest, " start") {
+			got = append(got, side+" "+strings.TrimSuffix(rest, " start"))
+		}
+	}
+	return got
+}
+
+func TestInterleaveAgreesOnTheRuns(t *testing.T) {
+	// Sides that announce their counts all make the largest, so no side
+	// runs alone; with one side silent, each keeps its own.
+	for _, tc := range []struct {
+		name string
+		a, b string
+		want []string
+	}{
+		{"both announce", "a:x 0*3,x 1*2", "b:x 0*4,x 1*2", []string{
+			"a x 0", "b x 0",
+			"b x 0#1", "a x 0#1",
+			"a x 0#2", "b x 0#2",
+			"b x 0#3", "a x 0#3", // a makes b's fourth run too
+			"b x 1", "a x 1",
+			"a x 1#1", "b x 1#1",
+		}},
+		{"one announces", "a:x 0*3", "b:x 0+2", []string{
+			"a x 0", "b x 0",
+			"b x 0#1", "a x 0#1",
+			"a x 0#2",
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			log, err := runSides(t, context.Background(), nil, tc.a, tc.b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := turnsTaken(log); strings.Join(got, "\n") != strings.Join(tc.want, "\n") {
+				t.Fatalf("the sides ran\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(tc.want, "\n"))
+			}
+		})
 	}
 }
 
@@ -193,10 +247,10 @@ func TestWaitingForTurnsIsNotOverhead(t *testing.T) {
 	spec := parseTiny(t)
 	steps := 0
 	sum, err := Run(context.Background(), spec, Options{Out: filepath.Join(t.TempDir(), "out"), Count: 1, Profiles: "none",
-		Step: func(string, int, int) error {
+		Step: func(string, int, int, int) (int, error) {
 			steps++
 			time.Sleep(100 * time.Millisecond)
-			return nil
+			return 0, nil
 		}})
 	if err != nil {
 		t.Fatal(err)

@@ -349,13 +349,13 @@ func TestWindowDiagnosticsAreRecordedAsUnits(t *testing.T) {
 func TestCalibrationRunIsTheWarmUp(t *testing.T) {
 	var mu sync.Mutex
 	extra := map[string]int{} // warm-up runs after a repetition's first, by cell
-	step := func(cell string, rep, run int) error {
+	step := func(cell string, rep, run, _ int) (int, error) {
 		mu.Lock()
 		defer mu.Unlock()
 		if rep < 0 {
 			extra[cell] += min(run, 1)
 		}
-		return nil
+		return 0, nil
 	}
 	// 2 ms fills with a run or two of the engine's cells (mix at 600
 	// items takes about 2 ms), so their warm-up is one run however fast
@@ -398,5 +398,38 @@ func TestStealRetriesAreOverhead(t *testing.T) {
 	}
 	if o := env.OverheadSeconds; o.StealRetries <= 0 || o.StealRetries > env.TotalSeconds {
 		t.Errorf("steal retries took %vs of a %vs sweep", o.StealRetries, env.TotalSeconds)
+	}
+}
+
+// TestStepAgreesOnTheRuns: under Options.Step, a recorded repetition of a
+// timed cell names the runs the sweep would make, and makes the count
+// Step agreed instead; warm-ups and cells that are not timed name none.
+func TestStepAgreesOnTheRuns(t *testing.T) {
+	const agreed = 3
+	var mu sync.Mutex
+	named := map[string]int{} // the count each cell named, by cell
+	step := func(cell string, rep, run, runs int) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if run > 0 || runs == 0 {
+			if rep >= 0 && run == 0 && named[cell] > 0 {
+				t.Errorf("%s rep %d named no count after naming %d", cell, rep, named[cell])
+			}
+			return 0, nil
+		}
+		if rep < 0 {
+			t.Errorf("%s: warm-up %d named %d runs", cell, rep, runs)
+		}
+		named[cell] = runs
+		return agreed, nil
+	}
+	_, outcomes := runMeasured(t, func(s *Spec) { s.Faults = s.Faults[:1] }, Options{Step: step})
+	if len(named) == 0 {
+		t.Fatal("no repetition named its count of runs")
+	}
+	for _, o := range outcomes {
+		if _, ok := named[o.Cell]; ok && o.Rep >= 0 && o.Runs != agreed {
+			t.Errorf("%s rep %d made %d runs, want the %d agreed", o.Cell, o.Rep, o.Runs, agreed)
+		}
 	}
 }

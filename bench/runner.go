@@ -49,12 +49,9 @@ type Options struct {
 	// cells down by a known fraction. env.json records it.
 	Plant *Plant
 	// Step, if set, is called before every run of the engine, warm-ups
-	// included, with the cell's name, the repetition (negative for a
-	// warm-up) and the run within it: run 0 before the repetition starts
-	// (its setup included), 1 and on before each further run. The run
-	// waits for it to return; an error stops the sweep. Interleave uses
-	// it to run two sweeps in lockstep, taking turns run by run.
-	Step func(cell string, rep, run int) error
+	// included. Interleave uses it to run two sweeps in lockstep, taking
+	// turns run by run.
+	Step StepFunc
 	// Lockstep is the token of the interleaved run the sweep takes
 	// turns in, recorded in env.json.
 	Lockstep string
@@ -104,6 +101,17 @@ type Summary struct {
 	Skipped  map[string]string // cell name -> why its injector is unavailable
 	Failures []string          // "cell rep: status reason"
 }
+
+// A StepFunc is called with the cell's name, the repetition (negative for
+// a warm-up) and the run within it: run 0 before the repetition starts
+// (its setup included), 1 and on before each further run. The run waits
+// for it to return; an error stops the sweep.
+//
+// At the start of a recorded repetition of a timed cell, runs is the count
+// of runs the sweep would make (0 elsewhere, and before the count is
+// known), and a positive count the StepFunc returns is made instead, so
+// that sweeps taking turns make the same runs.
+type StepFunc func(cell string, rep, run, runs int) (agreed int, err error)
 
 // Run runs the spec's cells (this shard's) and writes the result directory.
 //
@@ -217,7 +225,12 @@ func (r *runner) sweep(ctx context.Context, cells []*cellState, minCount, maxCou
 			}
 			if r.step != nil {
 				start := time.Now()
-				err := r.step(st.c.Name(), rep, 0)
+				runs := 0
+				if rep >= 0 && st.timed {
+					runs = st.iters
+				}
+				agreed, err := r.step(st.c.Name(), rep, 0, runs)
+				st.agreed = agreed
 				r.turn = turns{step: r.step, cell: st.c.Name(), rep: rep}
 				r.env.OverheadSeconds.TurnWait += time.Since(start).Seconds()
 				if err == nil {
@@ -274,7 +287,7 @@ type runner struct {
 	sum       *Summary
 	progress  *progress
 	plant     *Plant
-	step      func(cell string, rep, run int) error
+	step      StepFunc
 	turn      turns // the runs of the repetition under way
 	workloads map[engine.WorkloadSpec]*engine.Prepared
 	ext       *externalSweep // an external target's inputs; nil for the engine
@@ -285,6 +298,7 @@ type cellState struct {
 	c        Cell
 	timed    bool      // measured for speed: repeated to fill benchtime, adaptive
 	iters    int       // runs per repetition, fixed by the warm-up; 0 before
+	agreed   int       // runs of this repetition agreed with the other side (Options.Step); 0: iters
 	ns       []float64 // time per run of each recorded repetition, ns
 	recorded int
 	// allocPerRep is the most a recorded repetition allocated: what the
@@ -381,6 +395,8 @@ func (r *runner) measure(ctx context.Context, st *cellState, inj injectors.Injec
 		// A warm-up repetition warms the caches and refines the count;
 		// an eighth of the runs does both.
 		iters = max(1, iters/8)
+	case st.agreed > 0:
+		iters = st.agreed
 	}
 	var m repetition
 	var err error
@@ -465,7 +481,7 @@ func (r *runner) record(ctx context.Context, st *cellState, o Outcome, m repetit
 // period of the host, which lasts seconds on a shared VM, falls on both
 // sides' runs instead of on one side's repetition.
 type turns struct {
-	step   func(cell string, rep, run int) error // nil: not interleaved
+	step   StepFunc // nil: not interleaved
 	cell   string
 	rep    int
 	runs   int           // runs of the repetition so far
@@ -482,7 +498,7 @@ func (t *turns) next() error {
 		return nil
 	}
 	start := time.Now()
-	err := t.step(t.cell, t.rep, t.runs-1)
+	_, err := t.step(t.cell, t.rep, t.runs-1, 0)
 	t.waited += time.Since(start)
 	return err
 }

@@ -29,7 +29,7 @@ func runCmd(stdout, stderr io.Writer, args []string) error {
 	if err := fs.parse(args); err != nil {
 		return err
 	}
-	var step func(string, int, int) error
+	var step bench.StepFunc
 	if *lockstep != "" {
 		turns, ready, err := bench.LockstepFiles()
 		if err != nil {
