@@ -32,7 +32,7 @@ sweep that failed, 130 interrupted.
 	specName := fs.String("spec", "ci", "sweep spec both sides run: a built-in name or a YAML file")
 	out := fs.String("out", "", "directory for the two result directories, base/ and head/ (default ./out/ab-<time>)")
 	count := fs.Int("count", 0, "repetitions per cell (default: the spec's max-count)")
-	perProcess := fs.Int("per-process", 0, "repetitions of every cell before both sides start afresh in new processes (default: all in one pair)")
+	perProcess := perProcessFlag(fs)
 	plant := fs.String("plant", "", "testing the tools only: plant a slowdown in the head's cells matching REGEXP, as REGEXP=5% (see run --plant)")
 	cpus := fs.String("cpus", "one", cpusUsage)
 	c := compareFlags{stderr: stderr}
@@ -48,7 +48,7 @@ sweep that failed, 130 interrupted.
 		return usagef("ab: --count %d; give a positive number of repetitions", *count)
 	}
 	if *perProcess < 0 {
-		return usagef("ab: --per-process %d; give a positive number of repetitions", *perProcess)
+		return usagef("ab: --per-process %d; give a number of repetitions, or 0 for all in one pair of processes", *perProcess)
 	}
 	if *plant != "" {
 		if _, err := bench.ParsePlant(*plant); err != nil {
@@ -160,13 +160,15 @@ func pinArgs(cpus []int) []string {
 // batch in its own pair of processes and result directories
 // (dir/<side>/p00, p01, ...). Two processes of one binary can differ for
 // as long as they live (where their memory landed, among other things),
-// which a comparison of one pair of processes would take for a change;
-// with a pair per repetition it is part of the noise the comparison
-// measures. On the quick spec that cost a third more time and widened the
-// detectable change from 13-15% to 17-18%, while A/A runs of one pair
-// showed no more false alarms than the test's level, so one pair is the
-// default. Which side goes first alternates between batches as within
-// them.
+// and the pairs of one pair of processes share that difference: the
+// signed-rank test, which takes its pairs for independent, then finds it
+// significant. In quick A/A and planted runs on the 2-core VM, 9 of 360
+// unplanted rows compared in one pair of processes were significant after
+// Holm (changes of 1.2-3%), against 1 of 186 with a pair per repetition,
+// whose typical detectable change was no wider (4-6% either way). A pair
+// per repetition costs about a quarter more time on the ci spec and half
+// more on quick, and is the default (perProcessFlag). Which side goes
+// first alternates between batches as within them.
 //
 // Progress goes to progress (nil: none), a step per repetition both sides
 // have run.
@@ -225,6 +227,12 @@ func interleaved(ctx context.Context, spec *bench.Spec, dir string, count, perPr
 		done += n
 	}
 	return dirs, nil
+}
+
+// perProcessFlag registers --per-process, the repetitions each pair of
+// processes runs (see interleaved): by default a new pair for every one.
+func perProcessFlag(fs *flags) *int {
+	return fs.Int("per-process", 1, "repetitions of every cell a pair of processes runs before both sides start afresh (0: all in one pair, faster, but a difference between two processes then reads as a change)")
 }
 
 // resolveSide returns the spillbench binary of a side: the file named, or

@@ -22,8 +22,12 @@ func calibrateCmd(stdout, stderr io.Writer, args []string) error {
 	sequential := fs.Bool("sequential", false, "run the two sweeps one after the other instead of interleaved")
 	quiet := fs.Bool("q", false, "no progress output")
 	cpus := fs.String("cpus", "one", cpusUsage)
+	perProcess := perProcessFlag(fs)
 	if err := fs.parse(args); err != nil {
 		return err
+	}
+	if *perProcess < 0 {
+		return usagef("calibrate: --per-process %d; give a number of repetitions, or 0 for all in one pair of processes", *perProcess)
 	}
 	spec, err := bench.LoadSpec(*specName)
 	if err != nil {
@@ -57,7 +61,7 @@ func calibrateCmd(stdout, stderr io.Writer, args []string) error {
 		}
 		pin := pinArgs(cpuList)
 		sides := []bench.Side{{Name: "a", Path: self, Args: pin}, {Name: "b", Path: self, Args: pin}}
-		if dirs, err = interleaved(ctx, spec, base, 0, 0, sides, stderr, progressTo(stderr, *quiet)); err != nil {
+		if dirs, err = interleaved(ctx, spec, base, 0, *perProcess, sides, stderr, progressTo(stderr, *quiet)); err != nil {
 			return err
 		}
 	}
@@ -74,6 +78,15 @@ func calibrateCmd(stdout, stderr io.Writer, args []string) error {
 		return err
 	}
 	method := "with their runs interleaved, as spillbench ab runs them"
+	switch {
+	case *sequential:
+	case *perProcess == 1:
+		method += ", a new pair of processes for every repetition"
+	case *perProcess > 1:
+		method += fmt.Sprintf(", a new pair of processes every %d repetitions", *perProcess)
+	default:
+		method += ", all in one pair of processes"
+	}
 	if *sequential {
 		method = "one after the other, as compare of two stored runs sees them"
 	}

@@ -293,6 +293,16 @@ func TestCalibrate(t *testing.T) {
 	if !strings.Contains(out, "runs interleaved") || len(allowed) > 1 && !strings.Contains(out, "pinned to CPU") {
 		t.Errorf("calibrate does not say how it ran the sweeps:\n%s", out)
 	}
+	// A new pair of processes for every repetition, by default; with
+	// --per-process 0, one pair for all of them.
+	if batches, _ := filepath.Glob("out/calibrate-*/a/p*"); len(batches) != 6 || !strings.Contains(out, "a new pair of processes for every repetition") {
+		t.Errorf("calibrate of 6 repetitions ran side a in %d processes, and said\n%s\nwant 6, a pair a repetition", len(batches), out)
+	}
+	os.RemoveAll("out")
+	code, out, errOut = run("calibrate", "--spec", "tiny.yaml", "-q", "--metric", "ns/op", "--per-process", "0")
+	if batches, _ := filepath.Glob("out/calibrate-*/a/p*"); code != 0 || len(batches) != 1 || !strings.Contains(out, "all in one pair of processes") {
+		t.Errorf("calibrate --per-process 0: exit %d, side a in %d processes, said\n%s%s\nwant one pair", code, len(batches), out, errOut)
+	}
 	for _, bad := range []string{"none", "99999", "1-0"} {
 		code, _, errOut := run("calibrate", "--spec", "tiny.yaml", "--cpus", bad)
 		if code != 2 || strings.Count(strings.TrimSpace(errOut), "\n") != 0 || !strings.Contains(errOut, "--cpus") {
