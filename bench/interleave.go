@@ -282,35 +282,9 @@ func takeTurns(ctx context.Context, rs []*running, bar *progress) error {
 				}
 			}
 		}
-		rep, _, _ := announced(rs[0].next)
-		// Every side runs the most runs a side named, if all named one.
-		agreed, named := 0, true
-		for _, r := range rs {
-			at, run, runs := announced(r.next)
-			if run > 0 || at != rep {
-				return divergedError(rs[0].Name, rep, r.Name, at)
-			}
-			agreed, named = max(agreed, runs), named && runs > 0
-		}
-		start := "go\n"
-		if named {
-			start = fmt.Sprintf("go %d\n", agreed)
-		}
-		// Who goes first turns with the repetition, so that every cell
-		// has each side first equally often. (Turning with the step
-		// would not: with an even number of cells in a round, a cell
-		// would always see the same side first, and the side that goes
-		// second after the other ran the same cell measures a few
-		// percent faster.)
-		first := 0
-		if i := strings.LastIndexByte(rep, ' '); i >= 0 {
-			if n, err := strconv.Atoi(rep[i+1:]); err == nil {
-				first = ((n % len(rs)) + len(rs)) % len(rs)
-			}
-		}
-		order := make([]*running, 0, len(rs))
-		for i := range rs {
-			order = append(order, rs[(first+i)%len(rs)])
+		rep, start, order, err := repetitionStart(rs)
+		if err != nil {
+			return err
 		}
 		// The repetition's first runs, then its further runs round by
 		// round, the order reversed each round, while any side has more.
@@ -346,6 +320,41 @@ func takeTurns(ctx context.Context, rs []*running, bar *progress) error {
 		bar.step(cell)
 	}
 	return nil // the deferred Wait collects how each side ended
+}
+
+// repetitionStart checks that every side announced the same repetition
+// and returns it, the turn that starts it ("go", or "go <runs>" when
+// every side named its count of runs: the most any named), and the order
+// the sides take their first turns in.
+func repetitionStart(rs []*running) (rep, start string, order []*running, err error) {
+	rep, _, _ = announced(rs[0].next)
+	agreed, named := 0, true
+	for _, r := range rs {
+		at, run, runs := announced(r.next)
+		if run > 0 || at != rep {
+			return "", "", nil, divergedError(rs[0].Name, rep, r.Name, at)
+		}
+		agreed, named = max(agreed, runs), named && runs > 0
+	}
+	start = "go\n"
+	if named {
+		start = fmt.Sprintf("go %d\n", agreed)
+	}
+	// Who goes first turns with the repetition, so that every cell has
+	// each side first equally often. (Turning with the step would not:
+	// with an even number of cells in a round, a cell would always see
+	// the same side first, and the side that goes second after the other
+	// ran the same cell measures a few percent faster.)
+	first := 0
+	if i := strings.LastIndexByte(rep, ' '); i >= 0 {
+		if n, err := strconv.Atoi(rep[i+1:]); err == nil {
+			first = ((n % len(rs)) + len(rs)) % len(rs)
+		}
+	}
+	for i := range rs {
+		order = append(order, rs[(first+i)%len(rs)])
+	}
+	return rep, start, order, nil
 }
 
 func divergedError(a, at, b, bt string) error {
