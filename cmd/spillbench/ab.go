@@ -164,8 +164,8 @@ func pinArgs(cpus []int) []string {
 // signed-rank test, which takes its pairs for independent, then finds it
 // significant. In quick A/A and planted runs on the 2-core VM, 9 of 360
 // unplanted rows compared in one pair of processes were significant after
-// Holm (changes of 1.2-3%), against 1 of 186 with a pair per repetition,
-// whose typical detectable change was no wider (4-6% either way). A pair
+// Holm, against 2 of 336 with a pair per repetition, whose typical
+// detectable change was no wider (median 4.9% against 5.0-5.8%). A pair
 // per repetition costs about a quarter more time on the ci spec and half
 // more on quick, and is the default (perProcessFlag). Which side goes
 // first alternates between batches as within them.
