@@ -38,10 +38,8 @@ import (
 //
 // Each side fills the benchtime with its own count of runs, fixed by its
 // warm-up, and two processes often fix different ones. A side with more
-// runs would run its last ones alone, back to back, and a repetition's
-// time per run then differed between the sides by 1-3% with nothing
-// changed (docs/design/architecture.md has the figures). So a side
-// announces a recorded repetition of a timed cell as
+// runs would run its last ones alone, back to back, in other moments than
+// the rest of the repetition. So a side announces a recorded repetition of a timed cell as
 // "<cell> <rep> runs <n>", with the count it would run, and when every
 // side does, the driver answers "go <m>", m the largest count announced,
 // and every side runs m. A side that announces no count (an older

@@ -77,20 +77,23 @@ func calibrateCmd(stdout, stderr io.Writer, args []string) error {
 	if err != nil {
 		return err
 	}
-	method := "with their runs interleaved, as spillbench ab runs them"
-	switch {
-	case *sequential:
-	case *perProcess == 1:
-		method += ", a new pair of processes for every repetition"
-	case *perProcess > 1:
-		method += fmt.Sprintf(", a new pair of processes every %d repetitions", *perProcess)
-	default:
-		method += ", all in one pair of processes"
-	}
-	if *sequential {
-		method = "one after the other, as compare of two stored runs sees them"
+	method := "one after the other, as compare of two stored runs sees them"
+	if !*sequential {
+		method = "with their runs interleaved, as spillbench ab runs them, " + processPairs(*perProcess)
 	}
 	fmt.Fprintf(stdout, "Sweeps run %s, %s.\n", method, pinned)
 	fmt.Fprint(stdout, rec)
 	return nil
+}
+
+// processPairs says how often interleaved sides start afresh (see
+// interleaved).
+func processPairs(perProcess int) string {
+	switch {
+	case perProcess == 1:
+		return "a new pair of processes for every repetition"
+	case perProcess > 1:
+		return fmt.Sprintf("a new pair of processes every %d repetitions", perProcess)
+	}
+	return "all in one pair of processes"
 }
