@@ -230,8 +230,7 @@ func (r *runner) sweep(ctx context.Context, cells []*cellState, minCount, maxCou
 					runs = st.iters
 				}
 				agreed, err := r.step(st.c.Name(), rep, 0, runs)
-				st.agreed = agreed
-				r.turn = turns{step: r.step, cell: st.c.Name(), rep: rep}
+				r.turn = turns{step: r.step, cell: st.c.Name(), rep: rep, agreed: agreed}
 				r.env.OverheadSeconds.TurnWait += time.Since(start).Seconds()
 				if err == nil {
 					err = ctx.Err() // cancelled while waiting for the turn
@@ -298,7 +297,6 @@ type cellState struct {
 	c        Cell
 	timed    bool      // measured for speed: repeated to fill benchtime, adaptive
 	iters    int       // runs per repetition, fixed by the warm-up; 0 before
-	agreed   int       // runs of this repetition agreed with the other side (Options.Step); 0: iters
 	ns       []float64 // time per run of each recorded repetition, ns
 	recorded int
 	// allocPerRep is the most a recorded repetition allocated: what the
@@ -395,8 +393,8 @@ func (r *runner) measure(ctx context.Context, st *cellState, inj injectors.Injec
 		// A warm-up repetition warms the caches and refines the count;
 		// an eighth of the runs does both.
 		iters = max(1, iters/8)
-	case st.agreed > 0:
-		iters = st.agreed
+	case r.turn.agreed > 0:
+		iters = r.turn.agreed
 	}
 	var m repetition
 	var err error
@@ -484,6 +482,7 @@ type turns struct {
 	step   StepFunc // nil: not interleaved
 	cell   string
 	rep    int
+	agreed int           // runs the sides agreed for the repetition; 0: the sweep's own count
 	runs   int           // runs of the repetition so far
 	waited time.Duration // time spent waiting for turns
 }
