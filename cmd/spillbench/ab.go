@@ -47,8 +47,8 @@ sweep that failed, 130 interrupted.
 	if *count < 0 {
 		return usagef("ab: --count %d; give a positive number of repetitions", *count)
 	}
-	if *perProcess < 0 {
-		return usagef("ab: --per-process %d; give a number of repetitions, or 0 for all in one pair of processes", *perProcess)
+	if err := checkPerProcess("ab", *perProcess); err != nil {
+		return err
 	}
 	if *plant != "" {
 		if _, err := bench.ParsePlant(*plant); err != nil {
@@ -233,6 +233,14 @@ func interleaved(ctx context.Context, spec *bench.Spec, dir string, count, perPr
 // processes runs (see interleaved): by default a new pair for every one.
 func perProcessFlag(fs *flags) *int {
 	return fs.Int("per-process", 1, "repetitions of every cell a pair of processes runs before both sides start afresh (0: all in one pair, faster, but a difference between two processes then reads as a change)")
+}
+
+// checkPerProcess refuses a negative --per-process.
+func checkPerProcess(cmd string, n int) error {
+	if n < 0 {
+		return usagef("%s: --per-process %d; give a number of repetitions, or 0 for all in one pair of processes", cmd, n)
+	}
+	return nil
 }
 
 // resolveSide returns the spillbench binary of a side: the file named, or

@@ -26,8 +26,8 @@ func calibrateCmd(stdout, stderr io.Writer, args []string) error {
 	if err := fs.parse(args); err != nil {
 		return err
 	}
-	if *perProcess < 0 {
-		return usagef("calibrate: --per-process %d; give a number of repetitions, or 0 for all in one pair of processes", *perProcess)
+	if err := checkPerProcess("calibrate", *perProcess); err != nil {
+		return err
 	}
 	spec, err := bench.LoadSpec(*specName)
 	if err != nil {
